@@ -1,0 +1,88 @@
+/*
+ * pg_rebuild: rebuild a PostgreSQL table online.
+ *
+ * The program only reads the command line, prints help or the version, and
+ * hands over to the engine in lib/ (rebuild.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "conn.h"
+#include "log.h"
+#include "options.h"
+#include "rebuild.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.1.0"
+#endif
+
+static void
+print_help(void)
+{
+	printf("pg_rebuild rebuilds a PostgreSQL table online: it copies the table into a new one that\n"
+		   "carries the wanted changes, replays the writes made meanwhile, and swaps the two in a\n"
+		   "transaction that holds ACCESS EXCLUSIVE for milliseconds.\n\n"
+		   "Usage:\n"
+		   "  pg_rebuild [OPTION]... -t TABLE\n"
+		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n\n"
+		   "Options:\n"
+		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
+		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
+		   "  -o, --order-by=COLUMNS     store rows in this order (like CLUSTER):\n"
+		   "                             \"col [ASC|DESC] [NULLS FIRST|LAST], ...\"\n"
+		   "  -j, --jobs=N               connections for the copy and the index builds (default 1)\n"
+		   "  -n, --dry-run              print the plan, each statement with the lock it takes; change nothing\n"
+		   "  -T, --wait-timeout=SECS    total time to keep trying for a lock (default %.0f)\n"
+		   "      --lock-timeout=MS      one lock attempt (default %d)\n"
+		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE)\n"
+		   "  -e, --echo                 print the SQL sent to the server\n"
+		   "  -v, --verbose              say more\n"
+		   "  -q, --quiet                print errors only\n"
+		   "  -V, --version              print the version and exit\n"
+		   "  -?, --help                 print this help and exit\n\n"
+		   "Connection options:\n"
+		   "  -d, --dbname=DBNAME        database name, or a connection string or URI\n"
+		   "  -h, --host=HOSTNAME        database server host or socket directory\n"
+		   "  -p, --port=PORT            database server port\n"
+		   "  -U, --username=USERNAME    user name to connect as (the table's owner, or a member of its role)\n"
+		   "  -w, --no-password          never prompt for a password\n"
+		   "  -W, --password             force a password prompt\n"
+		   "PG* environment variables and ~/.pgpass are used as by psql.\n\n"
+		   "Exit status: 0 rebuilt; 1 failed, the table is unchanged and nothing is left behind;\n"
+		   "2 bad usage; 3 failed and leftovers remain (the message names the --cleanup command).\n\n"
+		   "See the pg_rebuild(1) manual page.\n",
+		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS);
+}
+
+int
+main(int argc, char **argv)
+{
+	RebuildOptions opts;
+	char	   *err = NULL;
+	int			code;
+
+	switch (options_parse(argc, argv, &opts, &err))
+	{
+		case OPTIONS_EXIT:
+			if (opts.show_help)
+				print_help();
+			else
+				printf("pg_rebuild %s\n", PACKAGE_VERSION);
+			options_free(&opts);
+			return PGR_EXIT_OK;
+		case OPTIONS_USAGE_ERROR:
+			log_error("%s", err);
+			log_hint("Try \"pg_rebuild --help\" for more information.");
+			free(err);
+			options_free(&opts);
+			return PGR_EXIT_USAGE;
+		case OPTIONS_OK:
+			break;
+	}
+	log_set_level(opts.verbosity);
+	log_set_echo(opts.echo);
+	conn_install_signal_handlers();
+	code = opts.cleanup ? rebuild_cleanup_main(&opts) : rebuild_main(&opts);
+	options_free(&opts);
+	return code;
+}

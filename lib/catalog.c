@@ -1,0 +1,772 @@
+/* catalog.c: reading the table's description and its dependents. */
+#include "catalog.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "log.h"
+
+/*
+ * Version-specific SQL lives here, one fragment per feature, chosen by the
+ * server version (first entry whose min_version the server reaches).
+ */
+typedef struct VersionedSql
+{
+	int			min_version;
+	const char *sql;
+} VersionedSql;
+
+static const VersionedSql attcompression_sql[] = {
+	{140000, "a.attcompression::text"},
+	{0, "''::text"}
+};
+
+static const VersionedSql schema_publications_sql[] = {
+	{150000,
+		"SELECT 'publication ' || pg_catalog.quote_ident(p.pubname) || ' publishes every table of schema ' "
+		"|| pg_catalog.quote_ident(n.nspname) || ' (FOR TABLES IN SCHEMA): the shadow and log tables would be published' "
+		"FROM pg_catalog.pg_publication_namespace pn "
+		"JOIN pg_catalog.pg_publication p ON p.oid OPERATOR(pg_catalog.=) pn.pnpubid "
+		"JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) pn.pnnspid "
+		"WHERE n.nspname::text OPERATOR(pg_catalog.=) ANY (ARRAY[%text, %text])"},
+	{0, NULL}
+};
+
+static const char *
+versioned(const VersionedSql *list, int server_version)
+{
+	for (;; list++)
+		if (server_version >= list->min_version)
+			return list->sql;
+}
+
+long long
+catalog_resolve_table(Conn *c, const char *schema, const char *name, char **found_schema)
+{
+	PGresult   *res;
+	long long	oid = 0;
+
+	*found_schema = NULL;
+	if (schema)
+	{
+		res = conn_queryf(c,
+						  "SELECT c.oid, n.nspname::text FROM pg_catalog.pg_class c "
+						  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+						  "WHERE n.nspname OPERATOR(pg_catalog.=) %text AND c.relname OPERATOR(pg_catalog.=) %text",
+						  schema, name);
+	}
+	else
+	{
+		/*
+		 * An unqualified name is looked up along the search_path the session
+		 * started with (role and database defaults), as psql would; our own
+		 * sessions run with search_path = pg_catalog, so it is set back for
+		 * this one read-only transaction.
+		 */
+		if (!conn_command(c, "BEGIN READ ONLY; "
+						  "SELECT pg_catalog.set_config('search_path', s.reset_val, true) "
+						  "FROM pg_catalog.pg_settings s WHERE s.name OPERATOR(pg_catalog.=) 'search_path'"))
+		{
+			conn_report(c, "could not read the default search_path");
+			conn_best_effort(c, "ROLLBACK");
+			return -1;
+		}
+		res = conn_queryf(c,
+						  "SELECT c.oid, n.nspname::text FROM pg_catalog.pg_class c "
+						  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+						  "JOIN pg_catalog.unnest(pg_catalog.current_schemas(false)) WITH ORDINALITY AS s(nsp, ord) "
+						  "  ON s.nsp OPERATOR(pg_catalog.=) n.nspname "
+						  "WHERE c.relname OPERATOR(pg_catalog.=) %text ORDER BY s.ord LIMIT 1",
+						  name);
+		if (!conn_command(c, "ROLLBACK"))
+		{
+			PQclear(res);
+			conn_report(c, "could not resolve the table name");
+			return -1;
+		}
+	}
+	if (res == NULL)
+	{
+		conn_report(c, "could not look up the table");
+		return -1;
+	}
+	if (PQntuples(res) > 0)
+	{
+		oid = (long long) res_oid(res, 0, 0);
+		*found_schema = res_text(res, 0, 1);
+	}
+	PQclear(res);
+	return oid;
+}
+
+/* "name='value', ..." from pg_options_to_table over a reloptions array. */
+static bool
+read_options(Conn *c, unsigned int oid, bool toast, char **out)
+{
+	PGresult   *res;
+	StrBuf		sb;
+
+	*out = NULL;
+	res = conn_queryf(c,
+					  toast ?
+					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c "
+					  "JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) c.reltoastrelid, "
+					  "pg_catalog.pg_options_to_table(tc.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
+					  "ORDER BY 1" :
+					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c, "
+					  "pg_catalog.pg_options_to_table(c.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
+					  "ORDER BY 1",
+					  oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's storage parameters");
+		return false;
+	}
+	if (PQntuples(res) > 0)
+	{
+		sb_init(&sb);
+		for (int i = 0; i < PQntuples(res); i++)
+		{
+			char	   *k = res_text(res, i, 0);
+			char	   *v = res_text(res, i, 1);
+			char	   *lit = ident_literal(v ? v : "");
+
+			if (i > 0)
+				sb_append(&sb, ", ");
+			if (toast)
+				sb_append(&sb, "toast.");
+			ident_append(&sb, k);
+			sb_appendf(&sb, "=%s", lit);
+			free(k);
+			free(v);
+			free(lit);
+		}
+		*out = sb_steal(&sb);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_relation(Conn *c, unsigned int oid, TableDesc *t)
+{
+	PGresult   *res;
+	char	   *s;
+
+	res = conn_queryf(c,
+					  "SELECT n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text, "
+					  "c.relowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r "
+					  "  WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), "
+					  "pg_catalog.pg_has_role(c.relowner, 'MEMBER'), c.relkind::text, c.relpersistence::text, "
+					  "c.relispartition, c.reloftype OPERATOR(pg_catalog.<>) 0, "
+					  "CASE WHEN am.amname OPERATOR(pg_catalog.<>) 'heap' THEN am.amname::text END, "
+					  "ts.spcname::text, pg_catalog.obj_description(c.oid, 'pg_class'), c.relreplident::text, "
+					  "c.relrowsecurity, c.relforcerowsecurity, c.reltuples::float8, "
+					  "pg_catalog.pg_relation_size(c.oid)::int8, pg_catalog.pg_total_relation_size(c.oid)::int8, "
+					  "c.relpages::int8 "
+					  "FROM pg_catalog.pg_class c "
+					  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					  "LEFT JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) c.relam "
+					  "LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid OPERATOR(pg_catalog.=) c.reltablespace "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid",
+					  oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's definition");
+		return false;
+	}
+	if (PQntuples(res) != 1)
+	{
+		log_error("the table with OID %u disappeared while it was being read", oid);
+		log_detail("Nothing was changed.");
+		log_hint("Someone dropped or replaced the table; check what it is now and run pg_rebuild again.");
+		PQclear(res);
+		return false;
+	}
+	t->oid = oid;
+	t->schema = res_text(res, 0, 0);
+	t->name = res_text(res, 0, 1);
+	t->qname = ident_quote_qualified(t->schema, t->name);
+	t->owner = res_text(res, 0, 2);
+	t->owner_is_current = res_bool(res, 0, 3);
+	t->can_act_as_owner = res_bool(res, 0, 4);
+	s = res_text(res, 0, 5);
+	t->relkind = s ? s[0] : 0;
+	free(s);
+	s = res_text(res, 0, 6);
+	t->persistence = s ? s[0] : 'p';
+	free(s);
+	t->is_partition = res_bool(res, 0, 7);
+	t->is_typed = res_bool(res, 0, 8);
+	t->access_method = res_text(res, 0, 9);
+	t->tablespace = res_text(res, 0, 10);
+	t->comment = res_text(res, 0, 11);
+	s = res_text(res, 0, 12);
+	t->replident = s ? s[0] : 'd';
+	free(s);
+	t->rls_enabled = res_bool(res, 0, 13);
+	t->rls_forced = res_bool(res, 0, 14);
+	t->reltuples = res_float8(res, 0, 15);
+	t->heap_bytes = res_int8(res, 0, 16);
+	t->total_bytes = res_int8(res, 0, 17);
+	t->relpages = res_int8(res, 0, 18);
+	PQclear(res);
+	return read_options(c, oid, false, &t->reloptions) &&
+		read_options(c, oid, true, &t->toast_reloptions);
+}
+
+static bool
+read_columns(Conn *c, TableDesc *t)
+{
+	PGresult   *res;
+	StrBuf		sql;
+
+	sb_init(&sql);
+	sb_appendf(&sql,
+			   "SELECT a.attnum::int4, a.attname::text, pg_catalog.format_type(a.atttypid, a.atttypmod), "
+			   "CASE WHEN a.attcollation OPERATOR(pg_catalog.<>) t.typcollation "
+			   "  AND a.attcollation OPERATOR(pg_catalog.<>) 0 "
+			   "  THEN pg_catalog.quote_ident(cn.nspname) OPERATOR(pg_catalog.||) '.' "
+			   "       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(co.collname) END, "
+			   "a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, "
+			   "a.attgenerated::text, a.attstorage::text, t.typstorage::text, %s, a.attstattarget::int4, "
+			   "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) OPERATOR(pg_catalog.||) '=' "
+			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ') "
+			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) o), "
+			   "pg_catalog.col_description(a.attrelid, a.attnum), sq.nspname, sq.relname, "
+			   "CASE WHEN a.attidentity OPERATOR(pg_catalog.<>) '' THEN "
+			   "  'AS ' OPERATOR(pg_catalog.||) pg_catalog.format_type(sq.seqtypid, NULL) "
+			   "  OPERATOR(pg_catalog.||) ' START WITH ' OPERATOR(pg_catalog.||) sq.seqstart::text "
+			   "  OPERATOR(pg_catalog.||) ' INCREMENT BY ' OPERATOR(pg_catalog.||) sq.seqincrement::text "
+			   "  OPERATOR(pg_catalog.||) ' MINVALUE ' OPERATOR(pg_catalog.||) sq.seqmin::text "
+			   "  OPERATOR(pg_catalog.||) ' MAXVALUE ' OPERATOR(pg_catalog.||) sq.seqmax::text "
+			   "  OPERATOR(pg_catalog.||) ' CACHE ' OPERATOR(pg_catalog.||) sq.seqcache::text "
+			   "  OPERATOR(pg_catalog.||) CASE WHEN sq.seqcycle THEN ' CYCLE' ELSE ' NO CYCLE' END END "
+			   "FROM pg_catalog.pg_attribute a "
+			   "JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid "
+			   "LEFT JOIN pg_catalog.pg_collation co ON co.oid OPERATOR(pg_catalog.=) a.attcollation "
+			   "LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) co.collnamespace "
+			   "LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid OPERATOR(pg_catalog.=) a.attrelid "
+			   "  AND ad.adnum OPERATOR(pg_catalog.=) a.attnum "
+			   "LEFT JOIN LATERAL (SELECT sn.nspname::text, s.relname::text, ps.seqtypid, ps.seqstart, "
+			   "    ps.seqincrement, ps.seqmin, ps.seqmax, ps.seqcache, ps.seqcycle "
+			   "  FROM pg_catalog.pg_depend d "
+			   "  JOIN pg_catalog.pg_class s ON s.oid OPERATOR(pg_catalog.=) d.objid AND s.relkind OPERATOR(pg_catalog.=) 'S' "
+			   "  JOIN pg_catalog.pg_namespace sn ON sn.oid OPERATOR(pg_catalog.=) s.relnamespace "
+			   "  JOIN pg_catalog.pg_sequence ps ON ps.seqrelid OPERATOR(pg_catalog.=) s.oid "
+			   "  WHERE d.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+			   "    AND d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass "
+			   "    AND d.refobjid OPERATOR(pg_catalog.=) a.attrelid AND d.refobjsubid OPERATOR(pg_catalog.=) a.attnum "
+			   "    AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a','i']::\"char\"[]) LIMIT 1) sq ON true "
+			   "WHERE a.attrelid OPERATOR(pg_catalog.=) %%oid AND a.attnum OPERATOR(pg_catalog.>) 0 "
+			   "AND NOT a.attisdropped ORDER BY a.attnum",
+			   versioned(attcompression_sql, conn_server_version(c)));
+	res = conn_queryf(c, sql.data, t->oid);
+	sb_free(&sql);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's columns");
+		return false;
+	}
+	t->ncolumns = PQntuples(res);
+	t->columns = pgr_calloc((size_t) t->ncolumns, sizeof(ColumnDesc));
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		ColumnDesc *col = &t->columns[i];
+		char	   *s;
+
+		col->attnum = res_int4(res, i, 0);
+		col->name = res_text(res, i, 1);
+		col->type = res_text(res, i, 2);
+		col->collation = res_text(res, i, 3);
+		col->notnull = res_bool(res, i, 4);
+		col->default_expr = res_text(res, i, 5);
+		s = res_text(res, i, 6);
+		col->identity = s ? s[0] : 0;
+		free(s);
+		s = res_text(res, i, 7);
+		col->generated = s ? s[0] : 0;
+		free(s);
+		s = res_text(res, i, 8);
+		col->storage = s ? s[0] : 0;
+		free(s);
+		s = res_text(res, i, 9);
+		col->type_storage = s ? s[0] : 0;
+		free(s);
+		s = res_text(res, i, 10);
+		col->compression = s ? s[0] : 0;
+		free(s);
+		col->stattarget = res_int4(res, i, 11);
+		col->attoptions = res_text(res, i, 12);
+		col->comment = res_text(res, i, 13);
+		col->sequence_schema = res_text(res, i, 14);
+		col->sequence_name = res_text(res, i, 15);
+		if (col->sequence_name)
+			col->sequence = ident_quote_qualified(col->sequence_schema, col->sequence_name);
+		col->identity_options = res_text(res, i, 16);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_index_keys(Conn *c, IndexDesc *ix)
+{
+	PGresult   *res;
+
+	res = conn_queryf(c,
+					  "SELECT a.attname::text, quote_ident(opn.nspname) || '.' || op.oprname::text "
+					  "FROM pg_catalog.pg_index i, "
+					  "unnest(i.indkey::int2[], i.indclass::oid[]) WITH ORDINALITY AS k(attnum, opclass, ord) "
+					  "JOIN pg_catalog.pg_attribute a ON a.attnum = k.attnum "
+					  "LEFT JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass "
+					  "LEFT JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily "
+					  "  AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype "
+					  "  AND ao.amopstrategy = 3 AND ao.amopmethod = oc.opcmethod "
+					  "LEFT JOIN pg_catalog.pg_operator op ON op.oid = ao.amopopr "
+					  "LEFT JOIN pg_catalog.pg_namespace opn ON opn.oid = op.oprnamespace "
+					  "WHERE i.indexrelid = %oid AND a.attrelid = i.indrelid "
+					  "AND k.ord <= i.indnkeyatts ORDER BY k.ord",
+					  ix->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read an index's columns");
+		return false;
+	}
+	ix->nkeys = PQntuples(res);
+	ix->key_columns = pgr_calloc((size_t) ix->nkeys, sizeof(char *));
+	ix->key_ops = pgr_calloc((size_t) ix->nkeys, sizeof(char *));
+	ix->key_ops_known = true;
+	for (int i = 0; i < ix->nkeys; i++)
+	{
+		ix->key_columns[i] = res_text(res, i, 0);
+		ix->key_ops[i] = res_text(res, i, 1);
+		if (ix->key_ops[i] == NULL)
+			ix->key_ops_known = false;
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_indexes(Conn *c, TableDesc *t)
+{
+	PGresult   *res;
+
+	res = conn_queryf(c,
+					  "SELECT i.indexrelid, ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
+					  "pg_catalog.quote_ident(ic.relname), "
+					  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+					  "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
+					  "i.indisprimary, i.indisunique, (i.indisvalid AND i.indisready AND i.indislive), "
+					  "i.indisclustered, i.indisreplident, i.indpred IS NOT NULL, i.indexprs IS NOT NULL, "
+					  "COALESCE((SELECT pg_catalog.bool_and(a.attnotnull) FROM pg_catalog.pg_attribute a "
+					  "  WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+					  "  AND a.attnum OPERATOR(pg_catalog.=) ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])), false), "
+					  "co.contype::text, co.conname::text, "
+					  "CASE WHEN co.contype OPERATOR(pg_catalog.=) 'x' THEN pg_catalog.pg_get_constraintdef(co.oid) END, "
+					  "COALESCE(co.condeferrable, false), COALESCE(co.condeferred, false), ts.spcname::text, "
+					  "pg_catalog.obj_description(i.indexrelid, 'pg_class'), "
+					  "pg_catalog.obj_description(co.oid, 'pg_constraint') "
+					  "FROM pg_catalog.pg_index i "
+					  "JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid "
+					  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid "
+					  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					  "LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid OPERATOR(pg_catalog.=) ic.reltablespace "
+					  "LEFT JOIN pg_catalog.pg_constraint co ON co.conindid OPERATOR(pg_catalog.=) i.indexrelid "
+					  "  AND co.conrelid OPERATOR(pg_catalog.=) i.indrelid "
+					  "  AND co.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p','u','x']::\"char\"[]) "
+					  "WHERE i.indrelid OPERATOR(pg_catalog.=) %oid ORDER BY ic.relname",
+					  t->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's indexes");
+		return false;
+	}
+	t->nindexes = PQntuples(res);
+	t->indexes = pgr_calloc((size_t) t->nindexes, sizeof(IndexDesc));
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		IndexDesc  *ix = &t->indexes[i];
+		char	   *s;
+
+		ix->oid = res_oid(res, i, 0);
+		ix->name = res_text(res, i, 1);
+		ix->def = res_text(res, i, 2);
+		ix->def_prefix_name = res_text(res, i, 3);
+		ix->def_prefix_table = res_text(res, i, 4);
+		ix->primary = res_bool(res, i, 5);
+		ix->unique = res_bool(res, i, 6);
+		ix->valid = res_bool(res, i, 7);
+		ix->clustered = res_bool(res, i, 8);
+		ix->replident = res_bool(res, i, 9);
+		ix->partial = res_bool(res, i, 10);
+		ix->expressions = res_bool(res, i, 11);
+		ix->keys_notnull = res_bool(res, i, 12);
+		s = res_text(res, i, 13);
+		ix->contype = s ? s[0] : 0;
+		free(s);
+		ix->conname = res_text(res, i, 14);
+		ix->condef = res_text(res, i, 15);
+		ix->deferrable = res_bool(res, i, 16);
+		ix->deferred = res_bool(res, i, 17);
+		ix->tablespace = res_text(res, i, 18);
+		ix->comment = res_text(res, i, 19);
+		ix->con_comment = res_text(res, i, 20);
+	}
+	PQclear(res);
+	for (int i = 0; i < t->nindexes; i++)
+		if (!t->indexes[i].expressions && !read_index_keys(c, &t->indexes[i]))
+			return false;
+	return true;
+}
+
+static bool
+read_checks(Conn *c, TableDesc *t)
+{
+	PGresult   *res;
+
+	res = conn_queryf(c,
+					  "SELECT co.conname::text, pg_catalog.pg_get_constraintdef(co.oid), co.convalidated, "
+					  "pg_catalog.obj_description(co.oid, 'pg_constraint') "
+					  "FROM pg_catalog.pg_constraint co WHERE co.conrelid OPERATOR(pg_catalog.=) %oid "
+					  "AND co.contype OPERATOR(pg_catalog.=) 'c' ORDER BY co.conname",
+					  t->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's CHECK constraints");
+		return false;
+	}
+	t->nchecks = PQntuples(res);
+	t->checks = pgr_calloc((size_t) t->nchecks, sizeof(CheckDesc));
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		t->checks[i].name = res_text(res, i, 0);
+		t->checks[i].def = res_text(res, i, 1);
+		t->checks[i].validated = res_bool(res, i, 2);
+		t->checks[i].comment = res_text(res, i, 3);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_grants(Conn *c, TableDesc *t)
+{
+	PGresult   *res;
+
+	res = conn_queryf(c,
+					  "SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN NULL "
+					  "  ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END, a.privilege_type, NULL::text, "
+					  "  a.is_grantable "
+					  "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid AND a.grantee OPERATOR(pg_catalog.<>) c.relowner "
+					  "UNION ALL "
+					  "SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN NULL "
+					  "  ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END, a.privilege_type, att.attname::text, "
+					  "  a.is_grantable "
+					  "FROM pg_catalog.pg_attribute att, pg_catalog.aclexplode(att.attacl) a "
+					  "WHERE att.attrelid OPERATOR(pg_catalog.=) %oid AND att.attnum OPERATOR(pg_catalog.>) 0 "
+					  "AND NOT att.attisdropped ORDER BY 3 NULLS FIRST, 1 NULLS FIRST, 2",
+					  t->oid, t->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's privileges");
+		return false;
+	}
+	t->ngrants = PQntuples(res);
+	t->grants = pgr_calloc((size_t) t->ngrants, sizeof(GrantDesc));
+	for (int i = 0; i < t->ngrants; i++)
+	{
+		t->grants[i].grantee = res_text(res, i, 0);
+		t->grants[i].privilege = res_text(res, i, 1);
+		t->grants[i].column = res_text(res, i, 2);
+		t->grants[i].grantable = res_bool(res, i, 3);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* The replay key: the primary key, else a plain unique index on NOT NULL columns. */
+static void
+choose_key(TableDesc *t)
+{
+	t->key_index = -1;
+	for (int pass = 0; pass < 2 && t->key_index < 0; pass++)
+		for (int i = 0; i < t->nindexes; i++)
+		{
+			IndexDesc  *ix = &t->indexes[i];
+
+			if (!ix->valid || !ix->unique || ix->partial || ix->expressions || !ix->keys_notnull ||
+				!ix->key_ops_known || ix->nkeys == 0)
+				continue;
+			if (pass == 0 && !ix->primary)
+				continue;
+			t->key_index = i;
+			break;
+		}
+}
+
+bool
+catalog_read_table(Conn *c, unsigned int oid, TableDesc *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->key_index = -1;
+	if (!read_relation(c, oid, t) || !read_columns(c, t) || !read_indexes(c, t) ||
+		!read_checks(c, t) || !read_grants(c, t))
+		return false;
+	choose_key(t);
+	return true;
+}
+
+void
+catalog_free_table(TableDesc *t)
+{
+	free(t->schema);
+	free(t->name);
+	free(t->qname);
+	free(t->owner);
+	free(t->access_method);
+	free(t->reloptions);
+	free(t->toast_reloptions);
+	free(t->tablespace);
+	free(t->comment);
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		ColumnDesc *col = &t->columns[i];
+
+		free(col->name);
+		free(col->type);
+		free(col->collation);
+		free(col->default_expr);
+		free(col->sequence);
+		free(col->sequence_schema);
+		free(col->sequence_name);
+		free(col->identity_options);
+		free(col->attoptions);
+		free(col->comment);
+	}
+	free(t->columns);
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		IndexDesc  *ix = &t->indexes[i];
+
+		free(ix->name);
+		free(ix->def);
+		free(ix->def_prefix_name);
+		free(ix->def_prefix_table);
+		for (int k = 0; k < ix->nkeys; k++)
+		{
+			free(ix->key_columns[k]);
+			free(ix->key_ops[k]);
+		}
+		free(ix->key_columns);
+		free(ix->key_ops);
+		free(ix->conname);
+		free(ix->condef);
+		free(ix->tablespace);
+		free(ix->comment);
+		free(ix->con_comment);
+	}
+	free(t->indexes);
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		free(t->checks[i].name);
+		free(t->checks[i].def);
+		free(t->checks[i].comment);
+	}
+	free(t->checks);
+	for (int i = 0; i < t->ngrants; i++)
+	{
+		free(t->grants[i].grantee);
+		free(t->grants[i].privilege);
+		free(t->grants[i].column);
+	}
+	free(t->grants);
+	memset(t, 0, sizeof(*t));
+}
+
+const ColumnDesc *
+catalog_find_column(const TableDesc *t, const char *name)
+{
+	for (int i = 0; i < t->ncolumns; i++)
+		if (strcmp(t->columns[i].name, name) == 0)
+			return &t->columns[i];
+	return NULL;
+}
+
+static void
+canon_str(StrBuf *sb, const char *label, const char *v)
+{
+	sb_appendf(sb, "%s=%zu:%s\n", label, v ? strlen(v) : (size_t) 0, v ? v : "<null>");
+}
+
+char *
+catalog_canonical_text(const TableDesc *t)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_appendf(&sb, "oid=%u kind=%c persistence=%c replident=%c rls=%d/%d\n", t->oid,
+			   t->relkind, t->persistence, t->replident, t->rls_enabled, t->rls_forced);
+	canon_str(&sb, "schema", t->schema);
+	canon_str(&sb, "name", t->name);
+	canon_str(&sb, "owner", t->owner);
+	canon_str(&sb, "am", t->access_method);
+	canon_str(&sb, "reloptions", t->reloptions);
+	canon_str(&sb, "toast", t->toast_reloptions);
+	canon_str(&sb, "tablespace", t->tablespace);
+	canon_str(&sb, "comment", t->comment);
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+
+		sb_appendf(&sb, "col %d notnull=%d id=%d gen=%d st=%d/%d comp=%d stat=%d\n", col->attnum,
+				   col->notnull, col->identity, col->generated, col->storage, col->type_storage,
+				   col->compression, col->stattarget);
+		canon_str(&sb, "name", col->name);
+		canon_str(&sb, "type", col->type);
+		canon_str(&sb, "coll", col->collation);
+		canon_str(&sb, "default", col->default_expr);
+		canon_str(&sb, "seq", col->sequence);
+		canon_str(&sb, "idopts", col->identity_options);
+		canon_str(&sb, "attopts", col->attoptions);
+		canon_str(&sb, "comment", col->comment);
+	}
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		const IndexDesc *ix = &t->indexes[i];
+
+		sb_appendf(&sb, "index %u valid=%d clu=%d ri=%d con=%d def=%d/%d\n", ix->oid, ix->valid,
+				   ix->clustered, ix->replident, ix->contype, ix->deferrable, ix->deferred);
+		canon_str(&sb, "name", ix->name);
+		canon_str(&sb, "def", ix->def);
+		canon_str(&sb, "conname", ix->conname);
+		canon_str(&sb, "condef", ix->condef);
+		canon_str(&sb, "ts", ix->tablespace);
+		canon_str(&sb, "comment", ix->comment);
+		canon_str(&sb, "concomment", ix->con_comment);
+	}
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		canon_str(&sb, "check", t->checks[i].name);
+		canon_str(&sb, "def", t->checks[i].def);
+		canon_str(&sb, "comment", t->checks[i].comment);
+	}
+	for (int i = 0; i < t->ngrants; i++)
+	{
+		const GrantDesc *g = &t->grants[i];
+
+		sb_appendf(&sb, "grant grantable=%d\n", g->grantable);
+		canon_str(&sb, "grantee", g->grantee);
+		canon_str(&sb, "priv", g->privilege);
+		canon_str(&sb, "col", g->column);
+	}
+	return sb_steal(&sb);
+}
+
+/*
+ * Everything that depends on the table (or on its row type) and is not one
+ * of the table's own parts that the plan re-creates.  Each row is a finished
+ * sentence for the refusal message.
+ */
+static const char *const dependents_sql =
+"WITH t AS ("
+"  SELECT c.oid, c.reltype, c.reltoastrelid, ty.typarray FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype WHERE c.oid = %oid),"
+" d AS ("
+"  SELECT d.classid, d.objid, d.objsubid, d.deptype FROM pg_catalog.pg_depend d, t"
+"  WHERE ((d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid)"
+"      OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid IN (t.reltype, t.typarray)))"
+"    AND d.deptype <> 'e'"
+"    AND NOT (d.classid = 'pg_catalog.pg_trigger'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg"
+"         WHERE tg.oid = d.objid AND tg.tgisinternal))"
+"    AND NOT (d.classid = 'pg_catalog.pg_type'::regclass AND d.objid IN (t.reltype, t.typarray))"
+"    AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad"
+"         WHERE ad.oid = d.objid AND ad.adrelid = t.oid))"
+"    AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co"
+"         WHERE co.oid = d.objid AND co.conrelid = t.oid AND co.contype IN ('c','p','u','x')))"
+"    AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND (d.objid = t.reltoastrelid"
+"         OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = t.oid)"
+"         OR EXISTS (SELECT 1 FROM pg_catalog.pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'"
+"                    AND d.deptype IN ('a','i'))))"
+")"
+" SELECT DISTINCT CASE"
+"   WHEN d.classid = 'pg_catalog.pg_rewrite'::regclass THEN"
+"     (SELECT CASE WHEN r.rulename = '_RETURN' THEN"
+"        (CASE rc.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END)"
+"        || quote_ident(rn.nspname) || '.' || quote_ident(rc.relname)"
+"        || ' depends on the table (dependent views are not carried over by this version)'"
+"      ELSE 'rule ' || quote_ident(r.rulename) || ' on ' || quote_ident(rn.nspname) || '.' || quote_ident(rc.relname)"
+"        || ' refers to the table (rules are not carried over by this version)' END"
+"      FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class rc ON rc.oid = r.ev_class"
+"      JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE r.oid = d.objid)"
+"   WHEN d.classid = 'pg_catalog.pg_trigger'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' (user triggers are not carried over by this version;'"
+"     || ' a leftover pgrebuild_* trigger means a dead run: run pg_rebuild --cleanup)'"
+"   WHEN d.classid = 'pg_catalog.pg_constraint'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' (foreign keys to or from the table are not carried over by this version)'"
+"   WHEN d.classid = 'pg_catalog.pg_policy'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' (row level security policies are not carried over by this version)'"
+"   WHEN d.classid = 'pg_catalog.pg_publication_rel'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' (publication membership is not carried over by this version)'"
+"   WHEN d.classid = 'pg_catalog.pg_statistic_ext'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' (extended statistics are not carried over by this version)'"
+"   WHEN d.classid = 'pg_catalog.pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
+"        WHERE ih.inhrelid = d.objid) THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' inherits from the table (tables with inheritance children are refused)'"
+"   WHEN d.classid = 'pg_catalog.pg_proc'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, 0) || ' uses the table or its row type (dependent functions are not carried over by this version)'"
+"   ELSE pg_describe_object(d.classid, d.objid, d.objsubid) || ' depends on the table or its row type'"
+"        || ' (it would be left pointing at the old table)'"
+" END FROM d"
+" UNION ALL"
+" SELECT 'the table is a child of ' || ih.inhparent::regclass::text || ' (inheritance is not carried over by this version)'"
+" FROM pg_catalog.pg_inherits ih, t WHERE ih.inhrelid = t.oid"
+" UNION ALL"
+" SELECT 'the table belongs to extension ' || quote_ident(e.extname) || ' (extension member tables are refused)'"
+" FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid, t"
+" WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = t.oid AND d.deptype = 'e'"
+" UNION ALL"
+" SELECT 'the table has a security label from provider ' || quote_ident(sl.provider)"
+" || ' (security labels cannot be carried over)'"
+" FROM pg_catalog.pg_seclabel sl, t WHERE sl.classoid = 'pg_catalog.pg_class'::regclass AND sl.objoid = t.oid"
+" UNION ALL"
+" SELECT 'publication ' || quote_ident(p.pubname) || ' is FOR ALL TABLES: it would publish the shadow and log tables'"
+" FROM pg_catalog.pg_publication p WHERE p.puballtables"
+" UNION ALL"
+" SELECT 'the table is the target of a logical replication subscription'"
+" FROM pg_catalog.pg_subscription_rel sr, t WHERE sr.srrelid = t.oid";
+
+bool
+catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_schema,
+							   StrVec *problems)
+{
+	PGresult   *res;
+	const char *schema_pubs = versioned(schema_publications_sql, conn_server_version(c));
+
+	res = conn_queryf(c, dependents_sql, t->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read what depends on the table");
+		return false;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		sv_push_owned(problems, res_text(res, i, 0));
+	PQclear(res);
+
+	if (schema_pubs)
+	{
+		res = conn_queryf(c, schema_pubs, t->schema, tool_schema);
+		if (res == NULL)
+		{
+			conn_report(c, "could not read the publications");
+			return false;
+		}
+		for (int i = 0; i < PQntuples(res); i++)
+			sv_push_owned(problems, res_text(res, i, 0));
+		PQclear(res);
+	}
+	return true;
+}

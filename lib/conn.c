@@ -1,0 +1,762 @@
+/* conn.c: connections, session setup, queries, cancel on interrupt. */
+#include "conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ident.h"
+#include "log.h"
+
+volatile sig_atomic_t pgr_interrupted = 0;
+
+/*
+ * Cancel objects of open connections, for the signal handler.  Slots are
+ * filled and emptied with the signals blocked, so the handler never sees a
+ * half-freed entry.
+ */
+#define MAX_CANCEL_SLOTS 128
+static PGcancel *volatile cancel_slots[MAX_CANCEL_SLOTS];
+
+static void
+handle_signal(int signo)
+{
+	char		errbuf[256];
+
+	(void) signo;
+	pgr_interrupted = 1;
+	for (int i = 0; i < MAX_CANCEL_SLOTS; i++)
+		if (cancel_slots[i])
+			(void) PQcancel(cancel_slots[i], errbuf, sizeof(errbuf));
+}
+
+void
+conn_install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handle_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void
+block_signals(sigset_t *old)
+{
+	sigset_t	set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigprocmask(SIG_BLOCK, &set, old);
+}
+
+static int
+register_cancel(PGconn *pg)
+{
+	sigset_t	old;
+	int			slot = -1;
+
+	block_signals(&old);
+	for (int i = 0; i < MAX_CANCEL_SLOTS; i++)
+		if (cancel_slots[i] == NULL)
+		{
+			cancel_slots[i] = PQgetCancel(pg);
+			slot = i;
+			break;
+		}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return slot;
+}
+
+static void
+unregister_cancel(int slot)
+{
+	sigset_t	old;
+	PGcancel   *cancel;
+
+	if (slot < 0)
+		return;
+	block_signals(&old);
+	cancel = cancel_slots[slot];
+	cancel_slots[slot] = NULL;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (cancel)
+		PQfreeCancel(cancel);
+}
+
+double
+pgr_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double) ts.tv_sec + (double) ts.tv_nsec / 1e9;
+}
+
+void
+pgr_sleep_ms(double ms)
+{
+	double		until = pgr_now() + ms / 1000.0;
+
+	while (!pgr_interrupted)
+	{
+		double		left = until - pgr_now();
+		struct timespec ts;
+
+		if (left <= 0)
+			break;
+		if (left > 0.1)
+			left = 0.1;
+		ts.tv_sec = (time_t) left;
+		ts.tv_nsec = (long) ((left - (double) ts.tv_sec) * 1e9);
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Reads a password from the terminal without echo; NULL if there is none. */
+static char *
+prompt_password(const char *user)
+{
+	FILE	   *tty = fopen("/dev/tty", "r+");
+	struct termios t_orig, t;
+	char		buf[1024];
+	bool		ok;
+
+	if (tty == NULL)
+		return NULL;
+	if (user)
+		fprintf(tty, "Password for user %s: ", user);
+	else
+		fputs("Password: ", tty);
+	fflush(tty);
+	tcgetattr(fileno(tty), &t_orig);
+	t = t_orig;
+	t.c_lflag &= ~(tcflag_t) ECHO;
+	tcsetattr(fileno(tty), TCSAFLUSH, &t);
+	ok = fgets(buf, sizeof(buf), tty) != NULL;
+	tcsetattr(fileno(tty), TCSAFLUSH, &t_orig);
+	fputc('\n', tty);
+	fclose(tty);
+	if (!ok)
+		return NULL;
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return pgr_strdup(buf);
+}
+
+static PGconn *
+connect_once(ConnParams *p)
+{
+	const char *keys[12];
+	const char *vals[12];
+	int			n = 0;
+
+#define ADD(k, v) do { if ((v) != NULL) { keys[n] = (k); vals[n] = (v); n++; } } while (0)
+	ADD("dbname", p->dbname);
+	ADD("host", p->host);
+	ADD("port", p->port);
+	ADD("user", p->user);
+	ADD("password", p->password);
+	ADD("application_name", "pg_rebuild");
+	ADD("client_encoding", "UTF8");
+	ADD("connect_timeout", "10");
+#undef ADD
+	keys[n] = NULL;
+	vals[n] = NULL;
+	return PQconnectdbParams(keys, vals, 1);
+}
+
+/* Server notices are shown only with --verbose. */
+static void
+notice_to_verbose(void *arg, const char *message)
+{
+	(void) arg;
+	if (log_get_level() >= LOG_VERBOSE)
+	{
+		size_t		n = strlen(message);
+
+		log_verbose("server: %.*s", (int) (n > 0 && message[n - 1] == '\n' ? n - 1 : n), message);
+	}
+}
+
+static const char *const session_setup =
+"SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false), "
+"pg_catalog.set_config('row_security', 'off', false), "
+"pg_catalog.set_config('statement_timeout', '0', false), "
+"pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false), "
+"pg_catalog.set_config('lock_timeout', '0', false)";
+
+Conn *
+conn_open(ConnParams *params, const char *label)
+{
+	PGconn	   *pg;
+	Conn	   *c;
+	PGresult   *res;
+
+	if (params->prompt == PROMPT_ALWAYS && params->password == NULL)
+		params->password = prompt_password(params->user);
+	for (;;)
+	{
+		pg = connect_once(params);
+		if (PQstatus(pg) == CONNECTION_OK)
+			break;
+		if (PQconnectionNeedsPassword(pg) && params->password == NULL &&
+			params->prompt != PROMPT_NEVER)
+		{
+			char	   *pw = prompt_password(PQuser(pg));
+
+			if (pw != NULL)
+			{
+				PQfinish(pg);
+				params->password = pw;
+				continue;
+			}
+		}
+		{
+			char	   *m = pgr_strdup(PQerrorMessage(pg));
+			size_t		n = strlen(m);
+
+			while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+				m[--n] = '\0';
+			log_error("could not connect to the database: %s", m);
+			free(m);
+		}
+		log_detail("Nothing was changed.");
+		log_hint("Check -d/-h/-p/-U, the PG* environment variables and ~/.pgpass; "
+				 "the server must accept connections from this host.");
+		PQfinish(pg);
+		return NULL;
+	}
+
+	c = pgr_calloc(1, sizeof(Conn));
+	c->pg = pg;
+	snprintf(c->label, sizeof(c->label), "%s", label);
+	c->cancel_slot = register_cancel(pg);
+	PQsetNoticeProcessor(pg, notice_to_verbose, NULL);
+	if (!PQinitTypes(pg))
+	{
+		log_error("could not initialise libpqtypes on the connection: %s", PQgeterror());
+		conn_close(c);
+		return NULL;
+	}
+	res = PQexec(pg, session_setup);
+	log_echo_sql(c->label, session_setup);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		log_error("could not set up the session: %s", PQerrorMessage(pg));
+		PQclear(res);
+		conn_close(c);
+		return NULL;
+	}
+	PQclear(res);
+	return c;
+}
+
+void
+conn_clear_error(Conn *c)
+{
+	c->sqlstate[0] = '\0';
+	free(c->message);
+	free(c->detail);
+	free(c->hint);
+	free(c->column);
+	free(c->constraint);
+	c->message = c->detail = c->hint = c->column = c->constraint = NULL;
+}
+
+void
+conn_close(Conn *c)
+{
+	if (c == NULL)
+		return;
+	unregister_cancel(c->cancel_slot);
+	if (c->pg)
+		PQfinish(c->pg);
+	conn_clear_error(c);
+	free(c);
+}
+
+bool
+conn_ok(const Conn *c)
+{
+	return c && c->pg && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+int
+conn_server_version(const Conn *c)
+{
+	return PQserverVersion(c->pg);
+}
+
+static char *
+field_dup(const PGresult *res, int code)
+{
+	const char *v = res ? PQresultErrorField(res, code) : NULL;
+
+	return v ? pgr_strdup(v) : NULL;
+}
+
+/* Records the error of res (or of the connection if res is NULL). */
+static void
+record_error(Conn *c, const PGresult *res)
+{
+	const char *state;
+
+	conn_clear_error(c);
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "%s", state ? state : "");
+	c->message = field_dup(res, PG_DIAG_MESSAGE_PRIMARY);
+	if (c->message == NULL)
+	{
+		const char *m = PQerrorMessage(c->pg);
+
+		c->message = pgr_strdup(m && *m ? m : "unknown error");
+		c->message[strcspn(c->message, "\n")] = '\0';
+		if (PQstatus(c->pg) != CONNECTION_OK && c->sqlstate[0] == '\0')
+			snprintf(c->sqlstate, sizeof(c->sqlstate), "08006");
+	}
+	c->detail = field_dup(res, PG_DIAG_MESSAGE_DETAIL);
+	c->hint = field_dup(res, PG_DIAG_MESSAGE_HINT);
+	c->column = field_dup(res, PG_DIAG_COLUMN_NAME);
+	c->constraint = field_dup(res, PG_DIAG_CONSTRAINT_NAME);
+}
+
+static bool
+check_result(Conn *c, PGresult *res, ExecStatusType want)
+{
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st == want || (want == PGRES_COMMAND_OK && st == PGRES_TUPLES_OK))
+	{
+		conn_clear_error(c);
+		return true;
+	}
+	record_error(c, res);
+	return false;
+}
+
+void
+conn_best_effort(Conn *c, const char *sql)
+{
+	PGresult   *res;
+
+	if (c == NULL || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+		return;
+	log_echo_sql(c->label, sql);
+	res = PQexec(c->pg, sql);
+	PQclear(res);
+	/* drain anything left of a multi-statement string */
+	while ((res = PQgetResult(c->pg)) != NULL)
+		PQclear(res);
+}
+
+bool
+conn_command(Conn *c, const char *sql)
+{
+	PGresult   *res;
+	PGresult   *last = NULL;
+	bool		ok = true;
+
+	log_echo_sql(c->label, sql);
+	if (!PQsendQuery(c->pg, sql))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	/* A string may hold several statements: the first failure counts. */
+	while ((res = PQgetResult(c->pg)) != NULL)
+	{
+		if (ok && !check_result(c, res, PGRES_COMMAND_OK))
+			ok = false;
+		PQclear(last);
+		last = res;
+	}
+	PQclear(last);
+	if (ok && PQstatus(c->pg) != CONNECTION_OK)
+	{
+		record_error(c, NULL);
+		ok = false;
+	}
+	return ok;
+}
+
+bool
+conn_commandv(Conn *c, const char *fmt, ...)
+{
+	StrBuf		sb;
+	va_list		ap;
+	bool		ok;
+
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vappendf(&sb, fmt, ap);
+	va_end(ap);
+	ok = conn_command(c, sb.data);
+	sb_free(&sb);
+	return ok;
+}
+
+bool
+conn_command_params(Conn *c, const char *sql, int nparams, const char *const *values,
+					long long *affected)
+{
+	PGresult   *res;
+
+	log_echo_sql(c->label, sql);
+	res = PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
+	if (!check_result(c, res, PGRES_COMMAND_OK))
+	{
+		PQclear(res);
+		return false;
+	}
+	if (affected)
+		*affected = atoll(PQcmdTuples(res));
+	PQclear(res);
+	return true;
+}
+
+PGresult *
+conn_query(Conn *c, const char *sql)
+{
+	PGresult   *res;
+
+	log_echo_sql(c->label, sql);
+	res = PQexec(c->pg, sql);
+	if (!check_result(c, res, PGRES_TUPLES_OK))
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+/* Runs a libpqtypes spec; want says which result status is success. */
+static PGresult *
+run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
+{
+	PGparam    *param = PQparamCreate(c->pg);
+	size_t		buflen = strlen(spec) + 64;
+	char	   *stmt = pgr_malloc(buflen);
+	PGresult   *res = NULL;
+
+	if (param == NULL || !PQputvf(param, stmt, buflen, spec, ap))
+	{
+		conn_clear_error(c);
+		c->message = pgr_psprintf("internal error preparing a query: %s", PQgeterror());
+		snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
+		free(stmt);
+		if (param)
+			PQparamClear(param);
+		return NULL;
+	}
+	log_echo_sql(c->label, stmt);
+	res = PQparamExec(c->pg, param, stmt, 1);
+	PQparamClear(param);
+	free(stmt);
+	if (!check_result(c, res, want))
+	{
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+PGresult *
+conn_queryf(Conn *c, const char *spec, ...)
+{
+	va_list		ap;
+	PGresult   *res;
+
+	va_start(ap, spec);
+	res = run_spec(c, PGRES_TUPLES_OK, spec, ap);
+	va_end(ap);
+	return res;
+}
+
+bool
+conn_execf(Conn *c, const char *spec, ...)
+{
+	va_list		ap;
+	PGresult   *res;
+
+	va_start(ap, spec);
+	res = run_spec(c, PGRES_COMMAND_OK, spec, ap);
+	va_end(ap);
+	PQclear(res);
+	return res != NULL;
+}
+
+void
+conn_report(const Conn *c, const char *what)
+{
+	log_error("%s: %s", what, c->message ? c->message : "unknown error");
+	if (c->detail)
+		log_detail("%s", c->detail);
+	if (c->hint)
+		log_hint("%s", c->hint);
+}
+
+bool
+conn_failed_with(const Conn *c, const char *code)
+{
+	return strcmp(c->sqlstate, code) == 0;
+}
+
+bool
+conn_send(Conn *c, const char *sql)
+{
+	conn_clear_error(c);
+	log_echo_sql(c->label, sql);
+	if (!PQsendQuery(c->pg, sql))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	return true;
+}
+
+bool
+conn_collect(Conn *c, bool *ok, long long *affected)
+{
+	PGresult   *res;
+
+	if (!PQconsumeInput(c->pg))
+	{
+		record_error(c, NULL);
+		*ok = false;
+		return true;
+	}
+	*ok = true;
+	*affected = 0;
+	while (!PQisBusy(c->pg))
+	{
+		res = PQgetResult(c->pg);
+		if (res == NULL)
+		{
+			if (PQstatus(c->pg) != CONNECTION_OK && c->sqlstate[0] == '\0')
+				record_error(c, NULL);
+			*ok = c->sqlstate[0] == '\0';
+			return true;
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		{
+			if (c->sqlstate[0] == '\0')
+				record_error(c, res);
+		}
+		else
+		{
+			const char *n = PQcmdTuples(res);
+
+			if (n && *n)
+				*affected += atoll(n);
+		}
+		PQclear(res);
+	}
+	return false;
+}
+
+void
+conn_wait_any(Conn **conns, int n, int timeout_ms)
+{
+	fd_set		rfds;
+	int			maxfd = -1;
+	struct timeval tv;
+
+	FD_ZERO(&rfds);
+	for (int i = 0; i < n; i++)
+	{
+		int			fd;
+
+		if (conns[i] == NULL || conns[i]->pg == NULL)
+			continue;
+		fd = PQsocket(conns[i]->pg);
+		if (fd < 0)
+			continue;
+		FD_SET(fd, &rfds);
+		if (fd > maxfd)
+			maxfd = fd;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (maxfd < 0)
+	{
+		pgr_sleep_ms(timeout_ms);
+		return;
+	}
+	(void) select(maxfd + 1, &rfds, NULL, NULL, &tv);
+}
+
+bool
+res_isnull(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) != 0;
+}
+
+char *
+res_text(const PGresult *res, int row, int col)
+{
+	PGtext		v = NULL;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%text", col, &v) || v == NULL)
+		return NULL;
+	return pgr_strdup(v);
+}
+
+int
+res_int4(const PGresult *res, int row, int col)
+{
+	PGint4		v = 0;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int4", col, &v))
+		return 0;
+	return v;
+}
+
+long long
+res_int8(const PGresult *res, int row, int col)
+{
+	PGint8		v = 0;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int8", col, &v))
+		return 0;
+	return (long long) v;
+}
+
+double
+res_float8(const PGresult *res, int row, int col)
+{
+	PGfloat8	v = 0;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%float8", col, &v))
+		return 0;
+	return v;
+}
+
+bool
+res_bool(const PGresult *res, int row, int col)
+{
+	PGbool		v = 0;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%bool", col, &v))
+		return false;
+	return v != 0;
+}
+
+Oid
+res_oid(const PGresult *res, int row, int col)
+{
+	Oid			v = 0;
+
+	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%oid", col, &v))
+		return 0;
+	return v;
+}
+
+bool
+conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
+			  PoolDoneFn on_done, void *arg, Conn **failed)
+{
+	int		   *running = pgr_malloc(sizeof(int) * (size_t) nconns);
+	int			next = 0;
+	int			busy = 0;
+	bool		ok = true;
+
+	*failed = NULL;
+	for (int i = 0; i < nconns; i++)
+		running[i] = -1;
+	while ((ok && next < ntasks) || busy > 0)
+	{
+		/* hand out work */
+		for (int i = 0; i < nconns && ok && next < ntasks && !pgr_interrupted; i++)
+		{
+			if (running[i] >= 0)
+				continue;
+			if (!conn_send(conns[i], tasks[next]))
+			{
+				ok = false;
+				*failed = conns[i];
+				break;
+			}
+			running[i] = next++;
+			busy++;
+		}
+		if (pgr_interrupted && ok)
+		{
+			ok = false;
+			/* the signal handler has sent cancel requests already */
+		}
+		if (busy == 0)
+			break;
+		conn_wait_any(conns, nconns, 200);
+		for (int i = 0; i < nconns; i++)
+		{
+			bool		task_ok;
+			long long	affected;
+
+			if (running[i] < 0)
+				continue;
+			if (!conn_collect(conns[i], &task_ok, &affected))
+				continue;
+			busy--;
+			if (task_ok)
+			{
+				if (on_done)
+					on_done(arg, running[i], affected);
+			}
+			else
+			{
+				if (*failed == NULL)
+					*failed = conns[i];
+				ok = false;
+				conn_best_effort(conns[i], "ROLLBACK");
+			}
+			running[i] = -1;
+		}
+	}
+	free(running);
+	if (!ok && *failed == NULL && nconns > 0)
+	{
+		/* interrupted between tasks: report it on the first connection */
+		conn_clear_error(conns[0]);
+		conns[0]->message = pgr_strdup("canceled by a signal");
+		snprintf(conns[0]->sqlstate, sizeof(conns[0]->sqlstate), "57014");
+		*failed = conns[0];
+	}
+	return ok;
+}
+
+void
+pgr_test_pause(const char *point)
+{
+	char		name[128];
+	const char *v;
+
+	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s", point);
+	v = getenv(name);
+	if (v && *v)
+		pgr_sleep_ms(atof(v));
+}
+
+bool
+conn_set_role(Conn *c, const char *role)
+{
+	char	   *q;
+	bool		ok;
+
+	if (role == NULL)
+		return true;
+	q = ident_quote(role);
+	ok = conn_commandv(c, "SET ROLE %s", q);
+	free(q);
+	return ok;
+}

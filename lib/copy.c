@@ -1,0 +1,147 @@
+/* copy.c: the copy phase, in block ranges under one exported snapshot. */
+#include "copy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "log.h"
+#include "progress.h"
+
+int
+copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)
+{
+	long long	size;
+	const char *test = getenv("PGR_TEST_COPY_CHUNK_BLOCKS");
+
+	/*
+	 * About 64 chunks per worker, each between 2 MB and 128 MB of heap:
+	 * enough for a steady progress line and for an even split over the
+	 * workers, few enough that the per-transaction cost stays negligible.
+	 */
+	if (nworkers < 1)
+		nworkers = 1;
+	size = nblocks / (64LL * nworkers);
+	if (size < 256)
+		size = 256;
+	if (size > 16384)
+		size = 16384;
+	if (test && atoll(test) > 0)
+		size = atoll(test);
+	*chunk_blocks = size;
+	/* the last chunk is open-ended, to catch a relation that grew */
+	return (int) ((nblocks + size - 1) / size) + (nblocks == 0 ? 1 : 0);
+}
+
+typedef struct CopyProgress
+{
+	long long	rows;
+	long long	blocks_done;
+	long long	blocks_total;
+	long long	chunk_blocks;
+	double		started;
+} CopyProgress;
+
+static void
+copy_done(void *arg, int task, long long affected)
+{
+	CopyProgress *cp = arg;
+	char		r[32];
+	double		el = pgr_now() - cp->started;
+
+	(void) task;
+	cp->rows += affected;
+	cp->blocks_done += cp->chunk_blocks;
+	if (cp->blocks_done > cp->blocks_total)
+		cp->blocks_done = cp->blocks_total;
+	log_progress("copy: %3.0f%%  %s rows  %.0f rows/s",
+				 cp->blocks_total ? 100.0 * (double) cp->blocks_done / (double) cp->blocks_total : 100.0,
+				 format_count(cp->rows, r, sizeof(r)), el > 0 ? (double) cp->rows / el : 0.0);
+	pgr_test_pause("COPY_CHUNK");
+}
+
+bool
+copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
+		 bool ordered, CopyResult *out, Conn **failed)
+{
+	PGresult   *res;
+	char	   *snapshot;
+	long long	nblocks;
+	long long	chunk;
+	int			nchunks;
+	char	  **tasks;
+	char	   *snap_lit;
+	CopyProgress cp = {0};
+	bool		ok;
+	bool		ranges = !ordered && conn_server_version(coord) >= 140000;
+
+	memset(out, 0, sizeof(*out));
+	*failed = NULL;
+	if (!conn_command(coord, "BEGIN ISOLATION LEVEL REPEATABLE READ"))
+	{
+		*failed = coord;
+		return false;
+	}
+	/* The snapshot is taken by this first statement, before the size is read. */
+	res = conn_queryf(coord, "SELECT pg_catalog.pg_export_snapshot(), "
+					  "(pg_catalog.pg_relation_size(%oid) / current_setting('block_size')::int8)::int8",
+					  t->oid);
+	if (res == NULL)
+	{
+		*failed = coord;
+		conn_best_effort(coord, "ROLLBACK");
+		return false;
+	}
+	snapshot = res_text(res, 0, 0);
+	nblocks = res_int8(res, 0, 1);
+	PQclear(res);
+	snap_lit = ident_literal(snapshot);
+
+	if (ranges)
+		nchunks = copy_chunking(nblocks, nworkers, &chunk);
+	else
+	{
+		nchunks = 1;
+		chunk = nblocks;
+	}
+	tasks = pgr_calloc((size_t) nchunks, sizeof(char *));
+	for (int i = 0; i < nchunks; i++)
+	{
+		StrBuf		sb;
+
+		sb_init(&sb);
+		sb_appendf(&sb, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT %s; %s",
+				   snap_lit, plan->copy_sql);
+		if (ranges)
+		{
+			sb_appendf(&sb, " WHERE ctid >= '(%lld,0)'::pg_catalog.tid", (long long) i * chunk);
+			if (i < nchunks - 1)
+				sb_appendf(&sb, " AND ctid < '(%lld,0)'::pg_catalog.tid", (long long) (i + 1) * chunk);
+		}
+		if (plan->copy_order_by)
+			sb_append(&sb, plan->copy_order_by);
+		sb_append(&sb, "; COMMIT");
+		tasks[i] = sb_steal(&sb);
+	}
+	cp.blocks_total = nblocks;
+	cp.chunk_blocks = chunk;
+	cp.started = pgr_now();
+	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), snapshot %s",
+				nblocks, nchunks, chunk, nworkers, snapshot);
+	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, failed);
+	log_progress_clear();
+	for (int i = 0; i < nchunks; i++)
+		free(tasks[i]);
+	free(tasks);
+	free(snap_lit);
+	free(snapshot);
+	if (!conn_command(coord, ok ? "COMMIT" : "ROLLBACK") && ok)
+	{
+		*failed = coord;
+		ok = false;
+	}
+	out->rows = cp.rows;
+	out->blocks = nblocks;
+	out->chunks = nchunks;
+	return ok;
+}

@@ -1,0 +1,44 @@
+/*
+ * copy.h: the copy phase.  Rows go from the table to the shadow table on the
+ * server (INSERT ... SELECT), never through the client.
+ *
+ * One connection (the coordinator) opens a REPEATABLE READ transaction and
+ * exports its snapshot; the workers copy ranges of blocks (ctid ranges,
+ * PostgreSQL 14 and later), each range in its own transaction under that same
+ * snapshot.  With one shared snapshot every live row is in exactly one range,
+ * so no row is copied twice or missed; rows changed after the snapshot were
+ * also logged by the capture trigger, which was committed before it.  With
+ * --order-by, or before PostgreSQL 14, the copy is one sorted statement.
+ */
+#ifndef PGR_COPY_H
+#define PGR_COPY_H
+
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "conn.h"
+#include "plan.h"
+
+typedef struct CopyResult
+{
+	long long	rows;
+	long long	blocks;
+	int			chunks;
+} CopyResult;
+
+/*
+ * Copies the table into the shadow.  workers are open connections (at
+ * least one) with the table owner's role; coord is the coordinator that
+ * exports the snapshot.  On failure the error is in *failed and false is
+ * returned; the shadow may hold part of the rows (it is dropped by cleanup).
+ */
+bool		copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
+					 bool ordered, CopyResult *out, Conn **failed) __attribute__((warn_unused_result));
+
+/*
+ * The ctid ranges for nblocks blocks: returns the number of chunks and sets
+ * *chunk_blocks.  Pure, for unit tests.
+ */
+int			copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks);
+
+#endif							/* PGR_COPY_H */

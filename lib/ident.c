@@ -1,0 +1,332 @@
+/* ident.c: identifier and literal quoting and parsing, pure. */
+#include "ident.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+void
+ident_append(StrBuf *sb, const char *name)
+{
+	sb_append_char(sb, '"');
+	for (const char *p = name; *p; p++)
+	{
+		if (*p == '"')
+			sb_append_char(sb, '"');
+		sb_append_char(sb, *p);
+	}
+	sb_append_char(sb, '"');
+}
+
+void
+ident_append_qualified(StrBuf *sb, const char *schema, const char *name)
+{
+	ident_append(sb, schema);
+	sb_append_char(sb, '.');
+	ident_append(sb, name);
+}
+
+char *
+ident_quote(const char *name)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	ident_append(&sb, name);
+	return sb_steal(&sb);
+}
+
+char *
+ident_quote_qualified(const char *schema, const char *name)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	ident_append_qualified(&sb, schema, name);
+	return sb_steal(&sb);
+}
+
+char *
+ident_literal(const char *text)
+{
+	StrBuf		sb;
+	bool		backslash = strchr(text, '\\') != NULL;
+
+	sb_init(&sb);
+	if (backslash)
+		sb_append_char(&sb, 'E');
+	sb_append_char(&sb, '\'');
+	for (const char *p = text; *p; p++)
+	{
+		if (*p == '\'' || (*p == '\\' && backslash))
+			sb_append_char(&sb, *p);
+		sb_append_char(&sb, *p);
+	}
+	sb_append_char(&sb, '\'');
+	return sb_steal(&sb);
+}
+
+/* Cuts s to at most NAMEDATALEN-1 bytes without splitting a UTF-8 character. */
+static void
+truncate_name(char *s)
+{
+	size_t		len = strlen(s);
+	size_t		cut;
+
+	if (len < PGR_NAMEDATALEN)
+		return;
+	cut = PGR_NAMEDATALEN - 1;
+	while (cut > 0 && ((unsigned char) s[cut] & 0xC0) == 0x80)
+		cut--;
+	s[cut] = '\0';
+}
+
+static bool
+is_ident_start(unsigned char c)
+{
+	return isalpha(c) || c == '_' || c >= 0x80;
+}
+
+static bool
+is_ident_cont(unsigned char c)
+{
+	return is_ident_start(c) || isdigit(c) || c == '$';
+}
+
+static const char *
+skip_space(const char *p)
+{
+	while (*p && isspace((unsigned char) *p))
+		p++;
+	return p;
+}
+
+/*
+ * Reads one identifier at *pp; advances *pp past it.  Returns the name or
+ * NULL with *err set.
+ */
+static char *
+read_ident(const char **pp, char **err)
+{
+	const char *p = skip_space(*pp);
+	StrBuf		sb;
+
+	sb_init(&sb);
+	if (*p == '"')
+	{
+		p++;
+		for (;;)
+		{
+			if (*p == '\0')
+			{
+				*err = pgr_strdup("unterminated quoted identifier");
+				sb_free(&sb);
+				return NULL;
+			}
+			if (*p == '"')
+			{
+				if (p[1] == '"')
+				{
+					sb_append_char(&sb, '"');
+					p += 2;
+					continue;
+				}
+				p++;
+				break;
+			}
+			sb_append_char(&sb, *p++);
+		}
+		if (sb.len == 0)
+		{
+			*err = pgr_strdup("zero-length quoted identifier");
+			sb_free(&sb);
+			return NULL;
+		}
+	}
+	else
+	{
+		if (!is_ident_start((unsigned char) *p))
+		{
+			*err = *p ? pgr_psprintf("unexpected character \"%c\" where a name was expected", *p)
+				: pgr_strdup("a name was expected");
+			sb_free(&sb);
+			return NULL;
+		}
+		while (is_ident_cont((unsigned char) *p))
+		{
+			unsigned char c = (unsigned char) *p++;
+
+			sb_append_char(&sb, (char) (c < 0x80 ? tolower(c) : c));
+		}
+	}
+	truncate_name(sb.data);
+	*pp = p;
+	return sb_steal(&sb);
+}
+
+bool
+ident_parse_qualified(const char *input, char **schema, char **name, char **err)
+{
+	const char *p = input;
+	char	   *first;
+	char	   *second = NULL;
+
+	*schema = *name = NULL;
+	*err = NULL;
+	if ((first = read_ident(&p, err)) == NULL)
+		return false;
+	p = skip_space(p);
+	if (*p == '.')
+	{
+		p++;
+		if ((second = read_ident(&p, err)) == NULL)
+		{
+			free(first);
+			return false;
+		}
+		p = skip_space(p);
+	}
+	if (*p != '\0')
+	{
+		*err = (*p == '.')
+			? pgr_strdup("too many dotted parts (expected [schema.]table)")
+			: pgr_psprintf("unexpected text after the name: \"%s\"", p);
+		free(first);
+		free(second);
+		return false;
+	}
+	if (second)
+	{
+		*schema = first;
+		*name = second;
+	}
+	else
+		*name = first;
+	return true;
+}
+
+bool
+ident_parse_one(const char *input, char **name, char **err)
+{
+	const char *p = input;
+	char	   *n;
+
+	*err = NULL;
+	if ((n = read_ident(&p, err)) == NULL)
+		return false;
+	p = skip_space(p);
+	if (*p != '\0')
+	{
+		*err = pgr_psprintf("unexpected text after the name: \"%s\"", p);
+		free(n);
+		return false;
+	}
+	*name = n;
+	return true;
+}
+
+/* Matches an unquoted keyword at *pp (case-insensitive, whole word). */
+static bool
+match_keyword(const char **pp, const char *kw)
+{
+	const char *p = skip_space(*pp);
+	size_t		n = strlen(kw);
+
+	if (strncasecmp(p, kw, n) == 0 && !is_ident_cont((unsigned char) p[n]) && p[n] != '"')
+	{
+		*pp = p + n;
+		return true;
+	}
+	return false;
+}
+
+void
+order_items_free(OrderItem *items, int nitems)
+{
+	for (int i = 0; i < nitems; i++)
+		free(items[i].column);
+	free(items);
+}
+
+bool
+ident_parse_order_by(const char *input, OrderItem **items, int *nitems, char **err)
+{
+	const char *p = input;
+	OrderItem  *arr = NULL;
+	int			n = 0;
+
+	*err = NULL;
+	*items = NULL;
+	*nitems = 0;
+	for (;;)
+	{
+		OrderItem	it = {0};
+
+		if ((it.column = read_ident(&p, err)) == NULL)
+			goto fail;
+		if (match_keyword(&p, "desc"))
+			it.descending = true;
+		else
+			(void) match_keyword(&p, "asc");
+		if (match_keyword(&p, "nulls"))
+		{
+			if (match_keyword(&p, "first"))
+				it.nulls = 1;
+			else if (match_keyword(&p, "last"))
+				it.nulls = 2;
+			else
+			{
+				free(it.column);
+				*err = pgr_strdup("NULLS must be followed by FIRST or LAST");
+				goto fail;
+			}
+		}
+		arr = pgr_realloc(arr, sizeof(OrderItem) * (size_t) (n + 1));
+		arr[n++] = it;
+		p = skip_space(p);
+		if (*p == ',')
+		{
+			p++;
+			continue;
+		}
+		if (*p == '\0')
+			break;
+		*err = pgr_psprintf("unexpected text in the column list: \"%s\" "
+							"(expected: column [ASC|DESC] [NULLS FIRST|LAST], ...)", p);
+		goto fail;
+	}
+	*items = arr;
+	*nitems = n;
+	return true;
+
+fail:
+	order_items_free(arr, n);
+	return false;
+}
+
+char *
+order_items_sql(const OrderItem *items, int nitems, const char *qualifier)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < nitems; i++)
+	{
+		if (i > 0)
+			sb_append(&sb, ", ");
+		if (qualifier)
+		{
+			sb_append(&sb, qualifier);
+			sb_append_char(&sb, '.');
+		}
+		ident_append(&sb, items[i].column);
+		if (items[i].descending)
+			sb_append(&sb, " DESC");
+		if (items[i].nulls == 1)
+			sb_append(&sb, " NULLS FIRST");
+		else if (items[i].nulls == 2)
+			sb_append(&sb, " NULLS LAST");
+	}
+	return sb_steal(&sb);
+}

@@ -1,0 +1,81 @@
+/*
+ * options.h: the command line, parsed into one struct without side effects
+ * (nothing is printed, nothing is connected), so it can be unit-tested.
+ */
+#ifndef PGR_OPTIONS_H
+#define PGR_OPTIONS_H
+
+#include <stdbool.h>
+
+#include "ident.h"
+#include "log.h"
+#include "str.h"
+
+typedef enum PromptPassword
+{
+	PROMPT_DEFAULT = 0,			/* ask only when the server wants one */
+	PROMPT_NEVER,				/* -w */
+	PROMPT_ALWAYS				/* -W */
+} PromptPassword;
+
+typedef struct RebuildOptions
+{
+	/* what to rebuild */
+	char	   *table_arg;		/* -t as given */
+	char	   *table_schema;	/* parsed; NULL when unqualified */
+	char	   *table_name;		/* parsed */
+	StrVec		set_not_null;	/* parsed column names, no duplicates */
+	char	   *order_by_arg;	/* -o as given */
+	OrderItem  *order_by;		/* parsed */
+	int			n_order_by;
+
+	/* how */
+	int			jobs;
+	bool		dry_run;
+	double		wait_timeout_s;
+	int			lock_timeout_ms;
+	bool		cleanup;
+
+	/* output */
+	bool		echo;
+	LogLevel	verbosity;
+
+	/* connection */
+	char	   *dbname;			/* a name, or a connection string / URI */
+	char	   *host;
+	char	   *port;
+	char	   *username;
+	PromptPassword prompt;
+
+	bool		show_help;
+	bool		show_version;
+} RebuildOptions;
+
+#define PGR_DEFAULT_WAIT_TIMEOUT_S	60.0
+#define PGR_DEFAULT_LOCK_TIMEOUT_MS 100
+#define PGR_MAX_JOBS				64
+
+typedef enum OptionsResult
+{
+	OPTIONS_OK,					/* run with these options */
+	OPTIONS_EXIT,				/* --help or --version asked */
+	OPTIONS_USAGE_ERROR			/* *err says what is wrong */
+} OptionsResult;
+
+/*
+ * Parses argv into *opts (which it initialises first).  On a usage error
+ * returns OPTIONS_USAGE_ERROR with *err set to a newly allocated message.
+ * Resets getopt's state, so it may be called more than once.
+ */
+OptionsResult options_parse(int argc, char **argv, RebuildOptions *opts, char **err);
+void		options_free(RebuildOptions *opts);
+
+/*
+ * Parses a number of seconds ("60", "0.5").  Returns false on anything else,
+ * negative values included.
+ */
+bool		options_parse_seconds(const char *s, double *out);
+/* Parses a base-10 integer within [min, max]. */
+bool		options_parse_int(const char *s, long min, long max, long *out);
+
+#endif							/* PGR_OPTIONS_H */

@@ -1,0 +1,765 @@
+/* plan.c: the rebuild as SQL, from the table's description (pure). */
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+stmts_add(StmtList *l, const char *lock, const char *fmt, ...)
+{
+	StrBuf		sb;
+	va_list		ap;
+
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? l->cap * 2 : 16;
+		l->items = pgr_realloc(l->items, sizeof(PlanStmt) * (size_t) l->cap);
+	}
+	sb_init(&sb);
+	va_start(ap, fmt);
+	sb_vappendf(&sb, fmt, ap);
+	va_end(ap);
+	l->items[l->n].sql = sb_steal(&sb);
+	l->items[l->n].lock = pgr_strdup(lock);
+	l->n++;
+}
+
+void
+stmts_free(StmtList *l)
+{
+	for (int i = 0; i < l->n; i++)
+	{
+		free(l->items[i].sql);
+		free(l->items[i].lock);
+	}
+	free(l->items);
+	memset(l, 0, sizeof(*l));
+}
+
+char *
+plan_temp_index_name(unsigned int index_oid)
+{
+	return pgr_psprintf("pgrebuild_i%u", index_oid);
+}
+
+char *
+plan_rewrite_indexdef(const char *def, const char *expect_name, const char *expect_table,
+					  const char *new_name_q, const char *target_q)
+{
+	static const char *const heads[] = {"CREATE UNIQUE INDEX ", "CREATE INDEX "};
+	const char *p = NULL;
+	const char *head = NULL;
+	size_t		n;
+
+	for (int i = 0; i < 2; i++)
+		if (strncmp(def, heads[i], strlen(heads[i])) == 0)
+		{
+			head = heads[i];
+			p = def + strlen(head);
+			break;
+		}
+	if (p == NULL)
+		return NULL;
+	n = strlen(expect_name);
+	if (strncmp(p, expect_name, n) != 0 || strncmp(p + n, " ON ", 4) != 0)
+		return NULL;
+	p += n + 4;
+	n = strlen(expect_table);
+	if (strncmp(p, expect_table, n) != 0 || strncmp(p + n, " USING ", 7) != 0)
+		return NULL;
+	p += n;
+	return pgr_psprintf("%s%s ON %s%s", head, new_name_q, target_q, p);
+}
+
+char *
+plan_dollar_tag(const char *body)
+{
+	char	   *tag = pgr_strdup("$pgrebuild$");
+
+	for (int i = 1; strstr(body, tag) != NULL; i++)
+	{
+		free(tag);
+		tag = pgr_psprintf("$pgrebuild%d$", i);
+	}
+	return tag;
+}
+
+static bool
+requested_not_null(const PlanInput *in, const char *col)
+{
+	return in->set_not_null && sv_contains(in->set_not_null, col);
+}
+
+/* "a", "b", ... with an optional alias prefix; generated columns left out. */
+static char *
+column_list(const TableDesc *t, const char *alias, int *count)
+{
+	StrBuf		sb;
+	int			n = 0;
+
+	sb_init(&sb);
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		if (t->columns[i].generated)
+			continue;
+		if (n++ > 0)
+			sb_append(&sb, ", ");
+		if (alias)
+			sb_appendf(&sb, "%s.", alias);
+		ident_append(&sb, t->columns[i].name);
+	}
+	if (count)
+		*count = n;
+	return sb_steal(&sb);
+}
+
+static bool
+has_identity(const TableDesc *t)
+{
+	for (int i = 0; i < t->ncolumns; i++)
+		if (t->columns[i].identity)
+			return true;
+	return false;
+}
+
+static const char *
+storage_name(char s)
+{
+	switch (s)
+	{
+		case 'p':
+			return "PLAIN";
+		case 'e':
+			return "EXTERNAL";
+		case 'm':
+			return "MAIN";
+		default:
+			return "EXTENDED";
+	}
+}
+
+static char *
+identity_sequence_name(const TableDesc *t, const ColumnDesc *col)
+{
+	return pgr_psprintf("pgrebuild_seq_%u_%d", t->oid, col->attnum);
+}
+
+static void
+append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *col)
+{
+	const TableDesc *t = in->table;
+
+	sb_append(sb, "    ");
+	ident_append(sb, col->name);
+	sb_appendf(sb, " %s", col->type);
+	if (col->collation)
+		sb_appendf(sb, " COLLATE %s", col->collation);
+	if (col->generated)
+		sb_appendf(sb, " GENERATED ALWAYS AS (%s) STORED", col->default_expr ? col->default_expr : "NULL");
+	else if (col->identity)
+	{
+		char	   *seq = identity_sequence_name(t, col);
+
+		sb_appendf(sb, " GENERATED %s AS IDENTITY (SEQUENCE NAME ",
+				   col->identity == 'a' ? "ALWAYS" : "BY DEFAULT");
+		ident_append_qualified(sb, t->schema, seq);
+		if (col->identity_options)
+			sb_appendf(sb, " %s", col->identity_options);
+		sb_append(sb, ")");
+		free(seq);
+	}
+	else if (col->default_expr)
+		sb_appendf(sb, " DEFAULT %s", col->default_expr);
+	if (col->notnull || requested_not_null(in, col->name))
+		sb_append(sb, " NOT NULL");
+}
+
+static void
+plan_shadow(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+	StrBuf		sb;
+	bool		first = true;
+	bool		with = false;
+
+	sb_init(&sb);
+	sb_appendf(&sb, "CREATE %sTABLE %s (\n", t->persistence == 'u' ? "UNLOGGED " : "", p->shadow_q);
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		if (!first)
+			sb_append(&sb, ",\n");
+		first = false;
+		append_column_def(&sb, in, &t->columns[i]);
+	}
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		if (!t->checks[i].validated)
+			continue;			/* added NOT VALID after the copy */
+		if (!first)
+			sb_append(&sb, ",\n");
+		first = false;
+		sb_append(&sb, "    CONSTRAINT ");
+		ident_append(&sb, t->checks[i].name);
+		sb_appendf(&sb, " %s", t->checks[i].def);
+	}
+	sb_append(&sb, "\n)");
+	if (t->access_method)
+	{
+		sb_append(&sb, " USING ");
+		ident_append(&sb, t->access_method);
+	}
+	if (t->reloptions || t->toast_reloptions)
+	{
+		sb_append(&sb, " WITH (");
+		if (t->reloptions)
+		{
+			sb_append(&sb, t->reloptions);
+			with = true;
+		}
+		if (t->toast_reloptions)
+			sb_appendf(&sb, "%s%s", with ? ", " : "", t->toast_reloptions);
+		sb_append(&sb, ")");
+	}
+	if (t->tablespace)
+	{
+		sb_append(&sb, " TABLESPACE ");
+		ident_append(&sb, t->tablespace);
+	}
+	stmts_add(&p->shadow, "none on the table (creates the shadow table)", "%s", sb.data);
+	sb_free(&sb);
+
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+		char	   *qc = ident_quote(col->name);
+
+		if (col->storage && col->type_storage && col->storage != col->type_storage)
+			stmts_add(&p->shadow, "ACCESS EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ALTER COLUMN %s SET STORAGE %s", p->shadow_q, qc,
+					  storage_name(col->storage));
+		if (col->compression == 'p' || col->compression == 'l')
+			stmts_add(&p->shadow, "ACCESS EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ALTER COLUMN %s SET COMPRESSION %s", p->shadow_q, qc,
+					  col->compression == 'l' ? "lz4" : "pglz");
+		if (col->stattarget >= 0)
+			stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ALTER COLUMN %s SET STATISTICS %d", p->shadow_q, qc,
+					  col->stattarget);
+		if (col->attoptions)
+			stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ALTER COLUMN %s SET (%s)", p->shadow_q, qc, col->attoptions);
+		if (col->comment)
+		{
+			char	   *lit = ident_literal(col->comment);
+
+			stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "COMMENT ON COLUMN %s.%s IS %s", p->shadow_q, qc, lit);
+			free(lit);
+		}
+		free(qc);
+	}
+	if (t->comment)
+	{
+		char	   *lit = ident_literal(t->comment);
+
+		stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+				  "COMMENT ON TABLE %s IS %s", p->shadow_q, lit);
+		free(lit);
+	}
+	/*
+	 * Autovacuum has nothing to do on a table being filled, and its locks
+	 * would only delay the swap's renames; ANALYZE runs before the swap, and
+	 * the swap gives the table back its own setting.
+	 */
+	stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+			  "ALTER TABLE %s SET (autovacuum_enabled = false)", p->shadow_q);
+}
+
+/* The table's own autovacuum_enabled value (a literal), or NULL if unset. */
+static char *
+own_autovacuum_setting(const TableDesc *t)
+{
+	const char *key = "\"autovacuum_enabled\"='";
+	const char *hit = t->reloptions ? strstr(t->reloptions, key) : NULL;
+	const char *end;
+
+	if (hit == NULL)
+		return NULL;
+	hit += strlen(key) - 1;		/* at the opening quote */
+	end = strchr(hit + 1, '\'');
+	if (end == NULL)
+		return NULL;
+	return pgr_psprintf("%.*s", (int) (end - hit + 1), hit);
+}
+
+static void
+plan_copy(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+	char	   *cols = column_list(t, NULL, &p->n_copy_columns);
+
+	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s",
+							   p->shadow_q, cols,
+							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
+							   cols, t->qname);
+	if (in->n_order_by > 0)
+	{
+		char	   *ob = order_items_sql(in->order_by, in->n_order_by, NULL);
+
+		p->copy_order_by = pgr_psprintf(" ORDER BY %s", ob);
+		free(ob);
+	}
+	free(cols);
+}
+
+static bool
+plan_indexes(const PlanInput *in, Plan *p, char **err)
+{
+	const TableDesc *t = in->table;
+
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		const IndexDesc *ix = &t->indexes[i];
+		char	   *tmp = plan_temp_index_name(ix->oid);
+		char	   *tmp_q = ident_quote(tmp);
+		char	   *ts = ident_literal(ix->tablespace ? ix->tablespace : "");
+		char	   *build = NULL;
+
+		if (ix->contype == 'x')
+			build = pgr_psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, tmp_q, ix->condef);
+		else
+		{
+			char	   *sql = plan_rewrite_indexdef(ix->def, ix->def_prefix_name, ix->def_prefix_table,
+													tmp_q, p->shadow_q);
+
+			if (sql == NULL)
+			{
+				*err = pgr_psprintf("the definition of index \"%s\" has an unexpected shape: %s",
+									ix->name, ix->def);
+				free(tmp);
+				free(tmp_q);
+				free(ts);
+				return false;
+			}
+			build = sql;
+		}
+		/* The index definition omits its tablespace: default_tablespace places it. */
+		stmts_add(&p->indexes, "SHARE on the shadow table only (no lock on the table)",
+				  "SET default_tablespace = %s; %s", ts, build);
+		free(build);
+
+		if (ix->contype == 'p' || ix->contype == 'u')
+			stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s", p->shadow_q, tmp_q,
+					  ix->contype == 'p' ? "PRIMARY KEY" : "UNIQUE", tmp_q,
+					  ix->deferrable ? (ix->deferred ? " DEFERRABLE INITIALLY DEFERRED" : " DEFERRABLE") : "");
+		if (ix->comment)
+		{
+			char	   *lit = ident_literal(ix->comment);
+			char	   *iq = ident_quote_qualified(t->schema, tmp);
+
+			stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the new index only",
+					  "COMMENT ON INDEX %s IS %s", iq, lit);
+			free(iq);
+			free(lit);
+		}
+		if (ix->con_comment)
+		{
+			char	   *lit = ident_literal(ix->con_comment);
+
+			stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "COMMENT ON CONSTRAINT %s ON %s IS %s", tmp_q, p->shadow_q, lit);
+			free(lit);
+		}
+		if (ix->clustered)
+			stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s CLUSTER ON %s", p->shadow_q, tmp_q);
+		if (ix->replident && t->replident == 'i')
+			stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s REPLICA IDENTITY USING INDEX %s", p->shadow_q, tmp_q);
+		free(tmp);
+		free(tmp_q);
+		free(ts);
+	}
+	if (t->replident == 'f' || t->replident == 'n')
+		stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
+				  "ALTER TABLE %s REPLICA IDENTITY %s", p->shadow_q, t->replident == 'f' ? "FULL" : "NOTHING");
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		char	   *q;
+
+		if (t->checks[i].validated)
+			continue;
+		q = ident_quote(t->checks[i].name);
+		stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
+				  "ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, q, t->checks[i].def);
+		free(q);
+	}
+	for (int i = 0; i < t->nchecks; i++)
+	{
+		char	   *q;
+		char	   *lit;
+
+		if (!t->checks[i].comment)
+			continue;
+		q = ident_quote(t->checks[i].name);
+		lit = ident_literal(t->checks[i].comment);
+		stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+				  "COMMENT ON CONSTRAINT %s ON %s IS %s", q, p->shadow_q, lit);
+		free(q);
+		free(lit);
+	}
+	return true;
+}
+
+/* "<a>.k1 OPERATOR(op) <b>.k1 AND ..." over the replay key. */
+static char *
+key_match(const IndexDesc *key, const char *a, const char *b)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < key->nkeys; i++)
+	{
+		char	   *q = ident_quote(key->key_columns[i]);
+
+		if (i > 0)
+			sb_append(&sb, " AND ");
+		sb_appendf(&sb, "%s.%s OPERATOR(%s) %s.%s", a, q, key->key_ops[i], b, q);
+		free(q);
+	}
+	return sb_steal(&sb);
+}
+
+static char *
+key_list(const IndexDesc *key, const char *alias)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < key->nkeys; i++)
+	{
+		if (i > 0)
+			sb_append(&sb, ", ");
+		if (alias)
+			sb_appendf(&sb, "%s.", alias);
+		ident_append(&sb, key->key_columns[i]);
+	}
+	return sb_steal(&sb);
+}
+
+static void
+plan_capture(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+	const IndexDesc *key = &t->indexes[t->key_index];
+	StrBuf		cols;
+	StrBuf		body;
+	char	   *keys = key_list(key, NULL);
+	char	   *new_keys = key_list(key, "NEW");
+	char	   *old_keys = key_list(key, "OLD");
+	char	   *same = key_match(key, "NEW", "OLD");
+	char	   *tag;
+	char	   *tool_q = ident_quote(in->tool_schema);
+
+	sb_init(&cols);
+	sb_appendf(&cols, "%s bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", p->log_id_q);
+	for (int i = 0; i < key->nkeys; i++)
+	{
+		const ColumnDesc *col = catalog_find_column(t, key->key_columns[i]);
+
+		sb_append(&cols, ", ");
+		ident_append(&cols, col->name);
+		sb_appendf(&cols, " %s", col->type);
+		if (col->collation)
+			sb_appendf(&cols, " COLLATE %s", col->collation);
+		sb_append(&cols, " NOT NULL");
+	}
+	stmts_add(&p->install, "none on the table (creates the log table)",
+			  "CREATE %sTABLE %s (%s) WITH (autovacuum_vacuum_scale_factor = 0.01)",
+			  t->persistence == 'u' ? "UNLOGGED " : "", p->log_q, cols.data);
+
+	/*
+	 * The capture function logs only the replay key: the old key for DELETE,
+	 * the new key for INSERT, the old key for UPDATE and the new one too when
+	 * the update changed it.  Replay re-reads rows from the table, so what
+	 * the row held is never copied twice.
+	 */
+	sb_init(&body);
+	sb_appendf(&body,
+			   "\nBEGIN\n"
+			   "    IF TG_OP = 'INSERT' THEN\n"
+			   "        INSERT INTO %s (%s) VALUES (%s);\n"
+			   "    ELSE\n"
+			   "        INSERT INTO %s (%s) VALUES (%s);\n"
+			   "        IF TG_OP = 'UPDATE' AND NOT (%s) THEN\n"
+			   "            INSERT INTO %s (%s) VALUES (%s);\n"
+			   "        END IF;\n"
+			   "    END IF;\n"
+			   "    RETURN NULL;\n"
+			   "END\n",
+			   p->log_q, keys, new_keys, p->log_q, keys, old_keys, same, p->log_q, keys, new_keys);
+	tag = plan_dollar_tag(body.data);
+	stmts_add(&p->install, "none on the table (creates the capture function)",
+			  "CREATE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+			  "SET search_path = pg_catalog, pg_temp AS %s%s%s",
+			  p->func_q, tag, body.data, tag);
+	stmts_add(&p->install, "none (the function is not callable by PUBLIC)",
+			  "REVOKE ALL ON FUNCTION %s() FROM PUBLIC", p->func_q);
+	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table, under lock_timeout",
+			  "CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s "
+			  "FOR EACH ROW EXECUTE FUNCTION %s()",
+			  p->capture_trigger, t->qname, p->func_q);
+	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table (same transaction)",
+			  "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", t->qname, p->capture_trigger);
+	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table (same transaction)",
+			  "CREATE TRIGGER %s BEFORE TRUNCATE ON %s FOR EACH STATEMENT "
+			  "EXECUTE FUNCTION %s.truncate_guard('%lld')",
+			  p->truncate_trigger, t->qname, tool_q, in->lock_key);
+	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table (same transaction)",
+			  "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", t->qname, p->truncate_trigger);
+
+	free(tag);
+	sb_free(&body);
+	sb_free(&cols);
+	free(keys);
+	free(new_keys);
+	free(old_keys);
+	free(same);
+	free(tool_q);
+}
+
+static void
+plan_replay(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+	const IndexDesc *key = &t->indexes[t->key_index];
+	char	   *match_s = key_match(key, "s", "l");
+	char	   *match_o = key_match(key, "o", "l");
+	char	   *cols = column_list(t, NULL, NULL);
+	char	   *ocols = column_list(t, "o", NULL);
+
+	/*
+	 * One batch = every log entry up to $1 visible to one REPEATABLE READ
+	 * snapshot: delete those keys from the shadow, re-insert what the table
+	 * holds for them now, forget the entries.  All three statements see the
+	 * same snapshot, so an entry is forgotten only if the change it records
+	 * was read.
+	 */
+	p->replay_delete = pgr_psprintf("DELETE FROM %s s WHERE EXISTS (SELECT FROM %s l "
+									"WHERE l.%s <= $1 AND %s)", p->shadow_q, p->log_q, p->log_id_q, match_s);
+	p->replay_insert = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s o "
+									"WHERE EXISTS (SELECT FROM %s l WHERE l.%s <= $1 AND %s)",
+									p->shadow_q, cols, has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
+									ocols, t->qname, p->log_q, p->log_id_q, match_o);
+	p->replay_trim = pgr_psprintf("DELETE FROM %s WHERE %s <= $1", p->log_q, p->log_id_q);
+	free(match_s);
+	free(match_o);
+	free(cols);
+	free(ocols);
+}
+
+static void
+plan_swap(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+	char	   *new_name_q = ident_quote(t->name);
+	char	   *old_name_q = ident_quote(p->old_name);
+
+	stmts_add(&p->swap, "ACCESS EXCLUSIVE on the table (held)", "DROP TRIGGER %s ON %s",
+			  p->capture_trigger, t->qname);
+	stmts_add(&p->swap, "ACCESS EXCLUSIVE on the table (held)", "DROP TRIGGER %s ON %s",
+			  p->truncate_trigger, t->qname);
+
+	/* Sequences: serial ones move to the new table, identity ones continue. */
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+		char	   *qc = ident_quote(col->name);
+
+		if (col->sequence && !col->identity)
+			stmts_add(&p->swap, "SHARE ROW EXCLUSIVE on the sequence",
+					  "ALTER SEQUENCE %s OWNED BY %s.%s", col->sequence, p->shadow_q, qc);
+		else if (col->sequence && col->identity)
+		{
+			char	   *newseq = identity_sequence_name(t, col);
+			char	   *newseq_q = ident_quote_qualified(t->schema, newseq);
+			char	   *lit = ident_literal(newseq_q);
+
+			stmts_add(&p->swap, "ROW EXCLUSIVE on the sequences",
+					  "SELECT pg_catalog.setval(%s::pg_catalog.regclass, s.last_value, s.is_called) FROM %s s",
+					  lit, col->sequence);
+			free(newseq);
+			free(newseq_q);
+			free(lit);
+		}
+		free(qc);
+	}
+
+	stmts_add(&p->swap, "ACCESS EXCLUSIVE on the table (held)", "ALTER TABLE %s RENAME TO %s",
+			  t->qname, old_name_q);
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		char	   *iq = ident_quote_qualified(t->schema, t->indexes[i].name);
+
+		stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old index",
+				  "ALTER INDEX %s RENAME TO \"pgrebuild_old_i%u\"", iq, t->indexes[i].oid);
+		free(iq);
+	}
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+
+		if (col->sequence && col->identity)
+			stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old sequence",
+					  "ALTER SEQUENCE %s RENAME TO \"pgrebuild_oldseq_%u_%d\"", col->sequence, t->oid,
+					  col->attnum);
+	}
+	stmts_add(&p->swap, "ACCESS EXCLUSIVE on the shadow table", "ALTER TABLE %s RENAME TO %s",
+			  p->shadow_q, new_name_q);
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		char	   *tmp = plan_temp_index_name(t->indexes[i].oid);
+		char	   *tq = ident_quote_qualified(t->schema, tmp);
+		char	   *nq = ident_quote(t->indexes[i].name);
+
+		stmts_add(&p->swap, "ACCESS EXCLUSIVE on the new index", "ALTER INDEX %s RENAME TO %s", tq, nq);
+		free(tmp);
+		free(tq);
+		free(nq);
+	}
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+
+		if (col->sequence && col->identity)
+		{
+			char	   *newseq = identity_sequence_name(t, col);
+			char	   *newseq_q = ident_quote_qualified(t->schema, newseq);
+			char	   *orig_q = ident_quote(col->sequence_name);
+
+			stmts_add(&p->swap, "ACCESS EXCLUSIVE on the new sequence",
+					  "ALTER SEQUENCE %s RENAME TO %s", newseq_q, orig_q);
+			free(newseq);
+			free(newseq_q);
+			free(orig_q);
+		}
+	}
+	for (int i = 0; i < t->ngrants; i++)
+	{
+		const GrantDesc *g = &t->grants[i];
+		char	   *who = g->grantee ? ident_quote(g->grantee) : pgr_strdup("PUBLIC");
+		char	   *col = g->column ? ident_quote(g->column) : NULL;
+
+		stmts_add(&p->grants, "none (catalog update of the new table)",
+				  "GRANT %s%s%s%s ON TABLE %s TO %s%s", g->privilege, col ? " (" : "", col ? col : "",
+				  col ? ")" : "", t->qname, who, g->grantable ? " WITH GRANT OPTION" : "");
+		free(who);
+		free(col);
+	}
+	{
+		char	   *av = own_autovacuum_setting(t);
+
+		if (av)
+			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+					  "ALTER TABLE %s SET (autovacuum_enabled = %s)", t->qname, av);
+		else
+			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+					  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
+		free(av);
+	}
+	if (t->rls_enabled)
+		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+				  "ALTER TABLE %s ENABLE ROW LEVEL SECURITY", t->qname);
+
+	stmts_add(&p->finish, "ACCESS EXCLUSIVE on the old table only, under lock_timeout",
+			  "DROP TABLE %s RESTRICT", p->old_q);
+	free(new_name_q);
+	free(old_name_q);
+}
+
+bool
+plan_build(const PlanInput *in, Plan *p, char **err)
+{
+	const TableDesc *t = in->table;
+	char	   *tool_q = ident_quote(in->tool_schema);
+
+	memset(p, 0, sizeof(*p));
+	*err = NULL;
+	if (t->key_index < 0)
+	{
+		*err = pgr_strdup("the table has no replay key");
+		free(tool_q);
+		return false;
+	}
+	p->shadow_name = pgr_psprintf("pgrebuild_new_%u", t->oid);
+	p->shadow_q = ident_quote_qualified(t->schema, p->shadow_name);
+	p->old_name = pgr_psprintf("pgrebuild_old_%u", t->oid);
+	p->old_q = ident_quote_qualified(t->schema, p->old_name);
+	p->log_name = pgr_psprintf("log_%u", t->oid);
+	p->log_q = ident_quote_qualified(in->tool_schema, p->log_name);
+	p->func_name = pgr_psprintf("capture_%u", t->oid);
+	p->func_q = ident_quote_qualified(in->tool_schema, p->func_name);
+	{
+		const IndexDesc *key = &t->indexes[t->key_index];
+		StrBuf		id;
+		bool		clash = true;
+
+		sb_init(&id);
+		sb_append(&id, "log_id");
+		while (clash)
+		{
+			clash = false;
+			for (int i = 0; i < key->nkeys; i++)
+				if (strcmp(key->key_columns[i], id.data) == 0)
+					clash = true;
+			if (clash)
+				sb_append_char(&id, '_');
+		}
+		p->log_id_q = ident_quote(id.data);
+		sb_free(&id);
+	}
+	p->capture_trigger = "pgrebuild_capture";
+	p->truncate_trigger = "pgrebuild_truncate";
+	free(tool_q);
+
+	plan_capture(in, p);
+	plan_shadow(in, p);
+	plan_copy(in, p);
+	if (!plan_indexes(in, p, err))
+	{
+		plan_free(p);
+		return false;
+	}
+	plan_replay(in, p);
+	plan_swap(in, p);
+	return true;
+}
+
+void
+plan_free(Plan *p)
+{
+	free(p->shadow_name);
+	free(p->shadow_q);
+	free(p->old_name);
+	free(p->old_q);
+	free(p->log_name);
+	free(p->log_q);
+	free(p->func_name);
+	free(p->func_q);
+	free(p->log_id_q);
+	stmts_free(&p->install);
+	stmts_free(&p->shadow);
+	free(p->copy_sql);
+	free(p->copy_order_by);
+	stmts_free(&p->indexes);
+	stmts_free(&p->constraints);
+	free(p->replay_delete);
+	free(p->replay_insert);
+	free(p->replay_trim);
+	stmts_free(&p->swap);
+	stmts_free(&p->grants);
+	stmts_free(&p->finish);
+	memset(p, 0, sizeof(*p));
+}

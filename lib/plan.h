@@ -1,0 +1,108 @@
+/*
+ * plan.h: the rebuild as SQL, generated from the table's description and
+ * the requested changes.  Pure: no connection, no I/O, so every statement can
+ * be unit-tested and printed by --dry-run exactly as it would run.
+ *
+ * Object names are deterministic, derived from the table's OID, so that a
+ * killed run's leftovers can be found and removed by --cleanup:
+ *   shadow table   <schema>.pgrebuild_new_<oid>
+ *   old table      <schema>.pgrebuild_old_<oid>          (after the swap)
+ *   log table      <tool schema>.log_<oid>
+ *   capture func   <tool schema>.capture_<oid>()
+ *   triggers       pgrebuild_capture, pgrebuild_truncate  (on the table)
+ *   new indexes    <schema>.pgrebuild_i<index oid>        (until the swap)
+ *   old indexes    <schema>.pgrebuild_old_i<index oid>    (after the swap)
+ */
+#ifndef PGR_PLAN_H
+#define PGR_PLAN_H
+
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "ident.h"
+#include "str.h"
+
+/* One statement and the lock it takes, for --dry-run and --echo. */
+typedef struct PlanStmt
+{
+	char	   *sql;
+	char	   *lock;
+} PlanStmt;
+
+typedef struct StmtList
+{
+	PlanStmt   *items;
+	int			n;
+	int			cap;
+} StmtList;
+
+typedef struct PlanInput
+{
+	const TableDesc *table;
+	const StrVec *set_not_null; /* column names */
+	const OrderItem *order_by;
+	int			n_order_by;
+	const char *tool_schema;
+	long long	lock_key;		/* advisory lock key of runs on this table */
+	int			server_version;
+} PlanInput;
+
+typedef struct Plan
+{
+	/* names, raw and quoted */
+	char	   *shadow_name;
+	char	   *shadow_q;
+	char	   *old_name;
+	char	   *old_q;
+	char	   *log_name;
+	char	   *log_q;
+	char	   *log_id_q;		/* the log's own id column (never a key column's name) */
+	char	   *func_name;
+	char	   *func_q;
+	const char *capture_trigger;
+	const char *truncate_trigger;
+
+	StmtList	install;		/* log table, capture function, triggers: one transaction */
+	StmtList	shadow;			/* CREATE TABLE and column settings: one transaction */
+	char	   *copy_sql;		/* INSERT ... SELECT ... FROM ONLY t (chunk predicate appended) */
+	char	   *copy_order_by;	/* " ORDER BY ..." or NULL */
+	StmtList	indexes;		/* one build each, independent of each other */
+	StmtList	constraints;	/* after the builds: constraints on the indexes, comments, ... */
+	char	   *replay_delete;	/* $1 = highest log id of the batch */
+	char	   *replay_insert;
+	char	   *replay_trim;
+	StmtList	swap;			/* after LOCK and the final replay: triggers, sequences, renames */
+	StmtList	grants;			/* then: privileges and flags of the new table */
+	StmtList	finish;			/* after COMMIT of the swap */
+	int			n_copy_columns;
+} Plan;
+
+void		stmts_add(StmtList *l, const char *lock, const char *fmt, ...) PGR_PRINTF(3, 4);
+void		stmts_free(StmtList *l);
+
+/*
+ * Builds the plan.  Returns false and sets *err (newly allocated) when the
+ * table has a shape this version cannot reproduce.  The caller frees the
+ * plan with plan_free.
+ */
+bool		plan_build(const PlanInput *in, Plan *plan, char **err);
+void		plan_free(Plan *plan);
+
+/* The name of the new index that will replace index oid until the swap. */
+char	   *plan_temp_index_name(unsigned int index_oid);
+
+/*
+ * Rewrites pg_get_indexdef output "CREATE [UNIQUE] INDEX <name> ON <table>
+ * USING ..." to build the same index under new_name on target (both already
+ * quoted).  Returns NULL when the text does not have the expected shape.
+ */
+char	   *plan_rewrite_indexdef(const char *def, const char *expect_name, const char *expect_table,
+								  const char *new_name_q, const char *target_q);
+
+/*
+ * A dollar-quoting tag that does not occur in body ("$pgrebuild$", or with a
+ * number added).  Newly allocated.
+ */
+char	   *plan_dollar_tag(const char *body);
+
+#endif							/* PGR_PLAN_H */

@@ -1,0 +1,129 @@
+/* replay.c: set-based replay of the key log. */
+#include "replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "log.h"
+
+/* Runs sql with $1 = upto; returns affected rows or -1. */
+static long long
+exec_upto(Conn *c, const char *sql, long long upto)
+{
+	char		val[32];
+	const char *params[1];
+	long long	n = 0;
+
+	snprintf(val, sizeof(val), "%lld", upto);
+	params[0] = val;
+	if (!conn_command_params(c, sql, 1, params, &n))
+		return -1;
+	return n;
+}
+
+/* The highest id among the first limit visible entries (0 when none). */
+static long long
+batch_upto(Conn *c, const Plan *plan, long long limit)
+{
+	char	   *sql;
+	PGresult   *res;
+	long long	upto = 0;
+
+	if (limit > 0)
+		sql = pgr_psprintf("SELECT max(b.i) FROM (SELECT %s AS i FROM %s ORDER BY 1 LIMIT %lld) b",
+						   plan->log_id_q, plan->log_q, limit);
+	else
+		sql = pgr_psprintf("SELECT max(%s) FROM %s", plan->log_id_q, plan->log_q);
+	res = conn_query(c, sql);
+	free(sql);
+	if (res == NULL)
+		return -1;
+	if (!PQgetisnull(res, 0, 0))
+		upto = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return upto;
+}
+
+/* Delete, re-insert, and (when trim) forget the entries up to upto. */
+static long long
+apply_upto(Conn *c, const Plan *plan, long long upto, bool trim)
+{
+	long long	consumed;
+
+	/* Key lookups by index: never let a small batch scan the whole table. */
+	if (!conn_command(c, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
+		return -1;
+	if (exec_upto(c, plan->replay_delete, upto) < 0 || exec_upto(c, plan->replay_insert, upto) < 0)
+		return -1;
+	if (!trim)
+		return 0;
+	consumed = exec_upto(c, plan->replay_trim, upto);
+	return consumed;
+}
+
+long long
+replay_batch(Conn *c, const Plan *plan, long long limit)
+{
+	long long	upto;
+	long long	consumed;
+
+	if (!conn_command(c, "BEGIN ISOLATION LEVEL REPEATABLE READ"))
+		return -1;
+	upto = batch_upto(c, plan, limit);
+	if (upto <= 0)
+	{
+		if (upto < 0)
+		{
+			conn_best_effort(c, "ROLLBACK");
+			return -1;
+		}
+		return conn_command(c, "COMMIT") ? 0 : -1;
+	}
+	consumed = apply_upto(c, plan, upto, true);
+	if (consumed < 0)
+	{
+		conn_best_effort(c, "ROLLBACK");
+		return -1;
+	}
+	if (!conn_command(c, "COMMIT"))
+		return -1;
+	return consumed;
+}
+
+long long
+replay_rest_in_transaction(Conn *c, const Plan *plan)
+{
+	long long	upto = batch_upto(c, plan, 0);
+	char	   *sql;
+	PGresult   *res;
+	long long	n = 0;
+
+	if (upto <= 0)
+		return upto;
+	sql = pgr_psprintf("SELECT count(*) FROM %s", plan->log_q);
+	res = conn_query(c, sql);
+	free(sql);
+	if (res == NULL)
+		return -1;
+	n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (apply_upto(c, plan, upto, false) < 0)
+		return -1;
+	return n;
+}
+
+long long
+replay_backlog(Conn *c, const Plan *plan)
+{
+	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s) - min(%s) + 1, 0) FROM %s", plan->log_id_q,
+									plan->log_id_q, plan->log_q);
+	PGresult   *res = conn_query(c, sql);
+	long long	n;
+
+	free(sql);
+	if (res == NULL)
+		return -1;
+	n = atoll(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}

@@ -1,0 +1,40 @@
+/*
+ * replay.h: applying the capture log to the shadow table.
+ *
+ * A batch takes the first N log entries visible to one REPEATABLE READ
+ * snapshot (up to id U), deletes their keys from the shadow, re-inserts what
+ * the table holds for those keys in that same snapshot, and deletes the
+ * entries.  Because the three statements share one snapshot, an entry is
+ * deleted only when the change it records has been read; entries of
+ * transactions still in flight (even with smaller ids) stay for a later
+ * batch.  Re-applying a key is harmless, so the order of batches does not
+ * matter and a change logged twice is applied correctly.
+ */
+#ifndef PGR_REPLAY_H
+#define PGR_REPLAY_H
+
+#include <stdbool.h>
+
+#include "conn.h"
+#include "plan.h"
+
+/*
+ * Applies one batch of at most limit entries.  Returns the number of log
+ * entries consumed (0 when none was visible), or -1 on failure (error kept
+ * in c; the transaction was rolled back).
+ */
+long long	replay_batch(Conn *c, const Plan *plan, long long limit) __attribute__((warn_unused_result));
+
+/*
+ * Applies every remaining entry inside the caller's transaction (the swap,
+ * with the table locked so nothing new arrives).  Returns the entries
+ * applied, or -1 on failure.
+ */
+long long	replay_rest_in_transaction(Conn *c, const Plan *plan) __attribute__((warn_unused_result));
+
+/* Estimated number of entries waiting in the log; -1 on failure. */
+long long	replay_backlog(Conn *c, const Plan *plan) __attribute__((warn_unused_result));
+
+#define REPLAY_BATCH_DEFAULT 20000
+
+#endif							/* PGR_REPLAY_H */

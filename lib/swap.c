@@ -1,0 +1,307 @@
+/* swap.c: lock, final replay, rename, carry over; all in one short transaction. */
+#include "swap.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "backoff.h"
+#include "fingerprint.h"
+#include "ident.h"
+#include "log.h"
+#include "replay.h"
+#include "state.h"
+
+/* Names the sessions holding locks on the table (after a failed attempt). */
+void
+swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt, double waited)
+{
+	PGresult   *res;
+
+	res = conn_queryf(c,
+					  "SELECT l.pid, l.mode, "
+					  "coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, "
+					  "coalesce(a.state, '?'), "
+					  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
+					  "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
+					  "WHERE l.locktype = 'relation' AND l.relation = %oid AND l.granted "
+					  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+					  "AND l.pid <> pg_backend_pid() ORDER BY a.xact_start NULLS LAST LIMIT 5",
+					  t->oid);
+	if (res == NULL)
+		return;
+	if (PQntuples(res) == 0)
+		log_info("%s: attempt %d could not lock %s within the lock timeout (waited %.1f s so far); "
+				 "the holder is gone already", what, attempt, t->qname, waited);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		char	   *mode = res_text(res, i, 1);
+		char	   *state = res_text(res, i, 3);
+		char	   *query = res_text(res, i, 4);
+
+		log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d "
+				 "holding %s, transaction open %.1f s, %s: %s",
+				 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, res_float8(res, i, 2),
+				 state, query && *query ? query : "(no query)");
+		free(mode);
+		free(state);
+		free(query);
+	}
+	PQclear(res);
+}
+
+/*
+ * Default privileges may have granted the new table rights the old one did
+ * not have: revoke every grant on it but the owner's, before re-granting.
+ */
+static bool
+revoke_default_grants(Conn *c, const TableDesc *t)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN NULL "
+								  "  ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END "
+								  "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
+								  "WHERE c.oid = pg_catalog.to_regclass(%text) AND a.grantee <> c.relowner",
+								  t->qname);
+	bool		ok = true;
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res) && ok; i++)
+	{
+		char	   *who = res_text(res, i, 0);
+		char	   *q = who ? ident_quote(who) : pgr_strdup("PUBLIC");
+
+		ok = conn_commandv(c, "REVOKE ALL ON TABLE %s FROM %s", t->qname, q);
+		free(who);
+		free(q);
+	}
+	PQclear(res);
+	return ok;
+}
+
+/* The privileges of the old and new tables (and their columns) are the same. */
+static bool
+privileges_match(Conn *c, unsigned int old_oid, const char *new_qname, bool *same)
+{
+	static const char *const acl_set =
+		"SELECT a.grantee, a.privilege_type, a.is_grantable, NULL::name AS col "
+		"FROM pg_catalog.pg_class c, pg_catalog.aclexplode(coalesce(c.relacl, "
+		"  pg_catalog.acldefault('r', c.relowner))) a WHERE c.oid = %s "
+		"UNION ALL SELECT a.grantee, a.privilege_type, a.is_grantable, att.attname "
+		"FROM pg_catalog.pg_attribute att, pg_catalog.aclexplode(att.attacl) a "
+		"WHERE att.attrelid = %s AND att.attnum > 0 AND NOT att.attisdropped";
+	char	   *old_set = pgr_psprintf(acl_set, "%oid", "%oid");
+	char	   *new_set = pgr_psprintf(acl_set, "pg_catalog.to_regclass(%text)", "pg_catalog.to_regclass(%text)");
+	char	   *spec = pgr_psprintf("SELECT NOT EXISTS ((%s) EXCEPT ALL (%s)) AND NOT EXISTS ((%s) EXCEPT ALL (%s))",
+									old_set, new_set, new_set, old_set);
+	PGresult   *res = conn_queryf(c, spec, old_oid, old_oid, new_qname, new_qname,
+								  new_qname, new_qname, old_oid, old_oid);
+
+	free(old_set);
+	free(new_set);
+	free(spec);
+	if (res == NULL)
+		return false;
+	*same = res_bool(res, 0, 0);
+	PQclear(res);
+	return true;
+}
+
+/* Updates the run's record: the shadow is now the table, the old table is ours. */
+static bool
+record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s)
+{
+	return state_forget(c, s->tool_schema, s->run_id, "shadow", t->schema, plan->shadow_name) &&
+		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->capture_trigger) &&
+		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->truncate_trigger) &&
+		state_record(c, s->tool_schema, s->run_id, "old", t->schema, plan->old_name, NULL, NULL) &&
+		state_set_phase(c, s->tool_schema, s->run_id, "swapped");
+}
+
+typedef enum Attempt
+{
+	ATTEMPT_DONE,
+	ATTEMPT_RETRY,				/* a lock timeout: try again */
+	ATTEMPT_FAILED
+} Attempt;
+
+static Attempt
+fail_attempt(Conn *c, const char *what, bool report)
+{
+	if (conn_failed_with(c, "55P03"))
+	{
+		conn_best_effort(c, "ROLLBACK");
+		return ATTEMPT_RETRY;
+	}
+	if (report)
+		conn_report(c, what);
+	conn_best_effort(c, "ROLLBACK");
+	return ATTEMPT_FAILED;
+}
+
+/* Everything after the lock is granted, up to and including COMMIT. */
+static Attempt
+swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
+{
+	TableDesc	now;
+	char	   *canon;
+	uint64_t	fp;
+	StrVec		problems;
+	bool		same;
+	long long	n;
+
+	/* 1. the definition is still what preflight read */
+	if (!catalog_read_table(c, t->oid, &now))
+		return fail_attempt(c, "could not re-read the table at the swap", false);
+	canon = catalog_canonical_text(&now);
+	fp = fingerprint_text(canon);
+	free(canon);
+	catalog_free_table(&now);
+	if (fp != s->fingerprint)
+	{
+		conn_best_effort(c, "ROLLBACK");
+		log_error("the definition of %s changed while it was being rebuilt", t->qname);
+		log_detail("Some DDL (ALTER TABLE, CREATE INDEX, COMMENT, GRANT, ...) ran on the table after "
+				   "pg_rebuild read it; the rebuilt copy would not match. The swap was rolled back.");
+		log_hint("Run pg_rebuild again once the DDL is done.");
+		return ATTEMPT_FAILED;
+	}
+
+	/* 2. the rest of the log: the table is locked, nothing new arrives */
+	n = replay_rest_in_transaction(c, plan);
+	if (n < 0)
+		return fail_attempt(c, "could not apply the last changes at the swap", true);
+	out->final_entries = n;
+
+	/* 3. the renames, then privileges (default privileges revoked first) */
+	for (int i = 0; i < plan->swap.n; i++)
+		if (!conn_command(c, plan->swap.items[i].sql))
+			return fail_attempt(c, "a statement of the swap failed", true);
+	if (!revoke_default_grants(c, t))
+		return fail_attempt(c, "could not reset the new table's privileges", true);
+	for (int i = 0; i < plan->grants.n; i++)
+		if (!conn_command(c, plan->grants.items[i].sql))
+			return fail_attempt(c, "could not carry over the table's privileges", true);
+
+	/* 4. safety nets: same privileges, nothing left pointing at the old table */
+	if (!privileges_match(c, t->oid, t->qname, &same))
+		return fail_attempt(c, "could not compare privileges at the swap", true);
+	if (!same)
+	{
+		conn_best_effort(c, "ROLLBACK");
+		log_error("the privileges of %s could not be reproduced on the rebuilt table", t->qname);
+		log_detail("The swap was rolled back; the table is unchanged.");
+		log_hint("Check the table's grants (\\dp in psql): grants made by roles other than the owner "
+				 "or revoked from the owner are not reproduced by this version.");
+		return ATTEMPT_FAILED;
+	}
+	sv_init(&problems);
+	{
+		TableDesc	old = *t;
+
+		old.oid = t->oid;		/* the old table keeps its OID */
+		if (!catalog_unsupported_dependents(c, &old, s->tool_schema, &problems))
+		{
+			sv_free(&problems);
+			return fail_attempt(c, "could not check dependencies at the swap", false);
+		}
+	}
+	if (problems.n > 0)
+	{
+		conn_best_effort(c, "ROLLBACK");
+		log_error("objects still depend on the old table at the swap: the swap was rolled back");
+		for (size_t i = 0; i < problems.n; i++)
+			log_detail("%s", problems.items[i]);
+		log_hint("Something was created during the run; run pg_rebuild again.");
+		sv_free(&problems);
+		return ATTEMPT_FAILED;
+	}
+	sv_free(&problems);
+
+	/* 5. the record, then COMMIT */
+	if (!record_swapped(c, t, plan, s))
+		return fail_attempt(c, "could not record the swap", true);
+	pgr_test_pause("BEFORE_SWAP_COMMIT");
+	if (!conn_command(c, "COMMIT"))
+		return fail_attempt(c, "could not commit the swap", true);
+	out->committed = true;
+	return ATTEMPT_DONE;
+}
+
+bool
+swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
+{
+	double		start = pgr_now();
+	double		deadline = start + s->wait_timeout_s;
+	double		last_report = 0;
+	Backoff		b;
+
+	memset(out, 0, sizeof(*out));
+	backoff_init(&b, s->lock_timeout_ms / 2.0 + 1, 5000, ((uint64_t) getpid() << 20) ^ (uint64_t) (start * 1e6));
+	for (;;)
+	{
+		double		locked_at;
+		Attempt		a;
+		char	   *lock_sql;
+		long long	replayed;
+
+		if (pgr_interrupted)
+		{
+			log_error("interrupted while waiting for the swap lock");
+			return false;
+		}
+		out->attempts++;
+		lock_sql = pgr_psprintf("BEGIN; SET LOCAL lock_timeout = '%dms'; "
+								"LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
+								s->lock_timeout_ms, t->qname);
+		if (conn_command(c, lock_sql))
+		{
+			free(lock_sql);
+			locked_at = pgr_now();
+			a = swap_locked(c, t, plan, s, out);
+			if (a == ATTEMPT_DONE)
+			{
+				out->lock_held_ms = (pgr_now() - locked_at) * 1000.0;
+				return true;
+			}
+			if (a == ATTEMPT_FAILED)
+				return false;
+		}
+		else
+		{
+			free(lock_sql);
+			if (!conn_failed_with(c, "55P03"))
+			{
+				conn_report(c, "could not lock the table for the swap");
+				conn_best_effort(c, "ROLLBACK");
+				return false;
+			}
+			conn_best_effort(c, "ROLLBACK");
+		}
+
+		/* a lock timeout: who is in the way, then back off */
+		if (pgr_now() - last_report >= 1.0 || out->attempts == 1)
+		{
+			swap_report_blockers(c, t, "swap", out->attempts, pgr_now() - start);
+			last_report = pgr_now();
+		}
+		if (pgr_now() >= deadline)
+		{
+			out->timed_out = true;
+			log_error("could not get ACCESS EXCLUSIVE on %s within --wait-timeout (%.0f s, %d attempts of %d ms)",
+					  t->qname, s->wait_timeout_s, out->attempts, s->lock_timeout_ms);
+			log_detail("Other sessions kept conflicting locks on the table (see the sessions named above).");
+			log_hint("Run again when the long transactions are over, or give more time with --wait-timeout.");
+			return false;
+		}
+		/* keep the backlog small while waiting */
+		replayed = replay_batch(c, plan, REPLAY_BATCH_DEFAULT);
+		if (replayed < 0)
+		{
+			conn_report(c, "could not apply changes while waiting for the swap lock");
+			return false;
+		}
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
+	}
+}

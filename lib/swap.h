@@ -1,0 +1,62 @@
+/*
+ * swap.h: the swap phase, one short transaction.
+ *
+ *   BEGIN; SET LOCAL lock_timeout = <--lock-timeout>;
+ *   LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
+ *   -- the table's definition must be what preflight read (fingerprint)
+ *   -- replay what is left of the log (nothing new can arrive now)
+ *   -- drop the capture triggers, move sequences, rename t and its indexes
+ *   -- away, rename the shadow and its indexes to the original names,
+ *   -- grants, RLS flag; check privileges and pg_depend; record the state
+ *   COMMIT;
+ *
+ * A lock attempt that times out is rolled back at once, so the application
+ * never queues behind us for longer than the lock timeout; we then name the
+ * sessions in the way, replay a batch so the backlog stays small, back off
+ * with jitter and try again, until --wait-timeout.
+ */
+#ifndef PGR_SWAP_H
+#define PGR_SWAP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "conn.h"
+#include "plan.h"
+
+typedef struct SwapSettings
+{
+	int			lock_timeout_ms;
+	double		wait_timeout_s;
+	const char *tool_schema;
+	long long	run_id;
+	uint64_t	fingerprint;	/* of the table's description at preflight */
+	const char *role;			/* role to act as, or NULL */
+} SwapSettings;
+
+typedef struct SwapResult
+{
+	int			attempts;
+	double		lock_held_ms;	/* from LOCK granted to COMMIT done */
+	long long	final_entries;	/* log entries applied under the lock */
+	bool		committed;
+	bool		timed_out;		/* gave up after --wait-timeout */
+} SwapResult;
+
+/*
+ * Runs the swap; false on failure (logged, transaction rolled back, the
+ * table unchanged).  *out is filled in either case.
+ */
+bool		swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+					 SwapResult *out) __attribute__((warn_unused_result));
+
+/*
+ * Logs the sessions that hold locks on the table (pid, mode, age of their
+ * transaction, their query shortened), after a lock attempt for `what`
+ * timed out.
+ */
+void		swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
+								 double waited);
+
+#endif							/* PGR_SWAP_H */

@@ -1,0 +1,108 @@
+/* test_options.c: command-line parsing and validation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "options.h"
+#include "tap.h"
+
+#define ARGV(...) ((char *[]) {"pg_rebuild", __VA_ARGS__, NULL})
+#define ARGC(...) ((int) (sizeof((char *[]) {"pg_rebuild", __VA_ARGS__}) / sizeof(char *)))
+
+static OptionsResult
+parse(int argc, char **argv, RebuildOptions *o, char **err)
+{
+	*err = NULL;
+	return options_parse(argc, argv, o, err);
+}
+
+#define EXPECT_USAGE(msgpart, ...) \
+	do { \
+		RebuildOptions o_; \
+		char *e_; \
+		OptionsResult r_ = parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), &o_, &e_); \
+		ok(r_ == OPTIONS_USAGE_ERROR && e_ && strstr(e_, msgpart), "usage error mentioning '%s' (%s)", \
+		   msgpart, e_ ? e_ : "no message"); \
+		free(e_); \
+		options_free(&o_); \
+	} while (0)
+
+int
+main(void)
+{
+	RebuildOptions o;
+	char	   *err;
+
+	ok(parse(ARGC("-t", "Public.\"Orders\"", "--set-not-null", "note", "--set-not-null=\"Other\"",
+				  "-o", "id DESC", "-j", "2", "-n", "-T", "2.5", "--lock-timeout", "250", "-e", "-v",
+				  "-d", "postgresql://u@h/db", "-h", "host", "-p", "5433", "-U", "me", "-w"),
+			 ARGV("-t", "Public.\"Orders\"", "--set-not-null", "note", "--set-not-null=\"Other\"",
+				  "-o", "id DESC", "-j", "2", "-n", "-T", "2.5", "--lock-timeout", "250", "-e", "-v",
+				  "-d", "postgresql://u@h/db", "-h", "host", "-p", "5433", "-U", "me", "-w"),
+			 &o, &err) == OPTIONS_OK, "a full command line parses");
+	is_str(o.table_schema, "public", "schema parsed and folded");
+	is_str(o.table_name, "Orders", "quoted table keeps case");
+	is_int((long long) o.set_not_null.n, 2, "two --set-not-null");
+	is_str(o.set_not_null.items[1], "Other", "quoted column name");
+	is_int(o.n_order_by, 1, "one order-by item");
+	ok(o.order_by[0].descending, "DESC understood");
+	is_int(o.jobs, 2, "--jobs");
+	ok(o.dry_run, "--dry-run");
+	ok(o.wait_timeout_s == 2.5, "--wait-timeout takes fractions");
+	is_int(o.lock_timeout_ms, 250, "--lock-timeout");
+	ok(o.echo, "--echo");
+	is_int(o.verbosity, LOG_VERBOSE, "--verbose");
+	is_str(o.dbname, "postgresql://u@h/db", "-d keeps a URI as given");
+	is_str(o.port, "5433", "-p");
+	is_int(o.prompt, PROMPT_NEVER, "-w");
+	options_free(&o);
+
+	ok(parse(ARGC("-t", "t"), ARGV("-t", "t"), &o, &err) == OPTIONS_OK, "defaults");
+	is_int(o.jobs, 1, "jobs default 1");
+	ok(o.wait_timeout_s == 60, "wait timeout default 60 s");
+	is_int(o.lock_timeout_ms, 100, "lock timeout default 100 ms");
+	ok(o.table_schema == NULL, "unqualified table");
+	options_free(&o);
+
+	ok(parse(ARGC("--help"), ARGV("--help"), &o, &err) == OPTIONS_EXIT && o.show_help, "--help");
+	options_free(&o);
+	ok(parse(ARGC("-?"), ARGV("-?"), &o, &err) == OPTIONS_EXIT && o.show_help, "-?");
+	options_free(&o);
+	ok(parse(ARGC("-V"), ARGV("-V"), &o, &err) == OPTIONS_EXIT && o.show_version, "-V");
+	options_free(&o);
+	ok(parse(ARGC("--cleanup"), ARGV("--cleanup"), &o, &err) == OPTIONS_OK && o.cleanup,
+	   "--cleanup needs no table");
+	options_free(&o);
+
+	EXPECT_USAGE("no table", "-d", "db");
+	EXPECT_USAGE("unrecognized option", "--bogus");
+	EXPECT_USAGE("invalid option", "-Z");
+	EXPECT_USAGE("requires a value", "-t");
+	EXPECT_USAGE("--jobs", "-t", "t", "-j", "0");
+	EXPECT_USAGE("--jobs", "-t", "t", "-j", "two");
+	EXPECT_USAGE("--jobs", "-t", "t", "-j", "-3");
+	EXPECT_USAGE("--wait-timeout", "-t", "t", "-T", "-1");
+	EXPECT_USAGE("--wait-timeout", "-t", "t", "-T", "soon");
+	EXPECT_USAGE("--wait-timeout", "-t", "t", "-T", "nan");
+	EXPECT_USAGE("--lock-timeout", "-t", "t", "--lock-timeout", "0");
+	EXPECT_USAGE("--lock-timeout", "-t", "t", "--lock-timeout", "1.5");
+	EXPECT_USAGE("given twice", "-t", "t", "--set-not-null", "a", "--set-not-null", "A");
+	EXPECT_USAGE("invalid --order-by", "-t", "t", "-o", "a; DROP TABLE t");
+	EXPECT_USAGE("invalid table name", "-t", "x\"; DROP TABLE t; --");
+	EXPECT_USAGE("invalid table name", "-t", "a.b.c");
+	EXPECT_USAGE("cannot be combined", "--cleanup", "--set-not-null", "a");
+	EXPECT_USAGE("together", "-t", "t", "-q", "-v");
+	EXPECT_USAGE("too many", "-t", "t", "extra");
+	EXPECT_USAGE("invalid column name", "-t", "t", "--set-not-null", "");
+
+	{
+		long		v;
+		double		d;
+
+		ok(options_parse_int("42", 1, 100, &v) && v == 42, "int in range");
+		ok(!options_parse_int("101", 1, 100, &v), "int above range");
+		ok(!options_parse_int("4x", 1, 100, &v), "trailing junk");
+		ok(options_parse_seconds("0", &d) && d == 0, "zero seconds allowed");
+		ok(!options_parse_seconds("inf", &d), "infinity refused");
+	}
+	return done_testing();
+}

@@ -1,0 +1,282 @@
+/* test_plan.c: DDL generation from a table description, without a server. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "copy.h"
+#include "plan.h"
+#include "tap.h"
+
+static bool
+list_has(const StmtList *l, const char *needle)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strstr(l->items[i].sql, needle))
+			return true;
+	return false;
+}
+
+static int
+list_pos(const StmtList *l, const char *needle)
+{
+	for (int i = 0; i < l->n; i++)
+		if (strstr(l->items[i].sql, needle))
+			return i;
+	return -1;
+}
+
+static char *
+s(const char *v)
+{
+	return v ? strdup(v) : NULL;
+}
+
+/* A table "Sales"."Orders" with a bit of everything. */
+static void
+make_table(TableDesc *t)
+{
+	ColumnDesc *c;
+	IndexDesc  *ix;
+
+	memset(t, 0, sizeof(*t));
+	t->oid = 16390;
+	t->schema = s("Sales");
+	t->name = s("Orders");
+	t->qname = s("\"Sales\".\"Orders\"");
+	t->owner = s("app owner");
+	t->relkind = 'r';
+	t->persistence = 'p';
+	t->replident = 'd';
+	t->reloptions = s("\"fillfactor\"='70', \"autovacuum_enabled\"='true'");
+	t->comment = s("it's the orders");
+	t->ncolumns = 4;
+	t->columns = calloc(4, sizeof(ColumnDesc));
+	c = &t->columns[0];
+	c->attnum = 1;
+	c->name = s("id");
+	c->type = s("bigint");
+	c->notnull = true;
+	c->identity = 'a';
+	c->sequence = s("\"Sales\".\"Orders_id_seq\"");
+	c->sequence_schema = s("Sales");
+	c->sequence_name = s("Orders_id_seq");
+	c->identity_options = s("AS bigint START WITH 1 INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 CACHE 1 NO CYCLE");
+	c->stattarget = -1;
+	c = &t->columns[1];
+	c->attnum = 2;
+	c->name = s("Note \"x\"");
+	c->type = s("text");
+	c->collation = s("\"pg_catalog\".\"C\"");
+	c->storage = 'm';
+	c->type_storage = 'x';
+	c->stattarget = 500;
+	c->comment = s("free text");
+	c = &t->columns[2];
+	c->attnum = 4;
+	c->name = s("total");
+	c->type = s("numeric(12,2)");
+	c->default_expr = s("0");
+	c->stattarget = -1;
+	c = &t->columns[3];
+	c->attnum = 5;
+	c->name = s("total2");
+	c->type = s("numeric");
+	c->generated = 's';
+	c->default_expr = s("(total * (2)::numeric)");
+	c->stattarget = -1;
+
+	t->nindexes = 2;
+	t->indexes = calloc(2, sizeof(IndexDesc));
+	ix = &t->indexes[0];
+	ix->oid = 16400;
+	ix->name = s("Orders_pkey");
+	ix->def = s("CREATE UNIQUE INDEX \"Orders_pkey\" ON \"Sales\".\"Orders\" USING btree (id)");
+	ix->def_prefix_name = s("\"Orders_pkey\"");
+	ix->def_prefix_table = s("\"Sales\".\"Orders\"");
+	ix->primary = ix->unique = ix->valid = ix->keys_notnull = true;
+	ix->contype = 'p';
+	ix->conname = s("Orders_pkey");
+	ix->nkeys = 1;
+	ix->key_columns = calloc(1, sizeof(char *));
+	ix->key_columns[0] = s("id");
+	ix->key_ops = calloc(1, sizeof(char *));
+	ix->key_ops[0] = s("pg_catalog.=");
+	ix->key_ops_known = true;
+	ix->clustered = true;
+	ix = &t->indexes[1];
+	ix->oid = 16401;
+	ix->name = s("big totals");
+	ix->def = s("CREATE INDEX \"big totals\" ON \"Sales\".\"Orders\" USING btree (total) WHERE (total > (100)::numeric)");
+	ix->def_prefix_name = s("\"big totals\"");
+	ix->def_prefix_table = s("\"Sales\".\"Orders\"");
+	ix->valid = true;
+	ix->partial = true;
+	ix->tablespace = s("fast ssd");
+	ix->comment = s("partial");
+
+	t->nchecks = 2;
+	t->checks = calloc(2, sizeof(CheckDesc));
+	t->checks[0].name = s("positive");
+	t->checks[0].def = s("CHECK ((total >= (0)::numeric))");
+	t->checks[0].validated = true;
+	t->checks[1].name = s("later");
+	t->checks[1].def = s("CHECK ((total < (1000000)::numeric)) NOT VALID");
+	t->checks[1].validated = false;
+
+	t->ngrants = 2;
+	t->grants = calloc(2, sizeof(GrantDesc));
+	t->grants[0].grantee = s("reader");
+	t->grants[0].privilege = s("SELECT");
+	t->grants[1].grantee = NULL;
+	t->grants[1].privilege = s("UPDATE");
+	t->grants[1].column = s("total");
+	t->key_index = 0;
+}
+
+int
+main(void)
+{
+	TableDesc	t;
+	Plan		p;
+	StrVec		nn;
+	char	   *err = NULL;
+	const char *create;
+	PlanInput	in;
+	OrderItem	ob[1] = {{.column = "total", .descending = true}};
+
+	make_table(&t);
+	sv_init(&nn);
+	sv_push(&nn, "Note \"x\"");
+	in = (PlanInput) {
+		.table = &t, .set_not_null = &nn, .order_by = ob, .n_order_by = 1,
+		.tool_schema = "pgrebuild", .lock_key = 42, .server_version = 150000
+	};
+	ok(plan_build(&in, &p, &err), "plan builds (%s)", err ? err : "ok");
+
+	is_str(p.shadow_q, "\"Sales\".\"pgrebuild_new_16390\"", "shadow name from the OID, in the table's schema");
+	is_str(p.log_q, "\"pgrebuild\".\"log_16390\"", "log table in the tool schema");
+
+	create = p.shadow.items[0].sql;
+	{
+		const char *head = "CREATE TABLE \"Sales\".\"pgrebuild_new_16390\" (";
+
+		ok(strncmp(create, head, strlen(head)) == 0, "CREATE TABLE of the shadow");
+	}
+	ok(strstr(create, "\"Note \"\"x\"\"\" text COLLATE \"pg_catalog\".\"C\" NOT NULL") != NULL,
+	   "requested NOT NULL, collation and quoting on the column");
+	ok(strstr(create, "GENERATED ALWAYS AS IDENTITY (SEQUENCE NAME \"Sales\".\"pgrebuild_seq_16390_1\" AS bigint") != NULL,
+	   "identity column keeps its options under a temporary sequence name");
+	ok(strstr(create, "\"total\" numeric(12,2) DEFAULT 0") != NULL, "default kept");
+	ok(strstr(create, "\"total2\" numeric GENERATED ALWAYS AS ((total * (2)::numeric)) STORED") != NULL,
+	   "generated column re-created");
+	ok(strstr(create, "CONSTRAINT \"positive\" CHECK ((total >= (0)::numeric))") != NULL, "valid CHECK in CREATE");
+	ok(strstr(create, "\"later\"") == NULL, "NOT VALID CHECK not in CREATE");
+	ok(strstr(create, "WITH (\"fillfactor\"='70', \"autovacuum_enabled\"='true')") != NULL, "storage parameters");
+	ok(list_has(&p.shadow, "ALTER COLUMN \"Note \"\"x\"\"\" SET STORAGE MAIN"), "column storage");
+	ok(list_has(&p.shadow, "SET STATISTICS 500"), "statistics target");
+	ok(list_has(&p.shadow, "COMMENT ON COLUMN \"Sales\".\"pgrebuild_new_16390\".\"Note \"\"x\"\"\" IS 'free text'"),
+	   "column comment");
+	ok(list_has(&p.shadow, "COMMENT ON TABLE \"Sales\".\"pgrebuild_new_16390\" IS 'it''s the orders'"),
+	   "table comment, quoted literal");
+
+	ok(strstr(p.copy_sql, "OVERRIDING SYSTEM VALUE") != NULL, "identity ALWAYS copied with OVERRIDING SYSTEM VALUE");
+	ok(strstr(p.copy_sql, "\"total2\"") == NULL, "generated column left out of the copy");
+	ok(strstr(p.copy_sql, "FROM ONLY \"Sales\".\"Orders\"") != NULL, "copy reads ONLY the table");
+	is_str(p.copy_order_by, " ORDER BY \"total\" DESC", "order by");
+
+	is_int(p.indexes.n, 2, "two index builds");
+	ok(strstr(p.indexes.items[0].sql,
+			  "CREATE UNIQUE INDEX \"pgrebuild_i16400\" ON \"Sales\".\"pgrebuild_new_16390\" USING btree (id)") != NULL,
+	   "pkey index built under a temporary name on the shadow");
+	ok(strstr(p.indexes.items[1].sql, "SET default_tablespace = 'fast ssd'") != NULL, "index tablespace kept");
+	ok(strstr(p.indexes.items[1].sql, "WHERE (total > (100)::numeric)") != NULL, "partial predicate kept");
+	ok(list_has(&p.constraints, "ADD CONSTRAINT \"pgrebuild_i16400\" PRIMARY KEY USING INDEX \"pgrebuild_i16400\""),
+	   "primary key attached to its index");
+	ok(list_has(&p.constraints, "CLUSTER ON \"pgrebuild_i16400\""), "CLUSTER mark");
+	ok(list_has(&p.constraints, "ADD CONSTRAINT \"later\" CHECK ((total < (1000000)::numeric)) NOT VALID"),
+	   "NOT VALID check added after the copy");
+	ok(list_has(&p.constraints, "COMMENT ON INDEX \"Sales\".\"pgrebuild_i16401\" IS 'partial'"), "index comment");
+
+	ok(list_has(&p.install, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"),
+	   "capture function: SECURITY DEFINER, pinned search_path");
+	ok(list_has(&p.install, "ENABLE ALWAYS TRIGGER pgrebuild_capture"), "capture trigger fires ALWAYS");
+	ok(list_has(&p.install, "BEFORE TRUNCATE"), "TRUNCATE guard");
+	ok(list_has(&p.install, "NOT (NEW.\"id\" OPERATOR(pg_catalog.=) OLD.\"id\")"),
+	   "a key change logs the new key too, with the index's own operator");
+	ok(strstr(p.replay_delete, "s.\"id\" OPERATOR(pg_catalog.=) l.\"id\"") != NULL, "replay matches keys by operator");
+	ok(strstr(p.replay_insert, "FROM ONLY \"Sales\".\"Orders\" o") != NULL, "replay re-reads the table");
+
+	{
+		int			old_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"Orders\" RENAME TO \"pgrebuild_old_16390\"");
+		int			new_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"pgrebuild_new_16390\" RENAME TO \"Orders\"");
+		int			idx_new = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"pgrebuild_i16400\" RENAME TO \"Orders_pkey\"");
+		int			idx_old = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"Orders_pkey\" RENAME TO \"pgrebuild_old_i16400\"");
+		int			drop_trig = list_pos(&p.swap, "DROP TRIGGER pgrebuild_capture");
+
+		ok(drop_trig >= 0 && drop_trig < old_rename, "capture trigger dropped first");
+		ok(old_rename >= 0 && idx_old > old_rename && new_rename > idx_old && idx_new > new_rename,
+		   "renames in order: old table, old indexes, shadow, new indexes");
+	}
+	ok(list_has(&p.swap, "pg_catalog.setval('\"Sales\".\"pgrebuild_seq_16390_1\"'::pg_catalog.regclass, s.last_value, s.is_called) FROM \"Sales\".\"Orders_id_seq\" s"),
+	   "identity sequence continues from the old one");
+	ok(list_has(&p.swap, "ALTER SEQUENCE \"Sales\".\"pgrebuild_seq_16390_1\" RENAME TO \"Orders_id_seq\""),
+	   "identity sequence takes the original name");
+	ok(list_has(&p.grants, "GRANT SELECT ON TABLE \"Sales\".\"Orders\" TO \"reader\""), "table grant");
+	ok(list_has(&p.grants, "GRANT UPDATE (\"total\") ON TABLE \"Sales\".\"Orders\" TO PUBLIC"), "column grant to PUBLIC");
+	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "the table's own autovacuum setting comes back");
+	ok(list_has(&p.finish, "DROP TABLE \"Sales\".\"pgrebuild_old_16390\" RESTRICT"), "old table dropped RESTRICT");
+	plan_free(&p);
+
+	/* serial column, no order: OWNED BY moves, no OVERRIDING */
+	t.columns[0].identity = 0;
+	free(t.columns[0].identity_options);
+	t.columns[0].identity_options = NULL;
+	in.n_order_by = 0;
+	ok(plan_build(&in, &p, &err), "plan with a serial column");
+	ok(list_has(&p.swap, "ALTER SEQUENCE \"Sales\".\"Orders_id_seq\" OWNED BY \"Sales\".\"pgrebuild_new_16390\".\"id\""),
+	   "serial sequence moves to the new table");
+	ok(strstr(p.copy_sql, "OVERRIDING") == NULL, "no OVERRIDING without identity");
+	ok(p.copy_order_by == NULL, "no ORDER BY");
+	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "autovacuum restore");
+	plan_free(&p);
+
+	/* a key column named like the log's id column */
+	free(t.indexes[0].key_columns[0]);
+	t.indexes[0].key_columns[0] = s("log_id");
+	free(t.columns[0].name);
+	t.columns[0].name = s("log_id");
+	ok(plan_build(&in, &p, &err), "plan with a key column named log_id");
+	is_str(p.log_id_q, "\"log_id_\"", "the log's own id column gets another name");
+	plan_free(&p);
+
+	/* index definitions of an unexpected shape are refused, not rewritten blindly */
+	{
+		char	   *r = plan_rewrite_indexdef("CREATE INDEX i ON ONLY s.t USING btree (a)", "i", "s.t", "\"n\"", "\"s\".\"x\"");
+
+		ok(r == NULL, "ON ONLY (partitioned) is not rewritten");
+		r = plan_rewrite_indexdef("CREATE INDEX i ON s.t USING btree (a)", "i", "s.t", "\"n\"", "\"s\".\"x\"");
+		is_str(r, "CREATE INDEX \"n\" ON \"s\".\"x\" USING btree (a)", "simple rewrite");
+		free(r);
+	}
+	{
+		char	   *tag = plan_dollar_tag("body with $pgrebuild$ inside");
+
+		is_str(tag, "$pgrebuild1$", "dollar tag avoids text in the body");
+		free(tag);
+	}
+	{
+		long long	size;
+		int			n = copy_chunking(1000000, 2, &size);
+
+		ok(size >= 256 && size <= 16384, "chunk size within bounds (%lld)", size);
+		ok(n * size >= 1000000, "chunks cover the table");
+		n = copy_chunking(0, 1, &size);
+		is_int(n, 1, "an empty table still gets one (open-ended) chunk");
+	}
+
+	t.key_index = -1;
+	ok(!plan_build(&in, &p, &err) && err && strstr(err, "replay key"), "no replay key: refused");
+	free(err);
+	sv_free(&nn);
+	catalog_free_table(&t);
+	return done_testing();
+}
