@@ -24,7 +24,8 @@ print_help(void)
 		   "transaction that holds ACCESS EXCLUSIVE for milliseconds.\n\n"
 		   "Usage:\n"
 		   "  pg_rebuild [OPTION]... -t TABLE\n"
-		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n\n"
+		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n"
+		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n\n"
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
@@ -35,6 +36,13 @@ print_help(void)
 		   "  -T, --wait-timeout=SECS    total time to keep trying for a lock (default %.0f)\n"
 		   "      --lock-timeout=MS      one lock attempt (default %d)\n"
 		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE)\n"
+		   "      --status               list the runs recorded in the database (exit 3 if one is dead)\n"
+		   "      --json                 with --status: print JSON\n"
+		   "      --kill-blockers        after --wait-timeout, cancel then terminate the sessions that\n"
+		   "                             hold locks on the table and block the swap (off by default)\n"
+		   "      --retry-timeout=SECS   keep retrying a lost or refused connection (default %.0f)\n"
+		   "      --catchup-timeout=SECS stop when the replay backlog has not shrunk for this long\n"
+		   "                             (default %.0f)\n"
 		   "  -e, --echo                 print the SQL sent to the server\n"
 		   "  -v, --verbose              say more\n"
 		   "  -q, --quiet                print errors only\n"
@@ -51,7 +59,8 @@ print_help(void)
 		   "Exit status: 0 rebuilt; 1 failed, the table is unchanged and nothing is left behind;\n"
 		   "2 bad usage; 3 failed and leftovers remain (the message names the --cleanup command).\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
-		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS);
+		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
+		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
 }
 
 int
@@ -82,7 +91,12 @@ main(int argc, char **argv)
 	log_set_level(opts.verbosity);
 	log_set_echo(opts.echo);
 	conn_install_signal_handlers();
-	code = opts.cleanup ? rebuild_cleanup_main(&opts) : rebuild_main(&opts);
+	if (opts.status)
+		code = rebuild_status_main(&opts);
+	else if (opts.cleanup)
+		code = rebuild_cleanup_main(&opts);
+	else
+		code = rebuild_main(&opts);
 	options_free(&opts);
 	return code;
 }

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "ident.h"
 #include "log.h"
 
@@ -154,11 +155,10 @@ prompt_password(const char *user)
 	return pgr_strdup(buf);
 }
 
-static PGconn *
-connect_once(ConnParams *p)
+/* Fills keys/vals for libpq; returns the count (arrays hold 12). */
+static int
+connect_keywords(const ConnParams *p, const char **keys, const char **vals)
 {
-	const char *keys[12];
-	const char *vals[12];
 	int			n = 0;
 
 #define ADD(k, v) do { if ((v) != NULL) { keys[n] = (k); vals[n] = (v); n++; } } while (0)
@@ -173,7 +173,46 @@ connect_once(ConnParams *p)
 #undef ADD
 	keys[n] = NULL;
 	vals[n] = NULL;
+	return n;
+}
+
+static PGconn *
+connect_once(ConnParams *p)
+{
+	const char *keys[12];
+	const char *vals[12];
+
+	connect_keywords(p, keys, vals);
 	return PQconnectdbParams(keys, vals, 1);
+}
+
+/*
+ * Whether a failed connection is worth retrying: the server did not answer,
+ * or answered that it is not accepting connections (starting up, shutting
+ * down, in crash recovery).  A running server that refused us (password,
+ * database, role, pg_hba.conf) will refuse again.
+ */
+static bool
+worth_retrying(ConnParams *p)
+{
+	const char *keys[12];
+	const char *vals[12];
+	PGPing		ping;
+
+	connect_keywords(p, keys, vals);
+	ping = PQpingParams(keys, vals, 1);
+	return ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+}
+
+static char *
+trimmed_error(PGconn *pg)
+{
+	char	   *m = pgr_strdup(PQerrorMessage(pg));
+	size_t		n = strlen(m);
+
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		m[--n] = '\0';
+	return m;
 }
 
 /* Server notices are shown only with --verbose. */
@@ -203,10 +242,18 @@ conn_open(ConnParams *params, const char *label)
 	Conn	   *c;
 	PGresult   *res;
 
+	double		start = pgr_now();
+	Backoff		b;
+
+	backoff_init(&b, 250, 10000, (uint64_t) (start * 1e6) ^ (uint64_t) getpid());
 	if (params->prompt == PROMPT_ALWAYS && params->password == NULL)
 		params->password = prompt_password(params->user);
 	for (;;)
 	{
+		char	   *m;
+		double		left;
+		double		wait;
+
 		pg = connect_once(params);
 		if (PQstatus(pg) == CONNECTION_OK)
 			break;
@@ -222,19 +269,23 @@ conn_open(ConnParams *params, const char *label)
 				continue;
 			}
 		}
+		m = trimmed_error(pg);
+		PQfinish(pg);
+		left = params->retry_timeout_s - (pgr_now() - start);
+		if (left > 0 && !pgr_interrupted && worth_retrying(params))
 		{
-			char	   *m = pgr_strdup(PQerrorMessage(pg));
-			size_t		n = strlen(m);
-
-			while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-				m[--n] = '\0';
-			log_error("could not connect to the database: %s", m);
+			wait = backoff_clamp(backoff_next(&b), left * 1000.0);
+			log_warning("could not connect to the database (%s): retrying in %.1f s (%.0f s left of --retry-timeout)",
+						m, wait / 1000.0, left);
 			free(m);
+			pgr_sleep_ms(wait);
+			continue;
 		}
-		log_detail("Nothing was changed.");
+		log_error("could not connect to the database: %s", m);
+		free(m);
+		log_detail("Nothing was changed by this connection attempt.");
 		log_hint("Check -d/-h/-p/-U, the PG* environment variables and ~/.pgpass; "
 				 "the server must accept connections from this host.");
-		PQfinish(pg);
 		return NULL;
 	}
 
@@ -296,6 +347,21 @@ int
 conn_server_version(const Conn *c)
 {
 	return PQserverVersion(c->pg);
+}
+
+int
+conn_backend_pid(const Conn *c)
+{
+	return c && c->pg ? PQbackendPID(c->pg) : 0;
+}
+
+bool
+conn_lost(const Conn *c)
+{
+	if (c == NULL || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+		return true;
+	return strncmp(c->sqlstate, "08", 2) == 0 || strcmp(c->sqlstate, "57P01") == 0 ||
+		strcmp(c->sqlstate, "57P02") == 0 || strcmp(c->sqlstate, "57P03") == 0;
 }
 
 static char *
@@ -662,14 +728,29 @@ res_oid(const PGresult *res, int row, int col)
 	return v;
 }
 
+/* Sends a cancel request for whatever runs on c. */
+static void
+cancel_running(Conn *c)
+{
+	PGcancel   *cancel = PQgetCancel(c->pg);
+	char		errbuf[256];
+
+	if (cancel)
+	{
+		(void) PQcancel(cancel, errbuf, sizeof(errbuf));
+		PQfreeCancel(cancel);
+	}
+}
+
 bool
 conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
-			  PoolDoneFn on_done, void *arg, Conn **failed)
+			  PoolDoneFn on_done, void *arg, PoolTickFn tick, void *tick_arg, Conn **failed)
 {
 	int		   *running = pgr_malloc(sizeof(int) * (size_t) nconns);
 	int			next = 0;
 	int			busy = 0;
 	bool		ok = true;
+	bool		stopped = false;
 
 	*failed = NULL;
 	for (int i = 0; i < nconns; i++)
@@ -698,6 +779,14 @@ conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 		if (busy == 0)
 			break;
 		conn_wait_any(conns, nconns, 200);
+		if (ok && tick && !tick(tick_arg))
+		{
+			ok = false;
+			stopped = true;
+			for (int i = 0; i < nconns; i++)
+				if (running[i] >= 0)
+					cancel_running(conns[i]);
+		}
 		for (int i = 0; i < nconns; i++)
 		{
 			bool		task_ok;
@@ -715,7 +804,7 @@ conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 			}
 			else
 			{
-				if (*failed == NULL)
+				if (*failed == NULL && !stopped)
 					*failed = conns[i];
 				ok = false;
 				conn_best_effort(conns[i], "ROLLBACK");
@@ -724,7 +813,7 @@ conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 		}
 	}
 	free(running);
-	if (!ok && *failed == NULL && nconns > 0)
+	if (!ok && *failed == NULL && nconns > 0 && !stopped)
 	{
 		/* interrupted between tasks: report it on the first connection */
 		conn_clear_error(conns[0]);

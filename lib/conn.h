@@ -33,6 +33,7 @@ typedef struct ConnParams
 	const char *user;
 	PromptPassword prompt;
 	char	   *password;		/* prompted once, then reused for every connection */
+	double		retry_timeout_s;	/* keep retrying an unreachable server this long */
 } ConnParams;
 
 typedef struct Conn
@@ -59,8 +60,12 @@ extern volatile sig_atomic_t pgr_interrupted;
 void		conn_install_signal_handlers(void);
 
 /*
- * Opens a connection with the session settings above.  Logs the failure and
- * returns NULL when it cannot connect.  The caller owns the Conn and closes
+ * Opens a connection with the session settings above.  While the server
+ * cannot be reached (down, restarting, not accepting connections yet) it
+ * retries with exponential backoff and jitter, reporting each wait, for at
+ * most params->retry_timeout_s; a refusal by a running server (bad password,
+ * unknown database or role) is not retried.  Logs the failure and returns
+ * NULL when it cannot connect.  The caller owns the Conn and closes
  * it with conn_close.
  */
 Conn	   *conn_open(ConnParams *params, const char *label) __attribute__((warn_unused_result));
@@ -68,6 +73,16 @@ void		conn_close(Conn *c);
 /* True when the connection is still usable. */
 bool		conn_ok(const Conn *c);
 int			conn_server_version(const Conn *c);
+/* The server process of the connection. */
+int			conn_backend_pid(const Conn *c);
+
+/*
+ * True when the last failure on c means the connection (or the server) went
+ * away, so that reconnecting may let the run go on: the connection is
+ * broken, or the error is of class 08 (connection exception) or 57P01-57P03
+ * (administrator or crash shutdown, cannot connect now).
+ */
+bool		conn_lost(const Conn *c);
 
 /*
  * Runs sql (typically ROLLBACK) ignoring any failure, and keeps the error
@@ -144,8 +159,15 @@ bool		res_isnull(const PGresult *res, int row, int col);
  * in *failed (which points to the failing Conn) and returns false.
  */
 typedef void (*PoolDoneFn) (void *arg, int task, long long affected);
+/*
+ * Called about every 200 ms while the pool waits; returning false stops the
+ * pool: tasks in flight are canceled, and conn_pool_run returns false with
+ * *failed = NULL (the tick function reported why).
+ */
+typedef bool (*PoolTickFn) (void *arg);
 bool		conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
-						  PoolDoneFn on_done, void *arg, Conn **failed) __attribute__((warn_unused_result));
+						  PoolDoneFn on_done, void *arg, PoolTickFn tick, void *tick_arg,
+						  Conn **failed) __attribute__((warn_unused_result));
 
 /*
  * Test-only: when the environment variable PGR_TEST_SLEEP_<POINT> holds a

@@ -62,7 +62,7 @@ copy_done(void *arg, int task, long long affected)
 
 bool
 copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-		 bool ordered, CopyResult *out, Conn **failed)
+		 bool ordered, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
 	char	   *snapshot;
@@ -128,7 +128,7 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	cp.started = pgr_now();
 	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), snapshot %s",
 				nblocks, nchunks, chunk, nworkers, snapshot);
-	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, failed);
+	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, tick, tick_arg, failed);
 	log_progress_clear();
 	for (int i = 0; i < nchunks; i++)
 		free(tasks[i]);

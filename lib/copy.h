@@ -33,7 +33,8 @@ typedef struct CopyResult
  * returned; the shadow may hold part of the rows (it is dropped by cleanup).
  */
 bool		copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-					 bool ordered, CopyResult *out, Conn **failed) __attribute__((warn_unused_result));
+					 bool ordered, PoolTickFn tick, void *tick_arg, CopyResult *out,
+					 Conn **failed) __attribute__((warn_unused_result));
 
 /*
  * The ctid ranges for nblocks blocks: returns the number of chunks and sets

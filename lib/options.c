@@ -12,7 +12,12 @@ enum
 	OPT_SET_NOT_NULL = 256,
 	OPT_LOCK_TIMEOUT,
 	OPT_CLEANUP,
-	OPT_HELP
+	OPT_HELP,
+	OPT_STATUS,
+	OPT_JSON,
+	OPT_RETRY_TIMEOUT,
+	OPT_KILL_BLOCKERS,
+	OPT_CATCHUP_TIMEOUT
 };
 
 static const struct option long_options[] = {
@@ -24,6 +29,11 @@ static const struct option long_options[] = {
 	{"wait-timeout", required_argument, NULL, 'T'},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"cleanup", no_argument, NULL, OPT_CLEANUP},
+	{"status", no_argument, NULL, OPT_STATUS},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT},
+	{"kill-blockers", no_argument, NULL, OPT_KILL_BLOCKERS},
+	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -79,6 +89,8 @@ options_init(RebuildOptions *o)
 	o->wait_timeout_s = PGR_DEFAULT_WAIT_TIMEOUT_S;
 	o->lock_timeout_ms = PGR_DEFAULT_LOCK_TIMEOUT_MS;
 	o->verbosity = LOG_NORMAL;
+	o->retry_timeout_s = PGR_DEFAULT_RETRY_TIMEOUT_S;
+	o->catchup_timeout_s = PGR_DEFAULT_CATCHUP_TIMEOUT_S;
 	o->prompt = PROMPT_DEFAULT;
 }
 
@@ -153,6 +165,31 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 		case OPT_CLEANUP:
 			o->cleanup = true;
 			return true;
+		case OPT_STATUS:
+			o->status = true;
+			return true;
+		case OPT_JSON:
+			o->json = true;
+			return true;
+		case OPT_KILL_BLOCKERS:
+			o->kill_blockers = true;
+			return true;
+		case OPT_RETRY_TIMEOUT:
+			if (!options_parse_seconds(arg, &o->retry_timeout_s))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --retry-timeout: expected a number of seconds, 0 or more",
+									arg);
+				return false;
+			}
+			return true;
+		case OPT_CATCHUP_TIMEOUT:
+			if (!options_parse_seconds(arg, &o->catchup_timeout_s) || o->catchup_timeout_s <= 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --catchup-timeout: expected a number of seconds above 0",
+									arg);
+				return false;
+			}
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -220,18 +257,34 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 			return false;
 		}
 	}
-	if (o->cleanup)
+	if (o->json && !o->status)
 	{
-		if (o->set_not_null.n > 0 || o->order_by_arg)
+		*err = pgr_strdup("--json goes with --status");
+		return false;
+	}
+	if (o->cleanup && o->status)
+	{
+		*err = pgr_strdup("--cleanup and --status cannot be used together");
+		return false;
+	}
+	if (o->cleanup || o->status)
+	{
+		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers)
 		{
-			*err = pgr_strdup("--cleanup cannot be combined with --set-not-null or --order-by");
+			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by or --kill-blockers",
+								o->cleanup ? "--cleanup" : "--status");
+			return false;
+		}
+		if (o->status && o->dry_run)
+		{
+			*err = pgr_strdup("--status changes nothing: --dry-run does not apply");
 			return false;
 		}
 		return true;
 	}
 	if (o->table_arg == NULL)
 	{
-		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup)");
+		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup, --status)");
 		return false;
 	}
 	return true;

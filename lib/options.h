@@ -35,6 +35,11 @@ typedef struct RebuildOptions
 	double		wait_timeout_s;
 	int			lock_timeout_ms;
 	bool		cleanup;
+	bool		status;			/* --status: list the runs */
+	bool		json;			/* --json, with --status */
+	double		retry_timeout_s;	/* total time to retry lost connections */
+	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
+	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
 
 	/* output */
 	bool		echo;
@@ -54,6 +59,8 @@ typedef struct RebuildOptions
 #define PGR_DEFAULT_WAIT_TIMEOUT_S	60.0
 #define PGR_DEFAULT_LOCK_TIMEOUT_MS 100
 #define PGR_MAX_JOBS				64
+#define PGR_DEFAULT_RETRY_TIMEOUT_S 60.0
+#define PGR_DEFAULT_CATCHUP_TIMEOUT_S 600.0
 
 typedef enum OptionsResult
 {

@@ -9,6 +9,7 @@
 #include "conn.h"
 #include "copy.h"
 #include "fingerprint.h"
+#include "guard.h"
 #include "ident.h"
 #include "log.h"
 #include "plan.h"
@@ -19,6 +20,8 @@
 
 /* Replay until a batch consumes fewer entries than this, then try the swap. */
 #define SWAP_BACKLOG_THRESHOLD 1000
+/* Reconnections allowed in one run (each bounded by --retry-timeout). */
+#define MAX_RECOVERIES 5
 
 typedef struct Run
 {
@@ -27,6 +30,9 @@ typedef struct Run
 	Conn	   *main;
 	Conn	  **workers;
 	int			nworkers;
+	Conn	   *holder;			/* holds SHARE UPDATE EXCLUSIVE from install to swap */
+	Guard		guard;
+	int			recoveries;		/* reconnections after a lost connection */
 	TableDesc	t;
 	bool		have_table;
 	Plan		plan;
@@ -60,6 +66,7 @@ params_from_options(ConnParams *p, const RebuildOptions *o)
 	p->port = o->port;
 	p->user = o->username;
 	p->prompt = o->prompt;
+	p->retry_timeout_s = o->retry_timeout_s;
 }
 
 /* Opens a connection acting as the table's owner. */
@@ -87,6 +94,48 @@ close_workers(Run *r)
 	r->nworkers = 0;
 }
 
+static void
+close_holder(Run *r)
+{
+	if (r->holder)
+	{
+		conn_best_effort(r->holder, "ROLLBACK");
+		conn_close(r->holder);
+	}
+	r->holder = NULL;
+	r->guard.holder = NULL;
+}
+
+/*
+ * Makes sure the holder connection keeps SHARE UPDATE EXCLUSIVE on the table
+ * (again, after a lost connection).
+ */
+static bool
+ensure_guard(Run *r)
+{
+	if (r->holder && conn_ok(r->holder) && r->guard.holder == r->holder)
+		return true;
+	close_holder(r);
+	r->holder = open_as_owner(r, "holder");
+	if (r->holder == NULL)
+		return false;
+	if (!guard_acquire(&r->guard, r->holder, r->o->wait_timeout_s))
+	{
+		r->guard.holder = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* The guard's check, for the pool's wait loop. */
+static bool
+run_tick(void *arg)
+{
+	Run		   *r = arg;
+
+	return guard_tick(&r->guard);
+}
+
 static bool
 open_workers(Run *r)
 {
@@ -99,6 +148,7 @@ open_workers(Run *r)
 		r->workers[i] = open_as_owner(r, label);
 		if (r->workers[i] == NULL)
 			return false;
+		guard_add_pid(&r->guard, conn_backend_pid(r->workers[i]));
 		r->nworkers++;
 	}
 	return true;
@@ -161,6 +211,7 @@ fail_run(Run *r)
 	bool		clean;
 
 	close_workers(r);
+	close_holder(r);			/* its lock would block our own cleanup */
 	pgr_interrupted = 0;		/* a second signal interrupts the cleanup itself */
 	if (r->run_id == 0)
 	{
@@ -258,6 +309,11 @@ report_failure(Run *r, Conn *failed, const char *what)
 		free(row);
 		free(col_q);
 		sb_free(&sql);
+		return;
+	}
+	if (failed && conn_lost(failed) && !pgr_interrupted && r->recoveries < MAX_RECOVERIES)
+	{
+		log_warning("%s: lost the connection: %s", what, failed->message ? failed->message : "?");
 		return;
 	}
 	if (failed && conn_failed_with(failed, "57014") && pgr_interrupted)
@@ -758,6 +814,11 @@ print_dry_run(const Run *r)
 		   "up to %.0f s; the run and each object are recorded in %s.runs / run_objects\n",
 		   r->o->lock_timeout_ms, r->o->wait_timeout_s, tool_schema);
 	print_list("install", &p->install);
+	printf("-- [install] then, on a second connection, held until the swap commits (lets the application's "
+		   "reads and writes through; makes DDL, VACUUM FULL, CLUSTER and CREATE INDEX on the table wait, and "
+		   "pg_rebuild cancels such a waiter so the application does not queue behind it)\n"
+		   "-- lock: SHARE UPDATE EXCLUSIVE on the table, waiting at most --wait-timeout\n"
+		   "BEGIN;\nLOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE;\n\n", t->qname);
 	print_list("copy", &p->shadow);
 	printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, "
 		   "all under one exported snapshot (%d connection%s)\n%s%s%s;\n\n",
@@ -771,8 +832,9 @@ print_dry_run(const Run *r)
 		   "batches of %d log entries, each in one REPEATABLE READ transaction ($1 = last entry of the batch)\n"
 		   "%s;\n%s;\n%s;\n\n", REPLAY_BATCH_DEFAULT, p->replay_delete, p->replay_insert, p->replay_trim);
 	printf("-- [replay] lock: SHARE UPDATE EXCLUSIVE on the shadow table only\nANALYZE %s;\n\n", p->shadow_q);
-	printf("-- [swap] one transaction; on lock timeout: ROLLBACK, name the blockers, replay a batch, "
-		   "back off with jitter, retry, up to %.0f s\nBEGIN;\nSET LOCAL lock_timeout = '%dms';\n"
+	printf("-- [swap] in the second connection's transaction; on lock timeout: ROLLBACK TO SAVEPOINT, "
+		   "name the blockers, replay a batch, back off with jitter, retry, up to %.0f s\n"
+		   "SAVEPOINT pgr_swap;\nSET LOCAL lock_timeout = '%dms';\n"
 		   "-- lock: ACCESS EXCLUSIVE on the table (held until COMMIT)\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n"
 		   "-- re-read the table's definition: it must match preflight's\n"
 		   "-- replay the rest of the log (same statements as above, all entries)\n\n",
@@ -809,6 +871,7 @@ install_once(Run *r)
 	for (int i = 0; i < p->install.n; i++)
 		if (!conn_command(r->main, p->install.items[i].sql))
 			return false;
+	pgr_test_pause("BEFORE_INSTALL_COMMIT");
 	return conn_command(r->main, "COMMIT");
 }
 
@@ -829,6 +892,11 @@ install(Run *r)
 		attempt++;
 		if (install_once(r))
 			break;
+		if (conn_lost(r->main))
+		{
+			report_failure(r, r->main, "could not install the capture trigger");
+			return false;		/* the recovery finds out whether it committed */
+		}
 		r->run_id = 0;			/* the transaction rolled back with its record */
 		if (!conn_failed_with(r->main, "55P03") || pgr_interrupted)
 		{
@@ -849,6 +917,7 @@ install(Run *r)
 		}
 		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
 	}
+	pgr_test_pause("AFTER_INSTALL");
 	phase_end(&r->clock, PHASE_INSTALL, NULL);
 	return true;
 }
@@ -857,12 +926,18 @@ install(Run *r)
  * Copy and index
  * ------------------------------------------------------------------------ */
 
+/*
+ * Creates the shadow table (recorded in the same transaction); drops a
+ * shadow left by an interrupted copy first, so a copy can start over.
+ */
 static bool
 create_shadow(Run *r)
 {
 	const Plan *p = &r->plan;
 
 	if (!conn_command(r->main, "BEGIN") ||
+		!conn_commandv(r->main, "DROP TABLE IF EXISTS %s", p->shadow_q) ||
+		!state_forget(r->main, tool_schema, r->run_id, "shadow", r->t.schema, p->shadow_name) ||
 		!state_record(r->main, tool_schema, r->run_id, "shadow", r->t.schema, p->shadow_name, NULL, NULL) ||
 		!state_set_phase(r->main, tool_schema, r->run_id, "copy"))
 		return false;
@@ -880,17 +955,22 @@ copy_phase(Run *r)
 	char		note[96];
 
 	phase_begin(&r->clock, PHASE_COPY);
+	if (!ensure_guard(r))
+		return false;
 	if (!create_shadow(r))
 	{
 		report_failure(r, r->main, "could not create the shadow table");
+		conn_best_effort(r->main, "ROLLBACK");
 		return false;
 	}
 	if (!open_workers(r))
 		return false;
 	pgr_test_pause("COPY_START");
-	if (!copy_run(r->main, r->workers, r->nworkers, &r->t, &r->plan, r->o->n_order_by > 0, &r->copy, &failed))
+	if (!copy_run(r->main, r->workers, r->nworkers, &r->t, &r->plan, r->o->n_order_by > 0,
+				  run_tick, r, &r->copy, &failed))
 	{
-		report_failure(r, failed, "could not copy the rows");
+		if (failed || !r->guard.stop)
+			report_failure(r, failed ? failed : r->holder, "could not copy the rows");
 		return false;
 	}
 	snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
@@ -909,6 +989,11 @@ index_phase(Run *r)
 	char		note[64];
 
 	phase_begin(&r->clock, PHASE_INDEX);
+	if (!ensure_guard(r) || (r->nworkers == 0 && !open_workers(r)))
+	{
+		free(tasks);
+		return false;
+	}
 	if (!state_set_phase(r->main, tool_schema, r->run_id, "index"))
 	{
 		free(tasks);
@@ -917,11 +1002,12 @@ index_phase(Run *r)
 	}
 	for (int i = 0; i < p->indexes.n; i++)
 		tasks[i] = p->indexes.items[i].sql;
-	ok = conn_pool_run(r->workers, r->nworkers, tasks, p->indexes.n, NULL, NULL, &failed);
+	ok = conn_pool_run(r->workers, r->nworkers, tasks, p->indexes.n, NULL, NULL, run_tick, r, &failed);
 	free(tasks);
 	if (!ok)
 	{
-		report_failure(r, failed, "could not build an index on the shadow table");
+		if (failed || !r->guard.stop)
+			report_failure(r, failed ? failed : r->holder, "could not build an index on the shadow table");
 		return false;
 	}
 	if (!conn_command(r->main, "BEGIN"))
@@ -933,6 +1019,7 @@ index_phase(Run *r)
 		if (!conn_command(r->main, p->constraints.items[i].sql))
 		{
 			report_failure(r, r->main, "could not add a constraint or setting to the shadow table");
+			conn_best_effort(r->main, "ROLLBACK");
 			return false;
 		}
 	if (!conn_command(r->main, "COMMIT"))
@@ -950,11 +1037,36 @@ index_phase(Run *r)
  * Replay, swap, finish
  * ------------------------------------------------------------------------ */
 
-/* Replays batches until one consumes fewer than threshold entries. */
+/* The highest log id handed out so far (what was captured), -1 on failure. */
+static long long
+captured_so_far(Run *r)
+{
+	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s), 0) FROM %s", r->plan.log_id_q, r->plan.log_q);
+	PGresult   *res = conn_query(r->main, sql);
+	long long	n = -1;
+
+	free(sql);
+	if (res)
+	{
+		n = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return n;
+}
+
+/*
+ * Replays batches until one consumes fewer than threshold entries.  Stops
+ * the run when the backlog has not shrunk for --catchup-timeout.
+ */
 static bool
 replay_until_small(Run *r, long long threshold)
 {
 	double		start = pgr_now();
+	long long	best_backlog = -1;
+	double		best_at = start;
+	long long	captured_at_start = captured_so_far(r);
+	long long	applied_at_start = r->replayed;
+	double		last_touch = start;
 
 	for (;;)
 	{
@@ -962,6 +1074,7 @@ replay_until_small(Run *r, long long threshold)
 		long long	backlog;
 		char		a[32];
 		char		b[32];
+		double		now;
 
 		if (n < 0)
 		{
@@ -970,6 +1083,12 @@ replay_until_small(Run *r, long long threshold)
 		}
 		r->replayed += n;
 		pgr_test_pause("REPLAY_BATCH");
+		if (!guard_tick(&r->guard))
+		{
+			if (!r->guard.stop)
+				report_failure(r, r->holder, "lost the lock on the table");
+			return false;
+		}
 		if (n < threshold)
 			return true;
 		if (pgr_interrupted)
@@ -978,9 +1097,39 @@ replay_until_small(Run *r, long long threshold)
 			return false;
 		}
 		backlog = replay_backlog(r->main, &r->plan);
+		now = pgr_now();
+		if (backlog >= 0 && (best_backlog < 0 || backlog < best_backlog))
+		{
+			best_backlog = backlog;
+			best_at = now;
+		}
+		else if (now - best_at > r->o->catchup_timeout_s)
+		{
+			long long	captured = captured_so_far(r);
+			double		el = now - start;
+
+			log_error("the replay is not catching up with the application's writes: the backlog "
+					  "(about %lld changes) has not shrunk for %.0f s (--catchup-timeout)", backlog,
+					  r->o->catchup_timeout_s);
+			log_detail("Changes were captured at %.0f per second and applied at %.0f per second.",
+					   captured >= 0 && captured_at_start >= 0 ? (double) (captured - captured_at_start) / el : 0.0,
+					   (double) (r->replayed - applied_at_start) / el);
+			log_hint("Run it at a quieter time, or with more time (--catchup-timeout).");
+			return false;
+		}
+		if (now - last_touch >= 1.0)
+		{
+			/* last progress, for --status */
+			if (!state_set_phase(r->main, tool_schema, r->run_id, "replay"))
+			{
+				report_failure(r, r->main, "could not record the progress");
+				return false;
+			}
+			last_touch = now;
+		}
 		log_progress("replay: %s changes applied, backlog about %s, %.0f changes/s",
 					 format_count(r->replayed, a, sizeof(a)), format_count(backlog < 0 ? 0 : backlog, b, sizeof(b)),
-					 (double) r->replayed / (pgr_now() - start + 1e-9));
+					 (double) (r->replayed - applied_at_start) / (now - start + 1e-9));
 	}
 }
 
@@ -991,6 +1140,8 @@ replay_phase(Run *r)
 	char		n[32];
 
 	phase_begin(&r->clock, PHASE_REPLAY);
+	if (!ensure_guard(r))
+		return false;
 	if (!state_set_phase(r->main, tool_schema, r->run_id, "replay"))
 	{
 		report_failure(r, r->main, "could not record the phase");
@@ -1021,11 +1172,14 @@ swap_phase(Run *r)
 		.tool_schema = tool_schema,
 		.run_id = r->run_id,
 		.fingerprint = r->fingerprint,
-		.role = r->role,
+		.kill_blockers = r->o->kill_blockers,
+		.guard = &r->guard,
 	};
 	char		note[128];
 
 	phase_begin(&r->clock, PHASE_SWAP);
+	if (!ensure_guard(r))
+		return false;
 	if (!state_set_phase(r->main, tool_schema, r->run_id, "swap"))
 	{
 		report_failure(r, r->main, "could not record the phase");
@@ -1033,8 +1187,13 @@ swap_phase(Run *r)
 	}
 	pgr_test_pause("BEFORE_SWAP");
 	if (!swap_run(r->main, &r->t, &r->plan, &s, &r->swap))
+	{
+		if (conn_lost(r->holder))
+			report_failure(r, r->holder, "the swap was interrupted");
 		return false;
+	}
 	r->swapped = true;
+	close_holder(r);			/* its transaction committed with the swap */
 	r->replayed += r->swap.final_entries;
 	snprintf(note, sizeof(note), "ACCESS EXCLUSIVE held %.0f ms, %d attempt%s, %lld changes applied under the lock",
 			 r->swap.lock_held_ms, r->swap.attempts, r->swap.attempts == 1 ? "" : "s", r->swap.final_entries);
@@ -1095,6 +1254,7 @@ static void
 run_free(Run *r)
 {
 	close_workers(r);
+	close_holder(r);
 	if (r->main && r->locked && conn_ok(r->main))
 		state_unlock(r->main, r->lock_key);
 	conn_close(r->main);
@@ -1105,11 +1265,154 @@ run_free(Run *r)
 	free(r->params.password);
 }
 
+/* ------------------------------------------------------------------------
+ * The steps of a run, and going on after a lost connection
+ * ------------------------------------------------------------------------ */
+
+typedef enum Step
+{
+	STEP_INSTALL,
+	STEP_COPY,
+	STEP_INDEX,
+	STEP_REPLAY,
+	STEP_SWAP,
+	STEP_FINISH,
+	STEP_DONE
+} Step;
+
+static bool
+run_step(Run *r, Step step)
+{
+	switch (step)
+	{
+		case STEP_INSTALL:
+			return install(r);
+		case STEP_COPY:
+			return copy_phase(r);
+		case STEP_INDEX:
+			return index_phase(r);
+		case STEP_REPLAY:
+			return replay_phase(r);
+		case STEP_SWAP:
+			return swap_phase(r);
+		case STEP_FINISH:
+			return finish_phase(r);
+		case STEP_DONE:
+			break;
+	}
+	return true;
+}
+
+static bool
+any_connection_lost(const Run *r)
+{
+	if (r->main == NULL || conn_lost(r->main))
+		return true;
+	if (r->holder && conn_lost(r->holder))
+		return true;
+	for (int i = 0; i < r->nworkers; i++)
+		if (conn_lost(r->workers[i]))
+			return true;
+	return false;
+}
+
+/*
+ * After a lost connection (a server restart, a terminated backend):
+ * reconnect, take the table's lock again, find out from the run's record
+ * where the run is, and choose the step to go on from.  False when the run
+ * cannot go on (logged).
+ */
+static bool
+recover(Run *r, Step *step)
+{
+	RunInfo    *runs;
+	int			n;
+	bool		got;
+	RunInfo    *mine = NULL;
+
+	r->recoveries++;
+	close_workers(r);
+	close_holder(r);
+	log_warning("lost a connection during the %s phase: reconnecting (attempt %d of %d, "
+				"each up to --retry-timeout %.0f s)", *step == STEP_INSTALL ? "install" :
+				*step == STEP_COPY ? "copy" : *step == STEP_INDEX ? "index" : *step == STEP_REPLAY ? "replay" :
+				*step == STEP_SWAP ? "swap" : "finish", r->recoveries, MAX_RECOVERIES, r->o->retry_timeout_s);
+	if (r->main == NULL || conn_lost(r->main))
+	{
+		conn_close(r->main);
+		r->locked = false;
+		r->main = open_as_owner(r, "main");
+		if (r->main == NULL)
+			return false;
+	}
+	r->guard.n_our_pids = 0;
+	guard_add_pid(&r->guard, conn_backend_pid(r->main));
+	if (!r->locked)
+	{
+		if (!state_try_lock(r->main, r->lock_key, &got))
+			return false;
+		if (!got)
+		{
+			char	   *who = state_describe_holder(r->main, tool_schema, r->lock_key);
+
+			log_error("after reconnecting, the table's pg_rebuild lock is held by %s", who);
+			log_detail("Another pg_rebuild (perhaps a --cleanup) took over this run's table; this run stops.");
+			free(who);
+			r->run_id = 0;		/* not ours to clean any more */
+			return false;
+		}
+		r->locked = true;
+	}
+	if (r->run_id == 0)
+	{
+		*step = STEP_INSTALL;
+		return true;
+	}
+	if (!state_list_runs(r->main, tool_schema, r->t.schema, r->t.name, &runs, &n))
+		return false;
+	for (int i = 0; i < n; i++)
+		if (runs[i].run_id == r->run_id)
+			mine = &runs[i];
+	if (mine == NULL)
+	{
+		state_free_runs(runs, n);
+		if (*step == STEP_INSTALL)
+		{
+			r->run_id = 0;		/* the install did not commit */
+			return true;
+		}
+		if (*step == STEP_FINISH)
+		{
+			*step = STEP_DONE;	/* the finish had completed */
+			r->run_id = 0;
+			return true;
+		}
+		log_error("the record of this run disappeared while it was disconnected");
+		log_detail("Someone ran pg_rebuild --cleanup meanwhile; this run stops.");
+		r->run_id = 0;
+		return false;
+	}
+	if (strcmp(mine->phase, "swapped") == 0)
+	{
+		r->swapped = true;
+		*step = STEP_FINISH;	/* the swap had committed */
+	}
+	else if (*step == STEP_INSTALL)
+		*step = STEP_COPY;		/* the install had committed */
+	else if (*step == STEP_INDEX)
+		*step = STEP_COPY;		/* a copy starts over (the shadow is re-created) */
+	state_free_runs(runs, n);
+	log_info("reconnected: going on with the %s phase", *step == STEP_COPY ? "copy" : *step == STEP_REPLAY ?
+			 "replay" : *step == STEP_SWAP ? "swap" : *step == STEP_FINISH ? "finish" : "install");
+	return true;
+}
+
 int
 rebuild_main(const RebuildOptions *o)
 {
 	Run			r;
 	int			code = PGR_EXIT_OK;
+	Step		step = STEP_INSTALL;
 
 	memset(&r, 0, sizeof(r));
 	r.o = o;
@@ -1129,9 +1432,24 @@ rebuild_main(const RebuildOptions *o)
 	}
 	print_intro(&r);
 	phase_end(&r.clock, PHASE_PREFLIGHT, NULL);
-	if (!install(&r) || !copy_phase(&r) || !index_phase(&r) || !replay_phase(&r) || !swap_phase(&r))
-		code = fail_run(&r);
-	else if (!finish_phase(&r))
+	guard_init(&r.guard, &r.t);
+	guard_add_pid(&r.guard, conn_backend_pid(r.main));
+	guard_report_long_transactions(r.main, &r.t);
+
+	while (step != STEP_DONE)
+	{
+		if (run_step(&r, step))
+		{
+			step++;
+			continue;
+		}
+		if (r.guard.stop || pgr_interrupted || !any_connection_lost(&r) ||
+			r.recoveries >= MAX_RECOVERIES || !recover(&r, &step))
+			break;
+	}
+	if (step == STEP_DONE)
+		print_summary(&r);
+	else if (step == STEP_FINISH)
 	{
 		log_error("the table was rebuilt, but this run's leftovers could not all be removed");
 		code = fail_run(&r);
@@ -1139,13 +1457,13 @@ rebuild_main(const RebuildOptions *o)
 			print_summary(&r);
 	}
 	else
-		print_summary(&r);
+		code = fail_run(&r);
 	run_free(&r);
 	return code;
 }
 
 /* ------------------------------------------------------------------------
- * --cleanup
+ * --cleanup and --status
  * ------------------------------------------------------------------------ */
 
 static int
@@ -1202,42 +1520,51 @@ cleanup_one(Conn *c, const RebuildOptions *o, RunInfo *run, bool *left)
 	return ok ? 1 : 0;
 }
 
+/*
+ * Connects and lists the recorded runs (of -t TABLE, if given).  Returns
+ * false on failure (logged); *exists says whether the tool schema exists.
+ */
+static bool
+list_recorded_runs(const RebuildOptions *o, ConnParams *params, Conn **c, bool *exists,
+				   RunInfo **runs, int *n)
+{
+	char	   *found = NULL;
+	const char *schema = o->table_schema;
+	bool		ok;
+
+	*runs = NULL;
+	*n = 0;
+	params_from_options(params, o);
+	*c = conn_open(params, "main");
+	if (*c == NULL || !state_schema_exists(*c, tool_schema, exists))
+		return false;
+	if (!*exists)
+		return true;
+	if (o->table_name && schema == NULL && catalog_resolve_table(*c, NULL, o->table_name, &found) > 0)
+		schema = found;
+	ok = state_list_runs(*c, tool_schema, schema, o->table_name, runs, n);
+	free(found);
+	return ok;
+}
+
 int
 rebuild_cleanup_main(const RebuildOptions *o)
 {
 	ConnParams	params;
-	Conn	   *c;
-	bool		exists;
+	Conn	   *c = NULL;
+	bool		exists = false;
 	RunInfo    *runs = NULL;
 	int			n = 0;
 	int			cleaned = 0;
 	bool		left = false;
 	bool		failed = false;
-	const char *schema = o->table_schema;
 
-	params_from_options(&params, o);
-	c = conn_open(&params, "main");
-	if (c == NULL)
-	{
-		free(params.password);
-		return PGR_EXIT_FAILED;
-	}
-	if (!state_schema_exists(c, tool_schema, &exists))
+	if (!list_recorded_runs(o, &params, &c, &exists, &runs, &n))
 		failed = true;
 	else if (!exists)
 		log_info("nothing to clean up: database %s has no pg_rebuild schema", PQdb(c->pg));
 	else
 	{
-		if (o->table_name && schema == NULL)
-		{
-			char	   *found = NULL;
-			long long	oid = catalog_resolve_table(c, NULL, o->table_name, &found);
-
-			if (oid > 0)
-				schema = found;	/* leaked on purpose until exit: small */
-		}
-		if (!state_list_runs(c, tool_schema, schema, o->table_name, &runs, &n))
-			failed = true;
 		for (int i = 0; i < n && !failed; i++)
 		{
 			int			res = cleanup_one(c, o, &runs[i], &left);
@@ -1251,13 +1578,91 @@ rebuild_cleanup_main(const RebuildOptions *o)
 					 o->table_name ? o->table_arg : "");
 		else if (!failed && !o->dry_run)
 			log_info("cleaned up %d dead run%s", cleaned, cleaned == 1 ? "" : "s");
-		state_free_runs(runs, n);
 	}
-	if (schema != o->table_schema)
-		free((char *) schema);
+	state_free_runs(runs, n);
 	conn_close(c);
 	free(params.password);
 	if (failed)
 		return PGR_EXIT_FAILED;
 	return left ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
+}
+
+static void
+print_status_json(const RunInfo *runs, int n)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_append(&sb, "[");
+	for (int i = 0; i < n; i++)
+	{
+		const RunInfo *r = &runs[i];
+
+		sb_appendf(&sb, "%s\n  {\"run_id\": %lld, \"schema\": ", i ? "," : "", r->run_id);
+		sb_append_json(&sb, r->schema_name);
+		sb_append(&sb, ", \"table\": ");
+		sb_append_json(&sb, r->table_name);
+		sb_append(&sb, ", \"phase\": ");
+		sb_append_json(&sb, r->phase);
+		sb_append(&sb, ", \"started\": ");
+		sb_append_json(&sb, r->started);
+		sb_append(&sb, ", \"last_progress\": ");
+		sb_append_json(&sb, r->updated);
+		sb_appendf(&sb, ", \"alive\": %s, \"pid\": %d, \"objects\": [", r->alive ? "true" : "false", r->pid);
+		for (size_t k = 0; k < r->objects.n; k++)
+		{
+			if (k)
+				sb_append(&sb, ", ");
+			sb_append_json(&sb, r->objects.items[k]);
+		}
+		sb_append(&sb, "]}");
+	}
+	sb_append(&sb, n ? "\n]\n" : "]\n");
+	fputs(sb.data, stdout);
+	sb_free(&sb);
+}
+
+int
+rebuild_status_main(const RebuildOptions *o)
+{
+	ConnParams	params;
+	Conn	   *c = NULL;
+	bool		exists = false;
+	RunInfo    *runs = NULL;
+	int			n = 0;
+	int			dead = 0;
+
+	if (!list_recorded_runs(o, &params, &c, &exists, &runs, &n))
+	{
+		state_free_runs(runs, n);
+		conn_close(c);
+		free(params.password);
+		return PGR_EXIT_FAILED;
+	}
+	for (int i = 0; i < n; i++)
+		dead += !runs[i].alive;
+	if (o->json)
+		print_status_json(runs, n);
+	else if (n == 0)
+		printf("no pg_rebuild run in database %s\n", PQdb(c->pg));
+	else
+		for (int i = 0; i < n; i++)
+		{
+			const RunInfo *r = &runs[i];
+			char	   *tq = ident_quote_qualified(r->schema_name, r->table_name);
+
+			printf("run %lld  table %s  phase %s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+				   r->started, r->updated, r->alive ? "alive" : "DEAD");
+			if (r->alive)
+				printf(" (pid %d)\n", r->pid);
+			else
+				printf(" (was pid %d): run pg_rebuild --cleanup -t '%s'\n", r->pid, tq);
+			for (size_t k = 0; k < r->objects.n; k++)
+				printf("    %s\n", r->objects.items[k]);
+			free(tq);
+		}
+	state_free_runs(runs, n);
+	conn_close(c);
+	free(params.password);
+	return dead > 0 ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
 }

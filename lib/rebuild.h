@@ -27,4 +27,10 @@ int			rebuild_main(const RebuildOptions *opts);
 /* Removes what dead runs left behind (--cleanup); returns the exit code. */
 int			rebuild_cleanup_main(const RebuildOptions *opts);
 
+/*
+ * Lists the recorded runs (--status [--json]); returns 0 when none is dead,
+ * PGR_EXIT_LEFTOVERS when some are (a scheduler can alert on it).
+ */
+int			rebuild_status_main(const RebuildOptions *opts);
+
 #endif							/* PGR_REBUILD_H */

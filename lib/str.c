@@ -158,6 +158,39 @@ sb_appendf(StrBuf *sb, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+sb_append_json(StrBuf *sb, const char *s)
+{
+	sb_append_char(sb, '"');
+	for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
+	{
+		switch (*p)
+		{
+			case '"':
+				sb_append(sb, "\\\"");
+				break;
+			case '\\':
+				sb_append(sb, "\\\\");
+				break;
+			case '\n':
+				sb_append(sb, "\\n");
+				break;
+			case '\r':
+				sb_append(sb, "\\r");
+				break;
+			case '\t':
+				sb_append(sb, "\\t");
+				break;
+			default:
+				if (*p < 0x20)
+					sb_appendf(sb, "\\u%04x", *p);
+				else
+					sb_append_char(sb, (char) *p);
+		}
+	}
+	sb_append_char(sb, '"');
+}
+
 char *
 sb_steal(StrBuf *sb)
 {

@@ -38,6 +38,8 @@ void		sb_append_n(StrBuf *sb, const char *s, size_t n);
 void		sb_append_char(StrBuf *sb, char c);
 void		sb_appendf(StrBuf *sb, const char *fmt, ...) PGR_PRINTF(2, 3);
 void		sb_vappendf(StrBuf *sb, const char *fmt, va_list ap);
+/* Appends s as a JSON string literal (quoted, escaped). */
+void		sb_append_json(StrBuf *sb, const char *s);
 /* Returns the buffer's string and leaves sb empty; the caller frees it. */
 char	   *sb_steal(StrBuf *sb);
 

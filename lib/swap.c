@@ -131,7 +131,8 @@ fail_attempt(Conn *c, const char *what, bool report)
 {
 	if (conn_failed_with(c, "55P03"))
 	{
-		conn_best_effort(c, "ROLLBACK");
+		/* back to before this attempt: the SHARE UPDATE EXCLUSIVE lock stays */
+		conn_best_effort(c, "ROLLBACK TO SAVEPOINT pgr_swap");
 		return ATTEMPT_RETRY;
 	}
 	if (report)
@@ -229,12 +230,29 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	return ATTEMPT_DONE;
 }
 
-bool
-swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
+/* --kill-blockers, once the wait is over: cancel, then terminate. */
+static void
+kill_blockers(const SwapSettings *s, Conn *work, int *stage, double *next_stage_at)
 {
+	if (*stage >= 2 || pgr_now() < *next_stage_at)
+		return;
+	if (guard_signal_blockers(s->guard, work, *stage == 1) >= 0)
+		(*stage)++;
+	else
+		*stage = 2;
+	/* give the signals a moment, then keep trying the lock */
+	*next_stage_at = pgr_now() + 2.0;
+}
+
+bool
+swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
+{
+	Conn	   *c = s->guard->holder;
 	double		start = pgr_now();
 	double		deadline = start + s->wait_timeout_s;
 	double		last_report = 0;
+	int			kill_stage = 0;
+	double		next_kill = deadline;
 	Backoff		b;
 
 	memset(out, 0, sizeof(*out));
@@ -245,14 +263,16 @@ swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, S
 		Attempt		a;
 		char	   *lock_sql;
 		long long	replayed;
+		double		give_up = s->kill_blockers ? deadline + 6.0 : deadline;
 
 		if (pgr_interrupted)
 		{
 			log_error("interrupted while waiting for the swap lock");
+			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
 		out->attempts++;
-		lock_sql = pgr_psprintf("BEGIN; SET LOCAL lock_timeout = '%dms'; "
+		lock_sql = pgr_psprintf("SAVEPOINT pgr_swap; SET LOCAL lock_timeout = '%dms'; "
 								"LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
 								s->lock_timeout_ms, t->qname);
 		if (conn_command(c, lock_sql))
@@ -277,7 +297,7 @@ swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, S
 				conn_best_effort(c, "ROLLBACK");
 				return false;
 			}
-			conn_best_effort(c, "ROLLBACK");
+			conn_best_effort(c, "ROLLBACK TO SAVEPOINT pgr_swap");
 		}
 
 		/* a lock timeout: who is in the way, then back off */
@@ -286,22 +306,34 @@ swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, S
 			swap_report_blockers(c, t, "swap", out->attempts, pgr_now() - start);
 			last_report = pgr_now();
 		}
-		if (pgr_now() >= deadline)
+		if (pgr_now() >= give_up)
 		{
 			out->timed_out = true;
 			log_error("could not get ACCESS EXCLUSIVE on %s within --wait-timeout (%.0f s, %d attempts of %d ms)",
 					  t->qname, s->wait_timeout_s, out->attempts, s->lock_timeout_ms);
 			log_detail("Other sessions kept conflicting locks on the table (see the sessions named above).");
-			log_hint("Run again when the long transactions are over, or give more time with --wait-timeout.");
+			log_hint(s->kill_blockers ?
+					 "Even after canceling and terminating them the lock could not be had; run again later." :
+					 "Run again when the long transactions are over, give more time with --wait-timeout, "
+					 "or let pg_rebuild cancel them with --kill-blockers.");
+			conn_best_effort(c, "ROLLBACK");
+			return false;
+		}
+		if (s->kill_blockers && pgr_now() >= deadline)
+			kill_blockers(s, work, &kill_stage, &next_kill);
+		if (!guard_tick(s->guard))
+		{
+			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
 		/* keep the backlog small while waiting */
-		replayed = replay_batch(c, plan, REPLAY_BATCH_DEFAULT);
+		replayed = replay_batch(work, plan, REPLAY_BATCH_DEFAULT);
 		if (replayed < 0)
 		{
-			conn_report(c, "could not apply changes while waiting for the swap lock");
+			conn_report(work, "could not apply changes while waiting for the swap lock");
+			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
-		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (give_up - pgr_now()) * 1000.0));
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * swap.h: the swap phase, one short transaction.
  *
- *   BEGIN; SET LOCAL lock_timeout = <--lock-timeout>;
+ *   -- (the holder's transaction, with SHARE UPDATE EXCLUSIVE since the install)
+ *   SAVEPOINT pgr_swap; SET LOCAL lock_timeout = <--lock-timeout>;
  *   LOCK TABLE t IN ACCESS EXCLUSIVE MODE;
  *   -- the table's definition must be what preflight read (fingerprint)
  *   -- replay what is left of the log (nothing new can arrive now)
@@ -10,7 +11,7 @@
  *   -- grants, RLS flag; check privileges and pg_depend; record the state
  *   COMMIT;
  *
- * A lock attempt that times out is rolled back at once, so the application
+ * A lock attempt that times out is rolled back (to the savepoint) at once, so the application
  * never queues behind us for longer than the lock timeout; we then name the
  * sessions in the way, replay a batch so the backlog stays small, back off
  * with jitter and try again, until --wait-timeout.
@@ -23,6 +24,7 @@
 
 #include "catalog.h"
 #include "conn.h"
+#include "guard.h"
 #include "plan.h"
 
 typedef struct SwapSettings
@@ -32,7 +34,8 @@ typedef struct SwapSettings
 	const char *tool_schema;
 	long long	run_id;
 	uint64_t	fingerprint;	/* of the table's description at preflight */
-	const char *role;			/* role to act as, or NULL */
+	bool		kill_blockers;	/* after wait_timeout: cancel, then terminate, the blockers */
+	Guard	   *guard;			/* its holder connection runs the swap transaction */
 } SwapSettings;
 
 typedef struct SwapResult
@@ -45,10 +48,13 @@ typedef struct SwapResult
 } SwapResult;
 
 /*
- * Runs the swap; false on failure (logged, transaction rolled back, the
- * table unchanged).  *out is filled in either case.
+ * Runs the swap in the transaction that s->guard's holder opened (it holds
+ * SHARE UPDATE EXCLUSIVE): each attempt is a savepoint, so a timed-out
+ * attempt keeps that lock.  Between attempts, work replays a batch.  False
+ * on failure (logged; the holder's transaction is rolled back, the table
+ * unchanged).  *out is filled in either case.
  */
-bool		swap_run(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+bool		swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 					 SwapResult *out) __attribute__((warn_unused_result));
 
 /*

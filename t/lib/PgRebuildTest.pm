@@ -710,3 +710,208 @@ sub heap_size
 }
 
 1;
+
+# ------------------------------------------------------------------------
+# Added for the feature tests (t/010..016): a run in the background, and
+# the per-run objects a run may leave behind.
+# ------------------------------------------------------------------------
+
+=pod
+
+=head1 MORE FUNCTIONS
+
+=over
+
+=item start_rebuild($node, [\%opts,] @args)
+
+Like run_rebuild, but returns at once: the run goes on in the background
+(while the test holds a lock, writes, or watches pg_stat_activity) until
+finish_rebuild.  Same options and arguments as run_rebuild.
+
+=item finish_rebuild($handle)
+
+Waits for a run started by start_rebuild and returns
+C<($exit_code, $stdout, $stderr)> as run_rebuild does (-1 on timeout).
+
+=item rebuild_running($handle)
+
+Whether the background run has not ended yet.
+
+=cut
+
+sub _rebuild_command
+{
+	my ($node, $opts, @args) = @_;
+	my $dbname = $opts->{dbname} // 'postgres';
+	my (@rest, $has_d);
+	for (my $i = 0; $i < @args; $i++)
+	{
+		my $a = $args[$i];
+		if ($a eq '-d' || $a eq '--dbname')
+		{
+			$has_d = 1;
+			push @rest, $a;
+			push @rest, $args[++$i] if $i + 1 < @args;
+		}
+		elsif ($a =~ /^(?:-d.|--dbname=)/)
+		{
+			$has_d = 1;
+			push @rest, $a;
+		}
+		elsif ($a =~ /^dbname=(\S+)$/)
+		{
+			$dbname = $1;
+		}
+		else
+		{
+			push @rest, $a;
+		}
+	}
+	my @program =
+	  defined $opts->{program} ? @{ $opts->{program} } : ($ENV{PG_REBUILD});
+	croak 'PG_REBUILD is not set (run the tests with make check)'
+	  unless defined $program[0];
+	return [ @program, ($has_d ? () : ('-d', $node->connstr($dbname))),
+		@rest ];
+}
+
+sub start_rebuild
+{
+	my ($node, @args) = @_;
+	my %opts = ref $args[0] eq 'HASH' ? %{ shift @args } : ();
+	my $cmd = _rebuild_command($node, \%opts, @args);
+
+	local %ENV = (%ENV, PGHOST => $node->host, PGPORT => $node->port);
+	while (my ($k, $v) = each %{ $opts{env} // {} })
+	{
+		if (defined $v) { $ENV{$k} = $v; }
+		else { delete $ENV{$k}; }
+	}
+	my $handle = {
+		stdin => $opts{stdin} // '',
+		stdout => '',
+		stderr => '',
+		started_at => Time::HiRes::time(),
+	};
+	$handle->{timer} = IPC::Run::timeout($opts{timeout} // 300);
+	print "# Starting in the background: " . join(' ', @$cmd) . "\n";
+	$handle->{harness} = IPC::Run::start(
+		$cmd, '<', \$handle->{stdin}, '>', \$handle->{stdout},
+		'2>', \$handle->{stderr}, $handle->{timer});
+	return $handle;
+}
+
+sub rebuild_running
+{
+	my ($handle) = @_;
+	my $h = $handle->{harness};
+	$h->pump_nb if $h->pumpable;
+	return $h->pumpable ? 1 : 0;
+}
+
+sub finish_rebuild
+{
+	my ($handle) = @_;
+	my $h = $handle->{harness};
+	my $rc;
+	if (eval { $h->finish; 1 })
+	{
+		my $status = $h->full_result(0);
+		$rc = ($status & 127) ? 128 + ($status & 127) : $status >> 8;
+	}
+	else
+	{
+		$h->kill_kill;
+		$handle->{stderr} .= "\n[finish_rebuild: timed out: $@]\n";
+		$rc = -1;
+	}
+	$handle->{seconds} = Time::HiRes::time() - $handle->{started_at};
+	print "# exit code: $rc after "
+	  . sprintf('%.1f', $handle->{seconds})
+	  . " s\n# stdout:\n$handle->{stdout}\n# stderr:\n$handle->{stderr}\n";
+	return ($rc, $handle->{stdout}, $handle->{stderr});
+}
+
+=pod
+
+=item run_leftovers($node, %opts)
+
+The per-run objects that exist in the database, one description each
+(sorted): relations named C<pgrebuild_*> outside the tool's schema (shadow,
+old table, their indexes and sequences), log tables and capture functions in
+the tool's schema, C<pgrebuild_*> triggers, and the rows of
+C<pgrebuild.runs> and C<pgrebuild.run_objects>.  An empty list means a run
+left nothing behind.  The tool's own kept objects (schema, meta, runs,
+run_objects, run_alive, truncate_guard) are not leftovers.  C<dbname> as
+elsewhere.
+
+=back
+
+=cut
+
+sub run_leftovers
+{
+	my ($node, %opts) = @_;
+	my $dbname = $opts{dbname} // 'postgres';
+	my $has_runs = $node->safe_psql($dbname,
+		q{SELECT pg_catalog.to_regclass('pgrebuild.runs') IS NOT NULL AND pg_catalog.to_regclass('pgrebuild.run_objects') IS NOT NULL}
+	);
+	my $sql = q{
+		SELECT 'relation ' || c.oid::pg_catalog.regclass::text
+		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+		WHERE (n.nspname <> 'pgrebuild' AND c.relname LIKE 'pgrebuild\_%')
+		   OR (n.nspname = 'pgrebuild' AND c.relname NOT IN ('meta', 'runs', 'run_objects')
+		       AND c.relname NOT LIKE 'runs\_%' AND c.relname NOT LIKE 'run\_objects\_%'
+		       AND c.relname NOT LIKE 'meta\_%')
+		UNION ALL
+		SELECT 'function ' || p.oid::pg_catalog.regprocedure::text
+		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'pgrebuild' AND p.proname NOT IN ('run_alive', 'truncate_guard')
+		UNION ALL
+		SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::pg_catalog.regclass::text
+		FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'pgrebuild\_%'};
+	$sql .= q{
+		UNION ALL
+		SELECT 'run ' || r.run_id || ' (' || r.schema_name || '.' || r.table_name || ', phase ' || r.phase || ')'
+		FROM pgrebuild.runs r
+		UNION ALL
+		SELECT 'run object ' || o.run_id || ' ' || o.kind || ' ' || o.schema_name || '.' || o.object_name
+		FROM pgrebuild.run_objects o} if $has_runs eq 't';
+	my $out = $node->safe_psql($dbname, "SELECT * FROM ($sql) x ORDER BY 1");
+	return sort grep { $_ ne '' } split /\n/, $out;
+}
+
+=pod
+
+=over
+
+=item wait_for_run_phase($node, $phase, %opts)
+
+Waits until a run recorded in C<pgrebuild.runs> is in phase C<$phase>
+(install, copy, index, replay, swap, swapped).  Options: C<handle> (from
+start_rebuild: give up when that run ended), C<dbname>, C<timeout> (seconds,
+default 60).  Returns whether the phase was seen.
+
+=back
+
+=cut
+
+sub wait_for_run_phase
+{
+	my ($node, $phase, %opts) = @_;
+	my $deadline = Time::HiRes::time() + ($opts{timeout} // 60);
+	while (Time::HiRes::time() < $deadline)
+	{
+		my ($rc, $out) = $node->psql($opts{dbname} // 'postgres',
+			"SELECT count(*) FROM pgrebuild.runs WHERE phase = '$phase'");
+		return 1 if $rc == 0 && $out > 0;
+		return 0 if $opts{handle} && !rebuild_running($opts{handle});
+		Time::HiRes::sleep(0.05);
+	}
+	return 0;
+}
+
+push @EXPORT, qw(start_rebuild finish_rebuild rebuild_running run_leftovers
+  wait_for_run_phase);
+
+1;
