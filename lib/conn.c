@@ -833,7 +833,12 @@ pgr_test_pause(const char *point)
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s", point);
 	v = getenv(name);
 	if (v && *v)
+	{
+		/* a marker the tests wait for before they strike */
+		fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
+		fflush(stderr);
 		pgr_sleep_ms(atof(v));
+	}
 }
 
 bool

@@ -175,4 +175,45 @@ is($node->safe_psql('postgres',
 is(table_md5($node, 'contacts'), $md5, 'two columns: same rows');
 is_deeply([ run_leftovers($node) ], [], 'two columns: nothing left behind');
 
+# ------------------------------------------------------------------------
+# The application writes a NULL during the run: the run aborts cleanly and
+# names the column and the row.  Once before the copy reads the table, once
+# during the replay.
+# ------------------------------------------------------------------------
+for my $case (
+	[ 'copy', { PGR_TEST_SLEEP_COPY_START => 2000 } ],
+	[ 'replay', { PGR_TEST_SLEEP_REPLAY_BATCH => 1500 } ])
+{
+	my ($phase, $env) = @$case;
+	$node->safe_psql('postgres', q{UPDATE contacts SET note = 'n' || id WHERE note IS NULL});
+	# note is NOT NULL since the first run: make it nullable again.
+	$node->safe_psql('postgres', 'ALTER TABLE contacts ALTER COLUMN note DROP NOT NULL');
+	my $oid_before = table_oid('contacts');
+	my $victim = $node->safe_psql('postgres',
+		'SELECT id FROM contacts ORDER BY id DESC LIMIT 1');
+	my $h = start_rebuild($node, { env => $env },
+		'-t', 'contacts', '--set-not-null', 'note');
+	ok(wait_for_run_phase($node, $phase, handle => $h),
+		"NULL during $phase: the run reached the $phase phase");
+	$node->safe_psql('postgres',
+		"UPDATE contacts SET note = NULL WHERE id = $victim");
+	my $md5_now = table_md5($node, 'contacts');
+	my ($rc, $out, $err) = finish_rebuild($h);
+	is($rc, 1, "NULL during $phase: exit 1");
+	like(
+		$err,
+		qr/^pg_rebuild: error: the application wrote NULL into column "note" of "public"\."contacts" during the run, so --set-not-null "note" cannot be applied$/m,
+		"NULL during $phase: the column is named");
+	like($err, qr/^pg_rebuild: detail: The row with key \("id"\)=\($victim\) holds NULL in "note" now\.$/m,
+		"NULL during $phase: the row is named by its key");
+	like($err, qr/^pg_rebuild: detail: Nothing was changed/m,
+		"NULL during $phase: nothing was changed");
+	is(table_md5($node, 'contacts'), $md5_now,
+		"NULL during $phase: the table holds what the application wrote");
+	is(table_oid('contacts'), $oid_before, "NULL during $phase: same table (OID)");
+	is(attnotnull('contacts', 'note'), 'f', "NULL during $phase: note still allows NULL");
+	is(triggers_on('contacts'), 0, "NULL during $phase: no trigger left on the table");
+	is_deeply([ run_leftovers($node) ], [], "NULL during $phase: no per-run object left");
+}
+
 done_testing();
