@@ -164,7 +164,9 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 					  "ts.spcname::text, pg_catalog.obj_description(c.oid, 'pg_class'), c.relreplident::text, "
 					  "c.relrowsecurity, c.relforcerowsecurity, c.reltuples::float8, "
 					  "pg_catalog.pg_relation_size(c.oid)::int8, pg_catalog.pg_total_relation_size(c.oid)::int8, "
-					  "c.relpages::int8 "
+					  "c.relpages::int8, "
+					  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+					  "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
 					  "FROM pg_catalog.pg_class c "
 					  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
 					  "LEFT JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) c.relam "
@@ -211,6 +213,7 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 	t->heap_bytes = res_int8(res, 0, 16);
 	t->total_bytes = res_int8(res, 0, 17);
 	t->relpages = res_int8(res, 0, 18);
+	t->qname_deparsed = res_text(res, 0, 19);
 	PQclear(res);
 	return read_options(c, oid, false, &t->reloptions) &&
 		read_options(c, oid, true, &t->toast_reloptions);
@@ -526,6 +529,7 @@ catalog_free_table(TableDesc *t)
 	free(t->schema);
 	free(t->name);
 	free(t->qname);
+	free(t->qname_deparsed);
 	free(t->owner);
 	free(t->access_method);
 	free(t->reloptions);
@@ -667,63 +671,78 @@ catalog_canonical_text(const TableDesc *t)
 }
 
 /*
- * Everything that depends on the table (or on its row type) and is not one
- * of the table's own parts that the plan re-creates.  Each row is a finished
- * sentence for the refusal message.
+ * Everything that depends on the table (or on its row type) and that the
+ * rebuild cannot carry over.  Each row is a finished sentence for the refusal
+ * message.  $2 (at_swap) narrows what is accepted: at preflight, the objects
+ * that the swap re-creates or rewires (views, rules, triggers, policies,
+ * foreign keys, publications, statistics, SQL functions) are fine; inside the
+ * swap, checked against the old table, only the old table's own parts are,
+ * since everything else must have been moved to the new table by then.
  */
 static const char *const dependents_sql =
 "WITH t AS ("
 "  SELECT c.oid, c.reltype, c.reltoastrelid, ty.typarray FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_type ty ON ty.oid = c.reltype WHERE c.oid = %oid),"
 " d AS ("
-"  SELECT d.classid, d.objid, d.objsubid, d.deptype FROM pg_catalog.pg_depend d, t"
+"  SELECT d.classid, d.objid, d.objsubid, d.deptype, d.refclassid FROM pg_catalog.pg_depend d, t"
 "  WHERE ((d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = t.oid)"
 "      OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid IN (t.reltype, t.typarray)))"
 "    AND d.deptype <> 'e'"
-"    AND NOT (d.classid = 'pg_catalog.pg_trigger'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg"
-"         WHERE tg.oid = d.objid AND tg.tgisinternal))"
 "    AND NOT (d.classid = 'pg_catalog.pg_type'::regclass AND d.objid IN (t.reltype, t.typarray))"
 "    AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad"
 "         WHERE ad.oid = d.objid AND ad.adrelid = t.oid))"
-"    AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co"
-"         WHERE co.oid = d.objid AND co.conrelid = t.oid AND co.contype IN ('c','p','u','x')))"
 "    AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND (d.objid = t.reltoastrelid"
 "         OR EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = t.oid)"
 "         OR EXISTS (SELECT 1 FROM pg_catalog.pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'"
 "                    AND d.deptype IN ('a','i'))))"
+/* the table's own parts: constraints, triggers, rules, policies, statistics */
+"    AND NOT (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co"
+"         WHERE co.oid = d.objid AND co.conrelid = t.oid))"
+"    AND NOT (d.classid = 'pg_catalog.pg_trigger'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg"
+"         WHERE tg.oid = d.objid AND (tg.tgisinternal OR (tg.tgrelid = t.oid"
+"               AND (%bool OR tg.tgname NOT LIKE 'pgrebuild\\_%%')))))"
+"    AND NOT (d.classid = 'pg_catalog.pg_rewrite'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r"
+"         WHERE r.oid = d.objid AND r.ev_class = t.oid))"
+"    AND NOT (d.classid = 'pg_catalog.pg_policy'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_policy pol"
+"         WHERE pol.oid = d.objid AND pol.polrelid = t.oid))"
+"    AND NOT (d.classid = 'pg_catalog.pg_statistic_ext'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext st"
+"         WHERE st.oid = d.objid AND st.stxrelid = t.oid))"
+/* at preflight: what the swap carries over or rewires */
+"    AND (%bool OR NOT ("
+"         (d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass"
+"          AND EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class"
+"            WHERE r.oid = d.objid AND ((c.relkind = 'v' AND r.rulename = '_RETURN')"
+"                                       OR (c.relkind IN ('r', 'p') AND r.rulename <> '_RETURN'))))"
+"      OR (d.classid = 'pg_catalog.pg_constraint'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_constraint co"
+"            WHERE co.oid = d.objid AND co.contype = 'f'))"
+"      OR (d.classid = 'pg_catalog.pg_policy'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass)"
+"      OR d.classid = 'pg_catalog.pg_publication_rel'::regclass"
+"      OR (d.classid = 'pg_catalog.pg_proc'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass)))"
 ")"
 " SELECT DISTINCT CASE"
 "   WHEN d.classid = 'pg_catalog.pg_rewrite'::regclass THEN"
 "     (SELECT CASE WHEN r.rulename = '_RETURN' THEN"
 "        (CASE rc.relkind WHEN 'm' THEN 'materialized view ' ELSE 'view ' END)"
 "        || quote_ident(rn.nspname) || '.' || quote_ident(rc.relname)"
-"        || ' depends on the table (dependent views are not carried over by this version)'"
+"        || (CASE rc.relkind WHEN 'm' THEN ' depends on the table (a materialized view cannot be re-pointed:'"
+"             || ' drop it and re-create it after the rebuild)'"
+"            ELSE ' still depends on the old table' END)"
 "      ELSE 'rule ' || quote_ident(r.rulename) || ' on ' || quote_ident(rn.nspname) || '.' || quote_ident(rc.relname)"
-"        || ' refers to the table (rules are not carried over by this version)' END"
+"        || ' still refers to the old table' END"
 "      FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class rc ON rc.oid = r.ev_class"
 "      JOIN pg_catalog.pg_namespace rn ON rn.oid = rc.relnamespace WHERE r.oid = d.objid)"
 "   WHEN d.classid = 'pg_catalog.pg_trigger'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' (user triggers are not carried over by this version;'"
-"     || ' a leftover pgrebuild_* trigger means a dead run: run pg_rebuild --cleanup)'"
-"   WHEN d.classid = 'pg_catalog.pg_constraint'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' (foreign keys to or from the table are not carried over by this version)'"
-"   WHEN d.classid = 'pg_catalog.pg_policy'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' (row level security policies are not carried over by this version)'"
-"   WHEN d.classid = 'pg_catalog.pg_publication_rel'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' (publication membership is not carried over by this version)'"
-"   WHEN d.classid = 'pg_catalog.pg_statistic_ext'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' (extended statistics are not carried over by this version)'"
+"     pg_describe_object(d.classid, d.objid, 0) || ' is a leftover of a pg_rebuild run that has no record:'"
+"     || ' check it, then drop it'"
+"   WHEN d.refclassid = 'pg_catalog.pg_type'::regclass THEN"
+"     pg_describe_object(d.classid, d.objid, d.objsubid) || ' uses the table''s row type'"
+"     || ' (it would keep the old type: change or drop it first)'"
 "   WHEN d.classid = 'pg_catalog.pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
 "        WHERE ih.inhrelid = d.objid) THEN"
 "     pg_describe_object(d.classid, d.objid, 0) || ' inherits from the table (tables with inheritance children are refused)'"
-"   WHEN d.classid = 'pg_catalog.pg_proc'::regclass THEN"
-"     pg_describe_object(d.classid, d.objid, 0) || ' uses the table or its row type (dependent functions are not carried over by this version)'"
-"   ELSE pg_describe_object(d.classid, d.objid, d.objsubid) || ' depends on the table or its row type'"
+"   ELSE pg_describe_object(d.classid, d.objid, d.objsubid) || ' depends on the table'"
 "        || ' (it would be left pointing at the old table)'"
 " END FROM d"
-" UNION ALL"
-" SELECT 'the table is a child of ' || ih.inhparent::regclass::text || ' (inheritance is not carried over by this version)'"
-" FROM pg_catalog.pg_inherits ih, t WHERE ih.inhrelid = t.oid"
 " UNION ALL"
 " SELECT 'the table belongs to extension ' || quote_ident(e.extname) || ' (extension member tables are refused)'"
 " FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid, t"
@@ -740,13 +759,13 @@ static const char *const dependents_sql =
 " FROM pg_catalog.pg_subscription_rel sr, t WHERE sr.srrelid = t.oid";
 
 bool
-catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_schema,
+catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_schema, bool at_swap,
 							   StrVec *problems)
 {
 	PGresult   *res;
 	const char *schema_pubs = versioned(schema_publications_sql, conn_server_version(c));
 
-	res = conn_queryf(c, dependents_sql, t->oid);
+	res = conn_queryf(c, dependents_sql, t->oid, (PGbool) at_swap, (PGbool) at_swap);
 	if (res == NULL)
 	{
 		conn_report(c, "could not read what depends on the table");

@@ -90,6 +90,7 @@ typedef struct TableDesc
 	char	   *schema;
 	char	   *name;
 	char	   *qname;			/* "schema"."name" */
+	char	   *qname_deparsed; /* as the server's deparser prints it (quote_ident) */
 	char	   *owner;
 	bool		owner_is_current;	/* current_user is the owner */
 	bool		can_act_as_owner;	/* member of the owner role */
@@ -135,13 +136,14 @@ bool		catalog_read_table(Conn *c, unsigned int oid, TableDesc *t) __attribute__(
 void		catalog_free_table(TableDesc *t);
 
 /*
- * Appends to problems one line for each thing around the table that this
- * version cannot carry through a rename swap (views, rules, triggers,
- * policies, foreign keys, publications, inheritance, row-type users, ...).
- * False (logged) on a query failure.
+ * Appends to problems one line for each thing that depends on the table
+ * (or its row type) and cannot be carried through a rename swap
+ * (materialized views, row-type users, inheritance children, ...).  With
+ * at_swap (the safety net inside the swap, on the old table), anything but
+ * the old table's own parts counts.  False (logged) on a query failure.
  */
 bool		catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_schema,
-										   StrVec *problems) __attribute__((warn_unused_result));
+										   bool at_swap, StrVec *problems) __attribute__((warn_unused_result));
 
 /* A canonical text of everything read, for the fingerprint. */
 char	   *catalog_canonical_text(const TableDesc *t);

@@ -763,3 +763,323 @@ plan_free(Plan *p)
 	stmts_free(&p->finish);
 	memset(p, 0, sizeof(*p));
 }
+
+/* ------------------------------------------------------------------------
+ * Dependents
+ * ------------------------------------------------------------------------ */
+
+void
+dep_plan_free(DepPlan *dp)
+{
+	stmts_free(&dp->prepare);
+	stmts_free(&dp->before_renames);
+	stmts_free(&dp->after_renames);
+	stmts_free(&dp->validate);
+}
+
+/* A foreign key definition that ends in exactly one " NOT VALID". */
+static char *
+fk_not_valid(const char *def)
+{
+	size_t		n = strlen(def);
+	const char *suffix = " NOT VALID";
+	size_t		k = strlen(suffix);
+
+	if (n >= k && strcmp(def + n - k, suffix) == 0)
+		return pgr_strdup(def);
+	return pgr_psprintf("%s%s", def, suffix);
+}
+
+static void
+add_comment(StmtList *l, const char *what, const char *comment)
+{
+	char	   *lit;
+
+	if (comment == NULL)
+		return;
+	lit = ident_literal(comment);
+	stmts_add(l, "none (catalog)", "COMMENT ON %s IS %s", what, lit);
+	free(lit);
+}
+
+static const char *
+enable_clause(char state)
+{
+	switch (state)
+	{
+		case 'D':
+			return "DISABLE";
+		case 'R':
+			return "ENABLE REPLICA";
+		case 'A':
+			return "ENABLE ALWAYS";
+		default:
+			return NULL;		/* 'O': enabled, the default */
+	}
+}
+
+static const char *
+policy_command(char c)
+{
+	switch (c)
+	{
+		case 'r':
+			return "SELECT";
+		case 'a':
+			return "INSERT";
+		case 'w':
+			return "UPDATE";
+		case 'd':
+			return "DELETE";
+		default:
+			return "ALL";
+	}
+}
+
+/* Rewrites "CREATE STATISTICS <name> ... FROM <table>" for the shadow. */
+static char *
+rewrite_statistics(const DepObject *o, const char *table_q, const char *tmp_q, const char *shadow_q)
+{
+	size_t		plen = strlen(o->stats_prefix);
+	char	   *from = pgr_psprintf(" FROM %s", table_q);
+	size_t		dlen = strlen(o->def);
+	size_t		flen = strlen(from);
+	char	   *out = NULL;
+
+	if (strncmp(o->def, o->stats_prefix, plen) == 0 && dlen > plen + flen &&
+		strcmp(o->def + dlen - flen, from) == 0)
+		out = pgr_psprintf("CREATE STATISTICS %s %.*s FROM %s", tmp_q, (int) (dlen - plen - flen),
+						   o->def + plen, shadow_q);
+	free(from);
+	return out;
+}
+
+static bool
+plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, bool *truncate_old,
+		 char **err)
+{
+	const TableDesc *t = in->table;
+	char	   *nq = o->name ? ident_quote(o->name) : NULL;
+	char	   *what;
+
+	switch (o->kind)
+	{
+		case DEP_FK_OUT:
+			{
+				char	   *def = fk_not_valid(o->def);
+
+				stmts_add(&out->prepare, "SHARE ROW EXCLUSIVE on the shadow table and on the referenced table",
+						  "ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, nq, def);
+				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, p->shadow_q);
+				add_comment(&out->prepare, what, o->comment);
+				free(what);
+				if (o->state == 'v')
+					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced table",
+							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", t->qname, nq);
+				*truncate_old = true;
+				free(def);
+				break;
+			}
+		case DEP_FK_SELF:
+			{
+				char	   *def = fk_not_valid(o->def);
+
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)",
+						  "ALTER TABLE %s ADD CONSTRAINT %s %s", t->qname, nq, def);
+				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, t->qname);
+				add_comment(&out->after_renames, what, o->comment);
+				free(what);
+				if (o->state == 'v')
+					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the table",
+							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", t->qname, nq);
+				*truncate_old = true;
+				free(def);
+				break;
+			}
+		case DEP_FK_IN:
+			{
+				char	   *def = fk_not_valid(o->def);
+
+				stmts_add(&out->before_renames, "ACCESS EXCLUSIVE on the referencing table, under lock_timeout",
+						  "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", o->rel_q);
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the referencing table (held)",
+						  "ALTER TABLE %s DROP CONSTRAINT %s, ADD CONSTRAINT %s %s", o->rel_q, nq, nq, def);
+				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, o->rel_q);
+				add_comment(&out->after_renames, what, o->comment);
+				free(what);
+				if (o->state == 'v')
+					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the referencing table, ROW SHARE on the table",
+							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", o->rel_q, nq);
+				free(def);
+				break;
+			}
+		case DEP_STATISTICS:
+			{
+				char	   *tmp = pgr_psprintf("pgrebuild_st%u", o->oid);
+				char	   *tmp_q = ident_quote_qualified(o->where, tmp);
+				char	   *sql = rewrite_statistics(o, t->qname_deparsed ? t->qname_deparsed : t->qname,
+													 tmp_q, p->shadow_q);
+
+				if (sql == NULL)
+				{
+					*err = pgr_psprintf("the definition of statistics object %s has an unexpected shape: %s",
+										o->qname, o->def);
+					free(tmp);
+					free(tmp_q);
+					free(nq);
+					return false;
+				}
+				stmts_add(&out->prepare, "SHARE UPDATE EXCLUSIVE on the shadow table only", "%s", sql);
+				if (o->stattarget >= 0)
+					stmts_add(&out->prepare, "none (catalog)", "ALTER STATISTICS %s SET STATISTICS %d", tmp_q,
+							  o->stattarget);
+				if (o->owner && strcmp(o->owner, t->owner) != 0)
+				{
+					char	   *oq = ident_quote(o->owner);
+
+					stmts_add(&out->prepare, "none (catalog)", "ALTER STATISTICS %s OWNER TO %s", tmp_q, oq);
+					free(oq);
+				}
+				what = pgr_psprintf("STATISTICS %s", tmp_q);
+				add_comment(&out->prepare, what, o->comment);
+				free(what);
+				stmts_add(&out->after_renames, "none (catalog)", "ALTER STATISTICS %s RENAME TO \"pgrebuild_old_st%u\"",
+						  o->qname, o->oid);
+				stmts_add(&out->after_renames, "none (catalog)", "ALTER STATISTICS %s RENAME TO %s", tmp_q, nq);
+				free(sql);
+				free(tmp);
+				free(tmp_q);
+				break;
+			}
+		case DEP_PUBLICATION:
+			stmts_add(&out->before_renames, "SHARE UPDATE EXCLUSIVE on the table (held)",
+					  "ALTER PUBLICATION %s DROP TABLE %s", o->qname, t->qname);
+			stmts_add(&out->after_renames, "SHARE UPDATE EXCLUSIVE on the new table (held)",
+					  "ALTER PUBLICATION %s ADD TABLE %s%s%s%s%s%s", o->qname, t->qname,
+					  o->columns ? " (" : "", o->columns ? o->columns : "", o->columns ? ")" : "",
+					  o->where ? " WHERE " : "", o->where ? o->where : "");
+			break;
+		case DEP_PARENT:
+			stmts_add(&out->after_renames, "SHARE UPDATE EXCLUSIVE on the parent, under lock_timeout",
+					  "ALTER TABLE %s NO INHERIT %s", p->old_q, o->rel_q);
+			stmts_add(&out->after_renames, "SHARE UPDATE EXCLUSIVE on the parent (held)",
+					  "ALTER TABLE %s INHERIT %s", t->qname, o->rel_q);
+			break;
+		case DEP_TRIGGER:
+			stmts_add(&out->after_renames, "SHARE ROW EXCLUSIVE on the new table (held)", "%s", o->def);
+			if (enable_clause(o->state))
+				stmts_add(&out->after_renames, "none (held)", "ALTER TABLE %s %s TRIGGER %s", t->qname,
+						  enable_clause(o->state), nq);
+			what = pgr_psprintf("TRIGGER %s ON %s", nq, t->qname);
+			add_comment(&out->after_renames, what, o->comment);
+			free(what);
+			break;
+		case DEP_RULE:
+			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)", "%s", o->def);
+			if (enable_clause(o->state))
+				stmts_add(&out->after_renames, "none (held)", "ALTER TABLE %s %s RULE %s", t->qname,
+						  enable_clause(o->state), nq);
+			what = pgr_psprintf("RULE %s ON %s", nq, t->qname);
+			add_comment(&out->after_renames, what, o->comment);
+			free(what);
+			break;
+		case DEP_OTHER_RULE:
+			if (strncmp(o->def, "CREATE RULE ", 12) != 0)
+			{
+				*err = pgr_psprintf("the definition of rule %s on %s has an unexpected shape", o->name, o->rel_q);
+				free(nq);
+				return false;
+			}
+			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the rule's table, under lock_timeout",
+					  "CREATE OR REPLACE RULE %s", o->def + 12);
+			break;
+		case DEP_POLICY:
+			{
+				StrBuf		sb;
+
+				sb_init(&sb);
+				sb_appendf(&sb, "CREATE POLICY %s ON %s AS %s FOR %s TO %s", nq, t->qname,
+						   o->stattarget ? "PERMISSIVE" : "RESTRICTIVE", policy_command(o->state),
+						   o->columns ? o->columns : "PUBLIC");
+				if (o->def)
+					sb_appendf(&sb, " USING (%s)", o->def);
+				if (o->def2)
+					sb_appendf(&sb, " WITH CHECK (%s)", o->def2);
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)", "%s", sb.data);
+				sb_free(&sb);
+				what = pgr_psprintf("POLICY %s ON %s", nq, t->qname);
+				add_comment(&out->after_renames, what, o->comment);
+				free(what);
+				break;
+			}
+		case DEP_OTHER_POLICY:
+			if (o->def || o->def2)
+			{
+				StrBuf		sb;
+
+				sb_init(&sb);
+				sb_appendf(&sb, "ALTER POLICY %s ON %s", nq, o->rel_q);
+				if (o->def)
+					sb_appendf(&sb, " USING (%s)", o->def);
+				if (o->def2)
+					sb_appendf(&sb, " WITH CHECK (%s)", o->def2);
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the policy's table, under lock_timeout",
+						  "%s", sb.data);
+				sb_free(&sb);
+			}
+			break;
+		case DEP_VIEW:
+			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
+					  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->def2 ? " WITH (" : "",
+					  o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
+			break;
+		case DEP_FUNCTION:
+			/*
+			 * The unchanged text, run again: sessions that cached the
+			 * function's plans (or its %ROWTYPE) recompile it.  PL/pgSQL
+			 * bodies name tables as the function's own search_path sees
+			 * them, so they are not compiled here (check_function_bodies).
+			 */
+			if (o->can_own)
+				stmts_add(&out->after_renames, "none heavy (catalog)",
+						  "SET LOCAL check_function_bodies = off; %s", o->def);
+			break;
+	}
+	free(nq);
+	return true;
+}
+
+bool
+plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out, char **err)
+{
+	bool		truncate_old = false;
+
+	memset(out, 0, sizeof(*out));
+	*err = NULL;
+	/* views first, then functions: the order of dependents.c's reads is kept within a kind */
+	for (int pass = 0; pass < 2; pass++)
+		for (int i = 0; i < d->n; i++)
+		{
+			bool		late = d->items[i].kind == DEP_VIEW || d->items[i].kind == DEP_FUNCTION ||
+				d->items[i].kind == DEP_OTHER_RULE || d->items[i].kind == DEP_OTHER_POLICY;
+
+			if ((pass == 0) == late)
+				continue;
+			if (!plan_dep(in, p, &d->items[i], out, &truncate_old, err))
+			{
+				dep_plan_free(out);
+				return false;
+			}
+		}
+	if (in->table->rls_forced)
+		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)",
+				  "ALTER TABLE %s FORCE ROW LEVEL SECURITY", in->table->qname);
+	if (truncate_old)
+	{
+		/* the old table's foreign keys stay live until it is dropped: empty it */
+		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the old table (held)",
+				  "ALTER TABLE %s DISABLE TRIGGER USER", p->old_q);
+		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the old table (held)", "TRUNCATE %s", p->old_q);
+	}
+	return true;
+}

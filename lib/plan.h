@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "dependents.h"
 #include "ident.h"
 #include "str.h"
 
@@ -87,6 +88,26 @@ void		stmts_free(StmtList *l);
  */
 bool		plan_build(const PlanInput *in, Plan *plan, char **err);
 void		plan_free(Plan *plan);
+
+/*
+ * What the swap does to the objects around the table (dependents.h), in
+ * four moments.
+ */
+typedef struct DepPlan
+{
+	StmtList	prepare;		/* before the replay: outgoing foreign keys NOT VALID, statistics */
+	StmtList	before_renames; /* in the swap: locks on referencing tables, publications */
+	StmtList	after_renames;	/* in the swap: re-create, re-point, rename */
+	StmtList	validate;		/* after the swap: VALIDATE CONSTRAINT */
+} DepPlan;
+
+/*
+ * Generates the statements for the dependents d.  False with *err (newly
+ * allocated) when a definition has an unexpected shape.
+ */
+bool		plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out,
+							char **err);
+void		dep_plan_free(DepPlan *dp);
 
 /* The name of the new index that will replace index oid until the swap. */
 char	   *plan_temp_index_name(unsigned int index_oid);

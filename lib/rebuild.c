@@ -8,6 +8,7 @@
 #include "catalog.h"
 #include "conn.h"
 #include "copy.h"
+#include "dependents.h"
 #include "fingerprint.h"
 #include "guard.h"
 #include "ident.h"
@@ -37,6 +38,13 @@ typedef struct Run
 	bool		have_table;
 	Plan		plan;
 	bool		have_plan;
+	PlanInput	plan_input;
+	Dependents	deps;
+	bool		have_deps;
+	DepPlan		dplan;
+	bool		have_dplan;
+	uint64_t	dep_fingerprint;
+	bool		validate_failed;
 	const char *role;			/* owner to SET ROLE to, or NULL */
 	long long	lock_key;
 	bool		locked;
@@ -534,23 +542,40 @@ check_dependents(Run *r)
 
 	if (r->t.rls_forced)
 	{
-		log_error("%s has FORCE ROW LEVEL SECURITY: this version refuses such tables", r->t.qname);
-		return refuse("The owner's copy of the rows would be filtered by the policies.", NULL);
+		PGresult   *res = conn_query(r->main, "SELECT rolbypassrls OR rolsuper FROM pg_catalog.pg_roles "
+									 "WHERE rolname = current_user");
+		bool		bypass = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+		PQclear(res);
+		if (!bypass)
+		{
+			log_error("%s has FORCE ROW LEVEL SECURITY and the run's role does not bypass row level security",
+					  r->t.qname);
+			return refuse("The policies would hide rows from the copy.",
+						  "Run as a role with BYPASSRLS (or a superuser), or turn FORCE off for the rebuild.");
+		}
 	}
 	sv_init(&problems);
-	if (!catalog_unsupported_dependents(r->main, &r->t, tool_schema, &problems))
+	if (!catalog_unsupported_dependents(r->main, &r->t, tool_schema, false, &problems) ||
+		!dependents_read(r->main, &r->t, &r->deps))
 	{
 		sv_free(&problems);
 		return false;
 	}
+	r->have_deps = true;
+	dependents_refusals(&r->deps, conn_server_version(r->main), &problems);
+	for (int i = 0; i < r->deps.n; i++)
+		if (r->deps.items[i].kind == DEP_FUNCTION && !r->deps.items[i].can_own)
+			log_warning("function %s mentions %s but is owned by %s, whom the run's role cannot act as: it will not "
+						"be re-created, so sessions that cached its plans may fail once after the swap",
+						r->deps.items[i].qname, r->t.qname, r->deps.items[i].owner);
 	if (problems.n > 0)
 	{
-		log_error("%s cannot be rebuilt by this version: %zu thing%s around it would not survive the swap",
+		log_error("%s cannot be rebuilt: %zu thing%s around it would not survive the swap",
 				  r->t.qname, problems.n, problems.n > 1 ? "s" : "");
 		for (size_t i = 0; i < problems.n; i++)
 			log_detail("%s", problems.items[i]);
-		refuse(NULL, "Rebuild it with VACUUM FULL in a maintenance window, or remove these and "
-			   "re-create them after the rebuild.");
+		refuse(NULL, "Deal with these first (or rebuild the table with VACUUM FULL in a maintenance window).");
 		sv_free(&problems);
 		return false;
 	}
@@ -690,7 +715,9 @@ check_nulls(Run *r)
 static bool
 make_plan(Run *r)
 {
-	PlanInput	in = {
+	char	   *err = NULL;
+
+	r->plan_input = (PlanInput) {
 		.table = &r->t,
 		.set_not_null = &r->o->set_not_null,
 		.order_by = r->o->order_by,
@@ -699,9 +726,7 @@ make_plan(Run *r)
 		.lock_key = state_lock_key(r->t.oid),
 		.server_version = conn_server_version(r->main),
 	};
-	char	   *err = NULL;
-
-	if (!plan_build(&in, &r->plan, &err))
+	if (!plan_build(&r->plan_input, &r->plan, &err))
 	{
 		log_error("%s cannot be rebuilt by this version: %s", r->t.qname, err);
 		refuse(NULL, NULL);
@@ -709,6 +734,14 @@ make_plan(Run *r)
 		return false;
 	}
 	r->have_plan = true;
+	if (!plan_dependents(&r->plan_input, &r->plan, &r->deps, &r->dplan, &err))
+	{
+		log_error("%s cannot be rebuilt by this version: %s", r->t.qname, err);
+		refuse(NULL, NULL);
+		free(err);
+		return false;
+	}
+	r->have_dplan = true;
 	return true;
 }
 
@@ -748,6 +781,9 @@ preflight(Run *r)
 		return false;
 	canon = catalog_canonical_text(&r->t);
 	r->fingerprint = fingerprint_text(canon);
+	free(canon);
+	canon = dependents_canonical_text(&r->deps);
+	r->dep_fingerprint = fingerprint_text(canon);
 	free(canon);
 	return true;
 }
@@ -828,6 +864,9 @@ print_dry_run(const Run *r)
 		   p->copy_order_by ? p->copy_order_by : "");
 	print_list("index", &p->indexes);
 	print_list("index", &p->constraints);
+	if (r->dplan.prepare.n > 0)
+		printf("-- [index] one transaction, SET LOCAL lock_timeout, retried with backoff:\n\n");
+	print_list("index", &r->dplan.prepare);
 	printf("-- [replay] lock: ROW EXCLUSIVE on the shadow table, ACCESS SHARE on the table; "
 		   "batches of %d log entries, each in one REPEATABLE READ transaction ($1 = last entry of the batch)\n"
 		   "%s;\n%s;\n%s;\n\n", REPLAY_BATCH_DEFAULT, p->replay_delete, p->replay_insert, p->replay_trim);
@@ -839,14 +878,19 @@ print_dry_run(const Run *r)
 		   "-- re-read the table's definition: it must match preflight's\n"
 		   "-- replay the rest of the log (same statements as above, all entries)\n\n",
 		   r->o->wait_timeout_s, r->o->lock_timeout_ms, t->qname);
+	printf("-- [swap] re-read the objects around the table: they must match preflight's; "
+		   "their definitions are captured now\n\n");
+	print_list("swap", &r->dplan.before_renames);
 	print_list("swap", &p->swap);
+	print_list("swap", &r->dplan.after_renames);
 	printf("-- [swap] revoke any grant the new table got from default privileges, then:\n\n");
 	print_list("swap", &p->grants);
 	printf("-- [swap] check: same privileges as before; nothing depends on the old table but its own parts\n"
 		   "COMMIT;\n\n");
 	print_list("finish", &p->finish);
-	printf("-- [finish] lock: none on the table\nDROP FUNCTION %s();\nDROP TABLE %s;\n",
+	printf("-- [finish] lock: none on the table\nDROP FUNCTION %s();\nDROP TABLE %s;\n\n",
 		   p->func_q, p->log_q);
+	print_list("finish", &r->dplan.validate);
 }
 
 /* ------------------------------------------------------------------------
@@ -979,6 +1023,43 @@ copy_phase(Run *r)
 	return true;
 }
 
+/*
+ * Runs l in one transaction under --lock-timeout, retried with backoff up to
+ * --wait-timeout (statements that lock other tables, such as adding a
+ * foreign key, must never make the application queue behind them).
+ */
+static bool
+run_with_lock_retries(Run *r, const StmtList *l, const char *what)
+{
+	double		start = pgr_now();
+	double		deadline = start + r->o->wait_timeout_s;
+	Backoff		b;
+
+	if (l->n == 0)
+		return true;
+	backoff_init(&b, r->o->lock_timeout_ms / 2.0 + 1, 5000, (uint64_t) (start * 1e6) + 17);
+	for (;;)
+	{
+		bool		ok = conn_commandv(r->main, "BEGIN; SET LOCAL lock_timeout = '%dms'", r->o->lock_timeout_ms);
+
+		for (int i = 0; ok && i < l->n; i++)
+			ok = conn_command(r->main, l->items[i].sql);
+		if (ok && conn_command(r->main, "COMMIT"))
+			return true;
+		if (!conn_failed_with(r->main, "55P03") || pgr_now() >= deadline || pgr_interrupted)
+		{
+			char	   *msg = pgr_psprintf("could not %s", what);
+
+			report_failure(r, r->main, msg);
+			free(msg);
+			conn_best_effort(r->main, "ROLLBACK");
+			return false;
+		}
+		conn_best_effort(r->main, "ROLLBACK");
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
+	}
+}
+
 static bool
 index_phase(Run *r)
 {
@@ -1028,6 +1109,8 @@ index_phase(Run *r)
 		return false;
 	}
 	close_workers(r);
+	if (!run_with_lock_retries(r, &r->dplan.prepare, "add the foreign keys and statistics to the shadow table"))
+		return false;
 	snprintf(note, sizeof(note), "%d index%s", p->indexes.n, p->indexes.n == 1 ? "" : "es");
 	phase_end(&r->clock, PHASE_INDEX, note);
 	return true;
@@ -1172,6 +1255,8 @@ swap_phase(Run *r)
 		.tool_schema = tool_schema,
 		.run_id = r->run_id,
 		.fingerprint = r->fingerprint,
+		.dep_fingerprint = r->dep_fingerprint,
+		.plan_input = &r->plan_input,
 		.kill_blockers = r->o->kill_blockers,
 		.guard = &r->guard,
 	};
@@ -1228,6 +1313,15 @@ finish_phase(Run *r)
 		r->new_total = res_int8(res, 0, 1);
 	}
 	PQclear(res);
+	/* constraints re-added NOT VALID: validate them (SHARE UPDATE EXCLUSIVE, writes go on) */
+	for (int i = 0; i < r->dplan.validate.n; i++)
+		if (!conn_command(r->main, r->dplan.validate.items[i].sql))
+		{
+			conn_report(r->main, "could not validate a foreign key re-added by the swap");
+			log_detail("The table is rebuilt; the constraint exists but is marked NOT VALID.");
+			log_hint("Run: %s", r->dplan.validate.items[i].sql);
+			r->validate_failed = true;
+		}
 	phase_end(&r->clock, PHASE_FINISH, NULL);
 	return true;
 }
@@ -1260,6 +1354,10 @@ run_free(Run *r)
 	conn_close(r->main);
 	if (r->have_plan)
 		plan_free(&r->plan);
+	if (r->have_dplan)
+		dep_plan_free(&r->dplan);
+	if (r->have_deps)
+		dependents_free(&r->deps);
 	if (r->have_table)
 		catalog_free_table(&r->t);
 	free(r->params.password);
@@ -1448,7 +1546,11 @@ rebuild_main(const RebuildOptions *o)
 			break;
 	}
 	if (step == STEP_DONE)
+	{
 		print_summary(&r);
+		if (r.validate_failed)
+			code = PGR_EXIT_LEFTOVERS;
+	}
 	else if (step == STEP_FINISH)
 	{
 		log_error("the table was rebuilt, but this run's leftovers could not all be removed");

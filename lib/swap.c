@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "dependents.h"
 #include "fingerprint.h"
 #include "ident.h"
 #include "log.h"
@@ -119,6 +120,16 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 		state_set_phase(c, s->tool_schema, s->run_id, "swapped");
 }
 
+/* Runs every statement of l; false at the first failure. */
+static bool
+run_list(Conn *c, const StmtList *l)
+{
+	for (int i = 0; i < l->n; i++)
+		if (!conn_command(c, l->items[i].sql))
+			return false;
+	return true;
+}
+
 typedef enum Attempt
 {
 	ATTEMPT_DONE,
@@ -151,6 +162,9 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	StrVec		problems;
 	bool		same;
 	long long	n;
+	Dependents	deps;
+	DepPlan		dp;
+	char	   *err = NULL;
 
 	/* 1. the definition is still what preflight read */
 	if (!catalog_read_table(c, t->oid, &now))
@@ -169,21 +183,57 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		return ATTEMPT_FAILED;
 	}
 
+	/* 1b. and so are the objects around it; capture their definitions now */
+	if (!dependents_read(c, t, &deps))
+		return fail_attempt(c, "could not re-read the objects around the table at the swap", false);
+	canon = dependents_canonical_text(&deps);
+	fp = fingerprint_text(canon);
+	free(canon);
+	if (fp != s->dep_fingerprint)
+	{
+		dependents_free(&deps);
+		conn_best_effort(c, "ROLLBACK");
+		log_error("the objects around %s (views, triggers, foreign keys, policies, ...) changed while it "
+				  "was being rebuilt", t->qname);
+		log_detail("The swap was rolled back; the table is unchanged.");
+		log_hint("Run pg_rebuild again once the DDL is done.");
+		return ATTEMPT_FAILED;
+	}
+	if (!plan_dependents(s->plan_input, plan, &deps, &dp, &err))
+	{
+		dependents_free(&deps);
+		conn_best_effort(c, "ROLLBACK");
+		log_error("cannot carry over the objects around %s: %s", t->qname, err);
+		log_detail("The swap was rolled back; the table is unchanged.");
+		free(err);
+		return ATTEMPT_FAILED;
+	}
+	dependents_free(&deps);
+
 	/* 2. the rest of the log: the table is locked, nothing new arrives */
 	n = replay_rest_in_transaction(c, plan);
 	if (n < 0)
+	{
+		dep_plan_free(&dp);
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
+	}
 	out->final_entries = n;
 
-	/* 3. the renames, then privileges (default privileges revoked first) */
-	for (int i = 0; i < plan->swap.n; i++)
-		if (!conn_command(c, plan->swap.items[i].sql))
-			return fail_attempt(c, "a statement of the swap failed", true);
+	/*
+	 * 3. locks on the referencing tables, the renames, the dependents
+	 * re-created against the new table, then privileges (default privileges
+	 * revoked first)
+	 */
+	if (!run_list(c, &dp.before_renames) || !run_list(c, &plan->swap) || !run_list(c, &dp.after_renames))
+	{
+		dep_plan_free(&dp);
+		return fail_attempt(c, "a statement of the swap failed", true);
+	}
+	dep_plan_free(&dp);
 	if (!revoke_default_grants(c, t))
 		return fail_attempt(c, "could not reset the new table's privileges", true);
-	for (int i = 0; i < plan->grants.n; i++)
-		if (!conn_command(c, plan->grants.items[i].sql))
-			return fail_attempt(c, "could not carry over the table's privileges", true);
+	if (!run_list(c, &plan->grants))
+		return fail_attempt(c, "could not carry over the table's privileges", true);
 
 	/* 4. safety nets: same privileges, nothing left pointing at the old table */
 	if (!privileges_match(c, t->oid, t->qname, &same))
@@ -202,7 +252,7 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		TableDesc	old = *t;
 
 		old.oid = t->oid;		/* the old table keeps its OID */
-		if (!catalog_unsupported_dependents(c, &old, s->tool_schema, &problems))
+		if (!catalog_unsupported_dependents(c, &old, s->tool_schema, true, &problems))
 		{
 			sv_free(&problems);
 			return fail_attempt(c, "could not check dependencies at the swap", false);

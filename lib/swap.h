@@ -34,6 +34,8 @@ typedef struct SwapSettings
 	const char *tool_schema;
 	long long	run_id;
 	uint64_t	fingerprint;	/* of the table's description at preflight */
+	uint64_t	dep_fingerprint;	/* of the dependents at preflight */
+	const PlanInput *plan_input;	/* to plan the dependents again from what the swap reads */
 	bool		kill_blockers;	/* after wait_timeout: cancel, then terminate, the blockers */
 	Guard	   *guard;			/* its holder connection runs the swap transaction */
 } SwapSettings;

@@ -1,0 +1,486 @@
+/* dependents.c: reading what the swap must carry over or rewire. */
+#include "dependents.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ident.h"
+#include "log.h"
+
+/* Version-specific fragments (see catalog.c for the same idea). */
+typedef struct VersionedSql
+{
+	int			min_version;
+	const char *sql;
+} VersionedSql;
+
+static const VersionedSql sqlbody_sql[] = {
+	{140000, "p.prosqlbody IS NOT NULL"},
+	{0, "false"}
+};
+
+static const VersionedSql publication_sql[] = {
+	{150000,
+		"SELECT p.oid, p.pubname::text, pg_get_userbyid(p.pubowner)::text, pg_has_role(p.pubowner, 'MEMBER'), "
+		"pg_get_expr(pr.prqual, pr.prrelid), "
+		"(SELECT string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum) FROM pg_catalog.pg_attribute a "
+		"  WHERE a.attrelid = pr.prrelid AND a.attnum = ANY (pr.prattrs)) "
+		"FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "
+		"WHERE pr.prrelid = %oid ORDER BY p.pubname"},
+	{0,
+		"SELECT p.oid, p.pubname::text, pg_get_userbyid(p.pubowner)::text, pg_has_role(p.pubowner, 'MEMBER'), "
+		"NULL::text, NULL::text "
+		"FROM pg_catalog.pg_publication_rel pr JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid "
+		"WHERE pr.prrelid = %oid ORDER BY p.pubname"}
+};
+
+static const VersionedSql stattarget_sql[] = {
+	{130000, "coalesce(s.stxstattarget::int4, -1)"},
+	{0, "-1"}
+};
+
+static const char *
+versioned(const VersionedSql *list, int v)
+{
+	for (;; list++)
+		if (v >= list->min_version)
+			return list->sql;
+}
+
+static DepObject *
+add(Dependents *d, DepKind kind)
+{
+	DepObject  *o;
+
+	d->items = pgr_realloc(d->items, sizeof(DepObject) * (size_t) (d->n + 1));
+	o = &d->items[d->n++];
+	memset(o, 0, sizeof(*o));
+	o->kind = kind;
+	o->can_own = true;
+	o->stattarget = -1;
+	return o;
+}
+
+static char
+res_char(const PGresult *res, int row, int col)
+{
+	char	   *s = res_text(res, row, col);
+	char		c = s && *s ? s[0] : 0;
+
+	free(s);
+	return c;
+}
+
+static bool
+read_views(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT DISTINCT v.oid, v.relname::text, "
+								  "quote_ident(vn.nspname) || '.' || quote_ident(v.relname), "
+								  "pg_get_userbyid(v.relowner)::text, pg_has_role(v.relowner, 'MEMBER'), "
+								  "pg_get_viewdef(v.oid), "
+								  "(SELECT string_agg(quote_ident(o.option_name) || '=' || quote_literal(o.option_value), ', ') "
+								  "   FROM pg_catalog.pg_options_to_table(v.reloptions) o) "
+								  "FROM pg_catalog.pg_depend d "
+								  "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
+								  "JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
+								  "JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace "
+								  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
+								  "AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid "
+								  "AND r.rulename = '_RETURN' AND v.relkind = 'v' AND v.oid <> %oid ORDER BY 1",
+								  t->oid, t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_VIEW);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->qname = res_text(res, i, 2);
+		o->owner = res_text(res, i, 3);
+		o->can_own = res_bool(res, i, 4);
+		o->def = res_text(res, i, 5);
+		o->def2 = res_text(res, i, 6);
+	}
+	PQclear(res);
+	return true;
+}
+
+/* A POSIX regex matching the table's name as a word, for PL/pgSQL sources. */
+static char *
+name_regex(const char *name)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_append(&sb, "\\m");
+	for (const char *p = name; *p; p++)
+	{
+		if (strchr("\\^$.|?*+()[]{}", *p))
+			sb_append_char(&sb, '\\');
+		sb_append_char(&sb, *p);
+	}
+	sb_append(&sb, "\\M");
+	return sb_steal(&sb);
+}
+
+static bool
+read_functions(Conn *c, const TableDesc *t, Dependents *d)
+{
+	char	   *re = name_regex(t->name);
+	char	   *spec = pgr_psprintf(
+									"SELECT p.oid, p.proname::text, p.oid::regprocedure::text, "
+									"pg_get_userbyid(p.proowner)::text, pg_has_role(p.proowner, 'MEMBER'), "
+									"pg_get_functiondef(p.oid) "
+									"FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
+									"WHERE p.prokind IN ('f', 'p') "
+									"AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgrebuild') "
+									"AND ((%s AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+									"      WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid "
+									"      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %%oid)) "
+									"  OR (p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpgsql') "
+									"      AND p.prosrc ~* %%text)) ORDER BY 1",
+									versioned(sqlbody_sql, conn_server_version(c)));
+	PGresult   *res = conn_queryf(c, spec, t->oid, re);
+
+	free(spec);
+	free(re);
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_FUNCTION);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->qname = res_text(res, i, 2);
+		o->owner = res_text(res, i, 3);
+		o->can_own = res_bool(res, i, 4);
+		o->def = res_text(res, i, 5);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_triggers_and_rules(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT tg.oid, tg.tgname::text, pg_get_triggerdef(tg.oid), tg.tgenabled::text, "
+								  "obj_description(tg.oid, 'pg_trigger') FROM pg_catalog.pg_trigger tg "
+								  "WHERE tg.tgrelid = %oid AND NOT tg.tgisinternal "
+								  "AND tg.tgname NOT IN ('pgrebuild_capture', 'pgrebuild_truncate') ORDER BY tg.tgname",
+								  t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_TRIGGER);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->def = res_text(res, i, 2);
+		o->state = res_char(res, i, 3);
+		o->comment = res_text(res, i, 4);
+		o->owner = pgr_strdup(t->owner);
+	}
+	PQclear(res);
+
+	res = conn_queryf(c,
+					  "SELECT DISTINCT r.oid, r.rulename::text, pg_get_ruledef(r.oid), r.ev_enabled::text, "
+					  "obj_description(r.oid, 'pg_rewrite'), r.ev_class = %oid, "
+					  "quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+					  "pg_get_userbyid(c.relowner)::text, pg_has_role(c.relowner, 'MEMBER') "
+					  "FROM pg_catalog.pg_rewrite r JOIN pg_catalog.pg_class c ON c.oid = r.ev_class "
+					  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+					  "WHERE r.rulename <> '_RETURN' AND c.relkind IN ('r', 'p') AND (r.ev_class = %oid OR EXISTS ("
+					  "  SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
+					  "  AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid)) "
+					  "ORDER BY 1",
+					  t->oid, t->oid, t->oid);
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, res_bool(res, i, 5) ? DEP_RULE : DEP_OTHER_RULE);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->def = res_text(res, i, 2);
+		o->state = res_char(res, i, 3);
+		o->comment = res_text(res, i, 4);
+		o->rel_q = res_text(res, i, 6);
+		o->owner = res_text(res, i, 7);
+		o->can_own = res_bool(res, i, 8);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_policies(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT DISTINCT pol.oid, pol.polname::text, pol.polcmd::text, pol.polpermissive, "
+								  "(SELECT string_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(r)) END, "
+								  "  ', ' ORDER BY r) FROM unnest(pol.polroles) r), "
+								  "pg_get_expr(pol.polqual, pol.polrelid), pg_get_expr(pol.polwithcheck, pol.polrelid), "
+								  "obj_description(pol.oid, 'pg_policy'), pol.polrelid = %oid, "
+								  "quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+								  "pg_get_userbyid(c.relowner)::text, pg_has_role(c.relowner, 'MEMBER') "
+								  "FROM pg_catalog.pg_policy pol JOIN pg_catalog.pg_class c ON c.oid = pol.polrelid "
+								  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								  "WHERE pol.polrelid = %oid OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
+								  "  WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid "
+								  "  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid) ORDER BY 1",
+								  t->oid, t->oid, t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, res_bool(res, i, 8) ? DEP_POLICY : DEP_OTHER_POLICY);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->state = res_char(res, i, 2);	/* polcmd */
+		o->stattarget = res_bool(res, i, 3) ? 1 : 0;	/* permissive */
+		o->columns = res_text(res, i, 4);	/* roles */
+		o->def = res_text(res, i, 5);
+		o->def2 = res_text(res, i, 6);
+		o->comment = res_text(res, i, 7);
+		o->rel_q = res_text(res, i, 9);
+		o->owner = res_text(res, i, 10);
+		o->can_own = res_bool(res, i, 11);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_publications(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c, versioned(publication_sql, conn_server_version(c)), t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_PUBLICATION);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->qname = ident_quote(o->name);
+		o->owner = res_text(res, i, 2);
+		o->can_own = res_bool(res, i, 3);
+		o->where = res_text(res, i, 4);
+		o->columns = res_text(res, i, 5);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_foreign_keys(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT co.oid, co.conname::text, pg_get_constraintdef(co.oid), co.convalidated, "
+								  "co.conrelid = co.confrelid, co.conrelid = %oid, "
+								  "quote_ident(n.nspname) || '.' || quote_ident(c.relname), "
+								  "pg_get_userbyid(c.relowner)::text, "
+								  "CASE WHEN co.conrelid = %oid THEN has_table_privilege(co.confrelid, 'REFERENCES') "
+								  "  ELSE pg_has_role(c.relowner, 'MEMBER') END, c.relkind = 'p', "
+								  "obj_description(co.oid, 'pg_constraint') "
+								  "FROM pg_catalog.pg_constraint co "
+								  "JOIN pg_catalog.pg_class c ON c.oid = CASE WHEN co.conrelid = %oid THEN co.confrelid "
+								  "  ELSE co.conrelid END "
+								  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+								  "WHERE co.contype = 'f' AND co.conparentid = 0 "
+								  "AND (co.conrelid = %oid OR co.confrelid = %oid) ORDER BY 1",
+								  t->oid, t->oid, t->oid, t->oid, t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		bool		self = res_bool(res, i, 4);
+		bool		out = res_bool(res, i, 5);
+		DepObject  *o = add(d, self ? DEP_FK_SELF : out ? DEP_FK_OUT : DEP_FK_IN);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->def = res_text(res, i, 2);
+		o->state = res_bool(res, i, 3) ? 'v' : 'n';
+		o->rel_q = res_text(res, i, 6);
+		o->owner = res_text(res, i, 7);
+		o->can_own = res_bool(res, i, 8);
+		o->rel_partitioned = res_bool(res, i, 9);
+		o->comment = res_text(res, i, 10);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_statistics(Conn *c, const TableDesc *t, Dependents *d)
+{
+	char	   *spec = pgr_psprintf("SELECT s.oid, s.stxname::text, "
+									"quote_ident(n.nspname) || '.' || quote_ident(s.stxname), "
+									"pg_get_userbyid(s.stxowner)::text, pg_has_role(s.stxowner, 'MEMBER'), "
+									"pg_get_statisticsobjdef(s.oid), %s, obj_description(s.oid, 'pg_statistic_ext'), "
+									"n.nspname::text "
+									"FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "
+									"WHERE s.stxrelid = %%oid ORDER BY 1",
+									versioned(stattarget_sql, conn_server_version(c)));
+	PGresult   *res = conn_queryf(c, spec, t->oid);
+
+	free(spec);
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_STATISTICS);
+
+		o->oid = res_oid(res, i, 0);
+		o->name = res_text(res, i, 1);
+		o->qname = res_text(res, i, 2);
+		o->owner = res_text(res, i, 3);
+		o->can_own = res_bool(res, i, 4);
+		o->def = res_text(res, i, 5);
+		o->stattarget = res_int4(res, i, 6);
+		o->comment = res_text(res, i, 7);
+		o->where = res_text(res, i, 8);	/* the statistics object's schema, raw */
+		o->stats_prefix = pgr_psprintf("CREATE STATISTICS %s ", o->qname);
+	}
+	PQclear(res);
+	return true;
+}
+
+static bool
+read_parents(Conn *c, const TableDesc *t, Dependents *d)
+{
+	PGresult   *res = conn_queryf(c,
+								  "SELECT ih.inhparent, quote_ident(n.nspname) || '.' || quote_ident(p.relname), "
+								  "pg_get_userbyid(p.relowner)::text, pg_has_role(p.relowner, 'MEMBER') "
+								  "FROM pg_catalog.pg_inherits ih JOIN pg_catalog.pg_class p ON p.oid = ih.inhparent "
+								  "JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace "
+								  "WHERE ih.inhrelid = %oid ORDER BY ih.inhseqno",
+								  t->oid);
+
+	if (res == NULL)
+		return false;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		DepObject  *o = add(d, DEP_PARENT);
+
+		o->oid = res_oid(res, i, 0);
+		o->rel_q = res_text(res, i, 1);
+		o->qname = pgr_strdup(o->rel_q);
+		o->owner = res_text(res, i, 2);
+		o->can_own = res_bool(res, i, 3);
+	}
+	PQclear(res);
+	return true;
+}
+
+bool
+dependents_read(Conn *c, const TableDesc *t, Dependents *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (read_views(c, t, d) && read_functions(c, t, d) && read_triggers_and_rules(c, t, d) &&
+		read_policies(c, t, d) && read_publications(c, t, d) && read_foreign_keys(c, t, d) &&
+		read_statistics(c, t, d) && read_parents(c, t, d))
+		return true;
+	conn_report(c, "could not read the objects that depend on the table");
+	return false;
+}
+
+void
+dependents_free(Dependents *d)
+{
+	for (int i = 0; i < d->n; i++)
+	{
+		DepObject  *o = &d->items[i];
+
+		free(o->name);
+		free(o->qname);
+		free(o->owner);
+		free(o->def);
+		free(o->def2);
+		free(o->rel_q);
+		free(o->comment);
+		free(o->stats_prefix);
+		free(o->columns);
+		free(o->where);
+	}
+	free(d->items);
+	memset(d, 0, sizeof(*d));
+}
+
+const char *
+dependents_kind_name(DepKind k)
+{
+	static const char *const names[] = {
+		"view", "function", "trigger", "rule", "rule", "policy", "policy", "publication",
+		"foreign key", "foreign key", "foreign key", "statistics object", "inheritance parent"
+	};
+
+	return names[k];
+}
+
+static void
+canon(StrBuf *sb, const char *label, const char *v)
+{
+	sb_appendf(sb, "%s=%zu:%s\n", label, v ? strlen(v) : (size_t) 0, v ? v : "<null>");
+}
+
+char *
+dependents_canonical_text(const Dependents *d)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		sb_appendf(&sb, "dep %d oid=%u state=%d own=%d st=%d\n", o->kind, o->oid, o->state, o->can_own,
+				   o->stattarget);
+		canon(&sb, "name", o->name);
+		canon(&sb, "qname", o->qname);
+		canon(&sb, "owner", o->owner);
+		canon(&sb, "def", o->def);
+		canon(&sb, "def2", o->def2);
+		canon(&sb, "rel", o->rel_q);
+		canon(&sb, "comment", o->comment);
+		canon(&sb, "columns", o->columns);
+		canon(&sb, "where", o->where);
+	}
+	return sb_steal(&sb);
+}
+
+void
+dependents_refusals(const Dependents *d, int server_version, StrVec *problems)
+{
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+		const char *what = o->qname ? o->qname : o->name;
+
+		if (o->kind == DEP_FK_IN && o->rel_partitioned && server_version < 180000)
+			sv_push_owned(problems, pgr_psprintf("foreign key %s of partitioned table %s references the table: "
+												 "it cannot be re-added NOT VALID before PostgreSQL 18",
+												 o->name, o->rel_q));
+		else if (!o->can_own && o->kind == DEP_FK_OUT)
+			sv_push_owned(problems, pgr_psprintf("foreign key %s references %s, on which the table's owner lacks "
+												 "the REFERENCES privilege needed to re-create it", o->name, o->rel_q));
+		else if (!o->can_own && o->kind != DEP_FUNCTION)
+			sv_push_owned(problems, pgr_psprintf("%s %s%s%s is owned by %s, and the run's role is not a member of "
+												 "that role, so it cannot be re-created", dependents_kind_name(o->kind),
+												 what, o->rel_q && o->kind != DEP_PARENT ? " on " : "",
+												 o->rel_q && o->kind != DEP_PARENT ? o->rel_q : "", o->owner));
+	}
+}

@@ -1,0 +1,73 @@
+/*
+ * dependents.h: the objects around the table that a rename swap must carry
+ * over or rewire, read from pg_catalog (swap-checklist items 10-19, 27, 28,
+ * 31).  They are read at preflight (for the plan, the refusals and --dry-run)
+ * and again inside the swap transaction, where their definitions are
+ * captured under the old name and re-run after the renames, so they bind to
+ * the new table by name (no string rewriting).
+ */
+#ifndef PGR_DEPENDENTS_H
+#define PGR_DEPENDENTS_H
+
+#include <stdbool.h>
+
+#include "catalog.h"
+#include "conn.h"
+#include "str.h"
+
+typedef enum DepKind
+{
+	DEP_VIEW,					/* a view reading the table: CREATE OR REPLACE VIEW */
+	DEP_FUNCTION,				/* SQL-standard body or PL/pgSQL naming the table: CREATE OR REPLACE */
+	DEP_TRIGGER,				/* a user trigger on the table: CREATE TRIGGER + enabled state */
+	DEP_RULE,					/* a rule on the table: CREATE RULE + enabled state */
+	DEP_OTHER_RULE,				/* a rule of another table mentioning it: CREATE OR REPLACE RULE */
+	DEP_POLICY,					/* a policy on the table: CREATE POLICY */
+	DEP_OTHER_POLICY,			/* a policy of another table mentioning it: ALTER POLICY */
+	DEP_PUBLICATION,			/* membership: ALTER PUBLICATION ADD TABLE (cols) WHERE (...) */
+	DEP_FK_OUT,					/* a foreign key of the table: re-added NOT VALID, validated after */
+	DEP_FK_SELF,				/* a foreign key of the table to itself: re-added in the swap */
+	DEP_FK_IN,					/* a foreign key of another table to it: dropped and re-added in the swap */
+	DEP_STATISTICS,				/* an extended statistics object: built on the shadow, renamed in the swap */
+	DEP_PARENT					/* an inheritance parent: NO INHERIT / INHERIT in the swap */
+} DepKind;
+
+typedef struct DepObject
+{
+	DepKind		kind;
+	unsigned int oid;
+	char	   *name;			/* raw name (trigger, rule, policy, constraint, statistics, publication) */
+	char	   *qname;			/* quoted, qualified name for messages and SQL (view, function, statistics) */
+	char	   *owner;
+	bool		can_own;		/* the run's role may act as its owner */
+	char	   *def;			/* the captured definition */
+	char	   *def2;			/* policies: WITH CHECK; FKs: the other table (qualified); views: WITH options */
+	char	   *rel_q;			/* the table the object belongs to (other rules, policies, FK in) */
+	char		state;			/* triggers, rules: tgenabled / ev_enabled; FKs: 'v' validated */
+	int			stattarget;		/* statistics objects */
+	char	   *comment;
+	char	   *stats_prefix;	/* statistics: the "CREATE STATISTICS <name> " pg_get_statisticsobjdef prints */
+	char	   *columns;		/* publications: quoted column list, NULL = all */
+	char	   *where;			/* publications: row filter */
+	bool		rel_partitioned;	/* FK in: the referencing table is partitioned */
+} DepObject;
+
+typedef struct Dependents
+{
+	DepObject  *items;
+	int			n;
+} Dependents;
+
+/* Reads them; false (logged) on failure.  Free with dependents_free. */
+bool		dependents_read(Conn *c, const TableDesc *t, Dependents *d) __attribute__((warn_unused_result));
+void		dependents_free(Dependents *d);
+/* A canonical text of all of them (names, definitions, states), for the fingerprint. */
+char	   *dependents_canonical_text(const Dependents *d);
+/*
+ * Adds a refusal for each dependent that cannot be carried over (an owner
+ * the run cannot act as, a partitioned referencing table before PG 18).
+ */
+void		dependents_refusals(const Dependents *d, int server_version, StrVec *problems);
+const char *dependents_kind_name(DepKind k);
+
+#endif							/* PGR_DEPENDENTS_H */
