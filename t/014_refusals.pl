@@ -192,30 +192,30 @@ dependent_refused(
 	'a foreign key from another table',
 	'CREATE TABLE dep_fk_child (id int PRIMARY KEY, parent int REFERENCES dep_fk (id))',
 	'dep_fk',
-	qr/^pg_rebuild: detail: constraint dep_fk_child_parent_fkey on table dep_fk_child \(foreign keys to or from the table are not carried over by this version\)$/m);
+	qr/^pg_rebuild: detail: constraint dep_fk_child_parent_fkey on table public\.dep_fk_child \(foreign keys to or from the table are not carried over by this version\)$/m);
 $node->safe_psql('postgres', 'CREATE TABLE dep_fk_parent (id int PRIMARY KEY)');
 $node->safe_psql('postgres', 'INSERT INTO dep_fk_parent SELECT generate_series(1, 2000)');
 dependent_refused(
 	'a foreign key to another table',
 	'ALTER TABLE dep_fk_out ADD FOREIGN KEY (ref) REFERENCES dep_fk_parent (id)',
 	'dep_fk_out',
-	qr/^pg_rebuild: detail: constraint dep_fk_out_ref_fkey on table dep_fk_out \(foreign keys/m);
+	qr/^pg_rebuild: detail: constraint dep_fk_out_ref_fkey on table public\.dep_fk_out \(foreign keys/m);
 dependent_refused(
 	'a user trigger',
 	q{CREATE FUNCTION dep_trg_f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
 	  CREATE TRIGGER dep_trg_t BEFORE INSERT ON dep_trg FOR EACH ROW EXECUTE FUNCTION dep_trg_f()},
 	'dep_trg',
-	qr/^pg_rebuild: detail: trigger dep_trg_t on table dep_trg \(user triggers are not carried over by this version/m);
+	qr/^pg_rebuild: detail: trigger dep_trg_t on table public\.dep_trg \(user triggers are not carried over by this version/m);
 dependent_refused(
 	'a row level security policy',
 	'CREATE POLICY dep_pol_p ON dep_pol USING (id > 0)',
 	'dep_pol',
-	qr/^pg_rebuild: detail: policy dep_pol_p on table dep_pol \(row level security policies are not carried over by this version\)$/m);
+	qr/^pg_rebuild: detail: policy dep_pol_p on table public\.dep_pol \(row level security policies are not carried over by this version\)$/m);
 dependent_refused(
 	'publication membership',
 	'CREATE PUBLICATION dep_pub_p FOR TABLE dep_pub',
 	'dep_pub',
-	qr/^pg_rebuild: detail: publication of table dep_pub in publication dep_pub_p \(publication membership is not carried over by this version\)$/m);
+	qr/^pg_rebuild: detail: publication of table public\.dep_pub in publication dep_pub_p \(publication membership is not carried over by this version\)$/m);
 $node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_p');
 dependent_refused(
 	'extended statistics',
@@ -226,7 +226,7 @@ dependent_refused(
 	'an inheritance child',
 	'CREATE TABLE dep_inh_child () INHERITS (dep_inh)',
 	'dep_inh',
-	qr/^pg_rebuild: detail: table dep_inh_child inherits from the table/m);
+	qr/^pg_rebuild: detail: table public\.dep_inh_child inherits from the table/m);
 
 # Several dependents: one detail line for each.
 $node->safe_psql(
@@ -240,7 +240,7 @@ $node->safe_psql(
 	[ qr/cannot be rebuilt by this version: 3 things around it would not survive the swap/ ]);
 like($err, qr/^pg_rebuild: detail: view public\.many_v1 depends on the table/m, 'three dependents: the first view is named');
 like($err, qr/^pg_rebuild: detail: view public\.many_v2 depends on the table/m, 'three dependents: the second view is named');
-like($err, qr/^pg_rebuild: detail: policy many_p on table many/m, 'three dependents: the policy is named');
+like($err, qr/^pg_rebuild: detail: policy many_p on table public\.many/m, 'three dependents: the policy is named');
 
 # ------------------------------------------------------------------------
 # An invalid index (a failed CREATE UNIQUE INDEX CONCURRENTLY).

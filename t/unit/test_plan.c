@@ -273,6 +273,114 @@ main(void)
 		is_int(n, 1, "an empty table still gets one (open-ended) chunk");
 	}
 
+	/* dependents: one of each kind */
+	{
+		Dependents	d = {0};
+		DepPlan		dp;
+		DepObject  *o;
+
+		ok(plan_build(&in, &p, &err), "plan for the dependents");
+		d.n = 9;
+		d.items = calloc(9, sizeof(DepObject));
+		o = &d.items[0];
+		o->kind = DEP_VIEW;
+		o->qname = s("public.v");
+		o->def = s(" SELECT id FROM \"Sales\".\"Orders\";");
+		o->def2 = s("security_barrier='true'");
+		o = &d.items[1];
+		o->kind = DEP_FK_IN;
+		o->name = s("r_fk");
+		o->rel_q = s("public.r");
+		o->def = s("FOREIGN KEY (oid) REFERENCES \"Sales\".\"Orders\"(id)");
+		o->state = 'v';
+		o = &d.items[2];
+		o->kind = DEP_FK_OUT;
+		o->name = s("p_fk");
+		o->rel_q = s("public.p");
+		o->def = s("FOREIGN KEY (pid) REFERENCES public.p(id) NOT VALID");
+		o->state = 'n';
+		o = &d.items[3];
+		o->kind = DEP_TRIGGER;
+		o->name = s("trg");
+		o->def = s("CREATE TRIGGER trg BEFORE INSERT ON \"Sales\".\"Orders\" FOR EACH ROW EXECUTE FUNCTION f()");
+		o->state = 'R';
+		o->comment = s("fires");
+		o = &d.items[4];
+		o->kind = DEP_POLICY;
+		o->name = s("pol");
+		o->state = 'r';
+		o->stattarget = 1;
+		o->columns = s("reader");
+		o->def = s("(total > (0)::numeric)");
+		o = &d.items[5];
+		o->kind = DEP_PUBLICATION;
+		o->name = s("pub");
+		o->qname = s("pub");
+		o->columns = s("id, total");
+		o->where = s("(total > 1)");
+		o = &d.items[6];
+		o->kind = DEP_STATISTICS;
+		o->oid = 777;
+		o->name = s("st");
+		o->qname = s("\"Sales\".st");
+		o->where = s("Sales");
+		o->owner = s("app owner");
+		o->stats_prefix = s("CREATE STATISTICS \"Sales\".st ");
+		o->def = s("CREATE STATISTICS \"Sales\".st (ndistinct) ON total, id FROM \"Sales\".\"Orders\"");
+		o->stattarget = 200;
+		o = &d.items[7];
+		o->kind = DEP_FUNCTION;
+		o->can_own = true;
+		o->def = s("CREATE OR REPLACE FUNCTION public.f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$");
+		o = &d.items[8];
+		o->kind = DEP_PARENT;
+		o->rel_q = s("public.base");
+		t.qname_deparsed = s("\"Sales\".\"Orders\"");
+		ok(plan_dependents(&in, &p, &d, &dp, &err), "dependents planned (%s)", err ? err : "ok");
+		ok(list_has(&dp.after_renames, "CREATE OR REPLACE VIEW public.v WITH (security_barrier='true') AS  SELECT id"),
+		   "view replaced with its options");
+		ok(list_has(&dp.before_renames, "LOCK TABLE public.r IN ACCESS EXCLUSIVE MODE"), "referencing table locked");
+		ok(list_has(&dp.after_renames, "ALTER TABLE public.r DROP CONSTRAINT \"r_fk\", ADD CONSTRAINT \"r_fk\" FOREIGN KEY (oid) REFERENCES \"Sales\".\"Orders\"(id) NOT VALID"),
+		   "incoming foreign key dropped and re-added NOT VALID");
+		ok(list_has(&dp.validate, "ALTER TABLE public.r VALIDATE CONSTRAINT \"r_fk\""), "validated after the swap");
+		ok(list_has(&dp.prepare, "ADD CONSTRAINT \"p_fk\" FOREIGN KEY (pid) REFERENCES public.p(id) NOT VALID") &&
+		   !list_has(&dp.prepare, "NOT VALID NOT VALID"), "outgoing foreign key on the shadow, one NOT VALID");
+		ok(!list_has(&dp.validate, "p_fk"), "a foreign key that was NOT VALID is not validated");
+		ok(list_has(&dp.after_renames, "ALTER TABLE \"Sales\".\"Orders\" ENABLE REPLICA TRIGGER \"trg\""),
+		   "trigger's enabled state");
+		ok(list_has(&dp.after_renames, "COMMENT ON TRIGGER \"trg\" ON \"Sales\".\"Orders\" IS 'fires'"), "trigger comment");
+		ok(list_has(&dp.after_renames, "CREATE POLICY \"pol\" ON \"Sales\".\"Orders\" AS PERMISSIVE FOR SELECT TO reader USING ((total > (0)::numeric))"),
+		   "policy");
+		ok(list_has(&dp.before_renames, "ALTER PUBLICATION pub DROP TABLE \"Sales\".\"Orders\"") &&
+		   list_has(&dp.after_renames, "ALTER PUBLICATION pub ADD TABLE \"Sales\".\"Orders\" (id, total) WHERE (total > 1)"),
+		   "publication membership with column list and row filter");
+		ok(list_has(&dp.prepare, "CREATE STATISTICS \"Sales\".\"pgrebuild_st777\" (ndistinct) ON total, id FROM \"Sales\".\"pgrebuild_new_16390\""),
+		   "statistics built on the shadow under a temporary name");
+		ok(list_has(&dp.prepare, "SET STATISTICS 200"), "statistics target");
+		ok(list_has(&dp.after_renames, "ALTER STATISTICS \"Sales\".\"pgrebuild_st777\" RENAME TO \"st\""), "statistics renamed");
+		ok(list_has(&dp.after_renames, "SET LOCAL check_function_bodies = off; CREATE OR REPLACE FUNCTION public.f()"),
+		   "function re-created without compiling its body");
+		ok(list_has(&dp.after_renames, "NO INHERIT public.base") && list_has(&dp.after_renames, "INHERIT public.base"),
+		   "inheritance moves to the new table");
+		ok(list_has(&dp.after_renames, "TRUNCATE \"Sales\".\"pgrebuild_old_16390\""),
+		   "old table emptied: its stale foreign keys must not block the application");
+		{
+			int			view = list_pos(&dp.after_renames, "CREATE OR REPLACE VIEW");
+			int			trig = list_pos(&dp.after_renames, "CREATE TRIGGER");
+
+			ok(trig >= 0 && view > trig, "views and functions come after the table's own objects");
+		}
+		dep_plan_free(&dp);
+		free(d.items[6].def);
+		d.items[6].def = s("CREATE STATISTICS other.st (ndistinct) ON a, b FROM other.x");
+		ok(!plan_dependents(&in, &p, &d, &dp, &err) && err && strstr(err, "unexpected shape"),
+		   "statistics of an unexpected shape are refused");
+		free(err);
+		err = NULL;
+		dependents_free(&d);
+		plan_free(&p);
+	}
+
 	t.key_index = -1;
 	ok(!plan_build(&in, &p, &err) && err && strstr(err, "replay key"), "no replay key: refused");
 	free(err);
