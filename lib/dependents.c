@@ -293,7 +293,7 @@ read_foreign_keys(Conn *c, const TableDesc *t, Dependents *d)
 								  "pg_get_userbyid(c.relowner)::text, "
 								  "CASE WHEN co.conrelid = %oid THEN has_table_privilege(co.confrelid, 'REFERENCES') "
 								  "  ELSE pg_has_role(c.relowner, 'MEMBER') END, c.relkind = 'p', "
-								  "obj_description(co.oid, 'pg_constraint') "
+								  "obj_description(co.oid, 'pg_constraint'), n.nspname::text, c.relname::text "
 								  "FROM pg_catalog.pg_constraint co "
 								  "JOIN pg_catalog.pg_class c ON c.oid = CASE WHEN co.conrelid = %oid THEN co.confrelid "
 								  "  ELSE co.conrelid END "
@@ -319,6 +319,8 @@ read_foreign_keys(Conn *c, const TableDesc *t, Dependents *d)
 		o->can_own = res_bool(res, i, 8);
 		o->rel_partitioned = res_bool(res, i, 9);
 		o->comment = res_text(res, i, 10);
+		o->rel_schema = res_text(res, i, 11);
+		o->rel_name = res_text(res, i, 12);
 	}
 	PQclear(res);
 	return true;
@@ -411,6 +413,8 @@ dependents_free(Dependents *d)
 		free(o->def);
 		free(o->def2);
 		free(o->rel_q);
+		free(o->rel_schema);
+		free(o->rel_name);
 		free(o->comment);
 		free(o->stats_prefix);
 		free(o->columns);

@@ -43,6 +43,8 @@ typedef struct DepObject
 	char	   *def;			/* the captured definition */
 	char	   *def2;			/* policies: WITH CHECK; FKs: the other table (qualified); views: WITH options */
 	char	   *rel_q;			/* the table the object belongs to (other rules, policies, FK in) */
+	char	   *rel_schema;		/* FK in: the referencing table, raw names */
+	char	   *rel_name;
 	char		state;			/* triggers, rules: tgenabled / ev_enabled; FKs: 'v' validated */
 	int			stattarget;		/* statistics objects */
 	char	   *comment;

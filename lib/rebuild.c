@@ -44,7 +44,6 @@ typedef struct Run
 	DepPlan		dplan;
 	bool		have_dplan;
 	uint64_t	dep_fingerprint;
-	bool		validate_failed;
 	const char *role;			/* owner to SET ROLE to, or NULL */
 	long long	lock_key;
 	bool		locked;
@@ -243,7 +242,7 @@ fail_run(Run *r)
 	clean = state_cleanup_run(r->main, tool_schema, r->run_id, r->o->lock_timeout_ms,
 							  r->o->wait_timeout_s > 10 ? r->o->wait_timeout_s : 10, &removed);
 	for (size_t i = 0; i < removed.n; i++)
-		log_verbose("removed %s", removed.items[i]);
+		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
 	if (clean && !r->swapped)
 	{
@@ -1299,7 +1298,7 @@ finish_phase(Run *r)
 	ok = state_cleanup_run(r->main, tool_schema, r->run_id, r->o->lock_timeout_ms,
 						   r->o->wait_timeout_s, &removed);
 	for (size_t i = 0; i < removed.n; i++)
-		log_verbose("dropped %s", removed.items[i]);
+		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
 	if (!ok)
 		return false;
@@ -1313,15 +1312,6 @@ finish_phase(Run *r)
 		r->new_total = res_int8(res, 0, 1);
 	}
 	PQclear(res);
-	/* constraints re-added NOT VALID: validate them (SHARE UPDATE EXCLUSIVE, writes go on) */
-	for (int i = 0; i < r->dplan.validate.n; i++)
-		if (!conn_command(r->main, r->dplan.validate.items[i].sql))
-		{
-			conn_report(r->main, "could not validate a foreign key re-added by the swap");
-			log_detail("The table is rebuilt; the constraint exists but is marked NOT VALID.");
-			log_hint("Run: %s", r->dplan.validate.items[i].sql);
-			r->validate_failed = true;
-		}
 	phase_end(&r->clock, PHASE_FINISH, NULL);
 	return true;
 }
@@ -1546,11 +1536,7 @@ rebuild_main(const RebuildOptions *o)
 			break;
 	}
 	if (step == STEP_DONE)
-	{
 		print_summary(&r);
-		if (r.validate_failed)
-			code = PGR_EXIT_LEFTOVERS;
-	}
 	else if (step == STEP_FINISH)
 	{
 		log_error("the table was rebuilt, but this run's leftovers could not all be removed");
@@ -1613,7 +1599,7 @@ cleanup_one(Conn *c, const RebuildOptions *o, RunInfo *run, bool *left)
 	sv_init(&removed);
 	ok = state_cleanup_run(c, tool_schema, run->run_id, o->lock_timeout_ms, o->wait_timeout_s, &removed);
 	for (size_t i = 0; i < removed.n; i++)
-		log_info("  removed %s", removed.items[i]);
+		log_info("  %s", removed.items[i]);
 	sv_free(&removed);
 	state_unlock(c, run->lock_key);
 	if (!ok)

@@ -210,7 +210,7 @@ read_objects(Conn *c, const char *q, RunInfo *r)
 	char	   *spec = pgr_psprintf("SELECT kind || ' ' || quote_ident(schema_name) || '.' || quote_ident(object_name) "
 									"|| coalesce(' on ' || quote_ident(table_schema) || '.' || quote_ident(table_name), '') "
 									"FROM %s.run_objects WHERE run_id = %%int8 "
-									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old'], kind), 1",
+									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old','validate'], kind), 1",
 									q);
 	PGresult   *res = conn_queryf(c, spec, (PGint8) r->run_id);
 
@@ -379,6 +379,27 @@ drop_statement(Conn *c, const char *kind, const char *schema, const char *name,
 	}
 	else if (strcmp(kind, "function") == 0)
 		sql = pgr_psprintf("DROP FUNCTION IF EXISTS %s()", obj);
+	else if (strcmp(kind, "validate") == 0)
+	{
+		/* a foreign key re-added NOT VALID by the swap: validate it if it is still there */
+		PGresult   *res = conn_queryf(c, "SELECT 1 FROM pg_catalog.pg_constraint co "
+									  "JOIN pg_catalog.pg_class r ON r.oid = co.conrelid "
+									  "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
+									  "WHERE n.nspname = %text AND r.relname = %text AND co.conname = %text "
+									  "AND NOT co.convalidated",
+									  tschema, tname, name);
+
+		if (res != NULL && PQntuples(res) > 0)
+		{
+			char	   *tq = ident_quote_qualified(tschema, tname);
+			char	   *nq = ident_quote(name);
+
+			sql = pgr_psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tq, nq);
+			free(tq);
+			free(nq);
+		}
+		PQclear(res);
+	}
 	else if (strcmp(kind, "old") == 0)
 		sql = pgr_psprintf("DROP TABLE IF EXISTS %s RESTRICT", obj);
 	else
@@ -425,7 +446,7 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 	char	   *q = ident_quote(tool_schema);
 	char	   *spec = pgr_psprintf("SELECT kind, schema_name, object_name, table_schema, table_name "
 									"FROM %s.run_objects WHERE run_id = %%int8 "
-									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old'], kind)",
+									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old','validate'], kind)",
 									q);
 	PGresult   *res;
 	double		deadline = pgr_now() + wait_timeout_s;
@@ -455,11 +476,18 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 			{
 				char	   *tq = ident_quote_qualified(tschema, tname);
 
-				sv_push_owned(removed, pgr_psprintf("trigger %s on %s", name, tq));
+				sv_push_owned(removed, pgr_psprintf("removed trigger %s on %s", name, tq));
+				free(tq);
+			}
+			else if (strcmp(kind, "validate") == 0)
+			{
+				char	   *tq = ident_quote_qualified(tschema, tname);
+
+				sv_push_owned(removed, pgr_psprintf("validated foreign key %s on %s", name, tq));
 				free(tq);
 			}
 			else
-				sv_push_owned(removed, pgr_psprintf("%s %s",
+				sv_push_owned(removed, pgr_psprintf("removed %s %s",
 													strcmp(kind, "function") == 0 ? "function" :
 													strcmp(kind, "log") == 0 ? "log table" :
 													strcmp(kind, "shadow") == 0 ? "shadow table" : "old table",
@@ -467,8 +495,17 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 		}
 		else
 		{
-			conn_report(c, "could not remove a leftover object");
-			log_detail("The object is %s %s; it stays recorded for pg_rebuild --cleanup.", kind, what);
+			if (strcmp(kind, "validate") == 0)
+			{
+				conn_report(c, "could not validate a foreign key re-added by the swap");
+				log_detail("Foreign key %s on %s.%s is marked NOT VALID; it stays recorded for pg_rebuild --cleanup.",
+						   name, tschema, tname);
+			}
+			else
+			{
+				conn_report(c, "could not remove a leftover object");
+				log_detail("The object is %s %s; it stays recorded for pg_rebuild --cleanup.", kind, what);
+			}
 			conn_best_effort(c, "ROLLBACK");
 			all = false;
 		}

@@ -83,7 +83,8 @@ bool		state_set_phase(Conn *c, const char *tool_schema, long long run_id, const 
 /*
  * Drops every object recorded for run_id in the safe order, each in its own
  * short transaction; lock waits use lock_timeout_ms per attempt and give up
- * after wait_timeout_s.  Adds one line per removed object to removed.  When
+ * after wait_timeout_s.  Adds one line per object to removed ("removed
+ * trigger ...", "validated foreign key ...").  When
  * everything is gone, deletes the run's row too.  Returns false if anything
  * remains (the reason was logged).
  */

@@ -109,10 +109,28 @@ privileges_match(Conn *c, unsigned int old_oid, const char *new_qname, bool *sam
 	return true;
 }
 
-/* Updates the run's record: the shadow is now the table, the old table is ours. */
+/*
+ * Updates the run's record: the shadow is now the table, the old table is
+ * ours, and the foreign keys re-added NOT VALID must be validated (by the
+ * finish, or by --cleanup if the run dies before).
+ */
 static bool
-record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s)
+record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, const Dependents *deps)
 {
+	for (int i = 0; i < deps->n; i++)
+	{
+		const DepObject *o = &deps->items[i];
+
+		if (o->state != 'v')
+			continue;
+		if ((o->kind == DEP_FK_OUT || o->kind == DEP_FK_SELF) &&
+			!state_record(c, s->tool_schema, s->run_id, "validate", t->schema, o->name, t->schema, t->name))
+			return false;
+		if (o->kind == DEP_FK_IN &&
+			!state_record(c, s->tool_schema, s->run_id, "validate", o->rel_schema, o->name, o->rel_schema,
+						  o->rel_name))
+			return false;
+	}
 	return state_forget(c, s->tool_schema, s->run_id, "shadow", t->schema, plan->shadow_name) &&
 		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->capture_trigger) &&
 		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->truncate_trigger) &&
@@ -208,13 +226,13 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		free(err);
 		return ATTEMPT_FAILED;
 	}
-	dependents_free(&deps);
 
 	/* 2. the rest of the log: the table is locked, nothing new arrives */
 	n = replay_rest_in_transaction(c, plan);
 	if (n < 0)
 	{
 		dep_plan_free(&dp);
+		dependents_free(&deps);
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
 	}
 	out->final_entries = n;
@@ -227,9 +245,17 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	if (!run_list(c, &dp.before_renames) || !run_list(c, &plan->swap) || !run_list(c, &dp.after_renames))
 	{
 		dep_plan_free(&dp);
+		dependents_free(&deps);
 		return fail_attempt(c, "a statement of the swap failed", true);
 	}
 	dep_plan_free(&dp);
+	/* 3b. the record, in the same transaction */
+	if (!record_swapped(c, t, plan, s, &deps))
+	{
+		dependents_free(&deps);
+		return fail_attempt(c, "could not record the swap", true);
+	}
+	dependents_free(&deps);
 	if (!revoke_default_grants(c, t))
 		return fail_attempt(c, "could not reset the new table's privileges", true);
 	if (!run_list(c, &plan->grants))
@@ -270,9 +296,7 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	}
 	sv_free(&problems);
 
-	/* 5. the record, then COMMIT */
-	if (!record_swapped(c, t, plan, s))
-		return fail_attempt(c, "could not record the swap", true);
+	/* 5. COMMIT */
 	pgr_test_pause("BEFORE_SWAP_COMMIT");
 	if (!conn_command(c, "COMMIT"))
 		return fail_attempt(c, "could not commit the swap", true);

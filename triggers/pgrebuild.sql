@@ -30,10 +30,12 @@ CREATE TABLE IF NOT EXISTS @schema@.runs (
 
 -- Every object a run creates, recorded in the same transaction that creates
 -- it, so a killed run leaves nothing unrecorded.  kind is one of: trigger
--- (on table_schema.table_name), function, log, shadow, old.
+-- (on table_schema.table_name), function, log, shadow, old, and validate (a
+-- foreign key named object_name on table_schema.table_name, re-added NOT
+-- VALID by the swap, still to be validated).
 CREATE TABLE IF NOT EXISTS @schema@.run_objects (
     run_id       bigint NOT NULL REFERENCES @schema@.runs ON DELETE CASCADE,
-    kind         text NOT NULL CHECK (kind IN ('trigger', 'function', 'log', 'shadow', 'old')),
+    kind         text NOT NULL CHECK (kind IN ('trigger', 'function', 'log', 'shadow', 'old', 'validate')),
     schema_name  text NOT NULL,
     object_name  text NOT NULL,
     table_schema text,
