@@ -238,6 +238,7 @@ bench_cluster_start()
 		"log_autovacuum_min_duration = 0"
 		"log_lock_waits = on"
 		"log_checkpoints = on"
+		"log_min_duration_statement = 1000"
 		"log_line_prefix = '%m [%p] %a: '"
 	)
 	local extra
@@ -380,11 +381,12 @@ load_start()
 	bench_track "$LOAD_PID"
 }
 
-# Stops a background pgbench (load or sampler): SIGINT, then wait.
+# Stops a background pgbench (load or sampler): SIGTERM (a background job of
+# a script ignores SIGINT), then wait.
 bg_stop()
 {
 	local pid=$1
-	kill -INT "$pid" 2>/dev/null
+	kill -TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	bench_untrack "$pid"
 }
@@ -406,6 +408,7 @@ CREATE UNLOGGED TABLE IF NOT EXISTS lock_samples (
     ae_wait  bool NOT NULL,       -- ACCESS EXCLUSIVE requested, not granted
     wb_held  bool NOT NULL        -- any granted lock that blocks INSERT/UPDATE/DELETE
 );
+CREATE INDEX IF NOT EXISTS lock_samples_run_t ON lock_samples (run, t);
 SQL
 	cat >"$BENCH_WORK/sampler.pgb" <<'PGB'
 INSERT INTO lock_samples SELECT :run, extract(epoch FROM clock_timestamp()), coalesce(bool_or(granted AND mode = 'AccessExclusiveLock'), false), coalesce(bool_or(NOT granted AND mode = 'AccessExclusiveLock'), false), coalesce(bool_or(granted AND mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock')), false) FROM pg_catalog.pg_locks WHERE locktype = 'relation' AND database = :dboid AND relation = :reloid;

@@ -140,7 +140,9 @@ run_one()
 	RUN_NO=$((RUN_NO + 1))
 	local dir=$BENCH_WORK/runs/$RUN_NO-$cond-$c
 	mkdir -p "$dir"
-	q postgres -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl STRATEGY FILE_COPY" ||
+	# the machine's 1-minute load average before the run starts (other users' work shows here)
+	LOADAVG=$(cut -d' ' -f1 /proc/loadavg)
+	q postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl STRATEGY FILE_COPY" ||
 		die "could not copy the template database"
 	local before after ledger
 	before=$(table_totals bench_run)
@@ -187,18 +189,20 @@ run_one()
 	if [ "$cond" = load ]; then
 		tx=$(perl "$BENCH_STATS" txlog "$RUN_T0" "$RUN_T1" "$BASELINE" "$dir"/load.[0-9]*)
 	else
-		tx="- - - - - - - - -"
+		tx="- - - - - - - - - -"
 	fi
-	local btps rtps tpct worst p99 nlat bworst bp99 nfailed
-	read -r btps rtps tpct worst p99 nlat bworst bp99 nfailed <<<"$tx"
+	local btps rtps tpct worst p99 nlat bworst bp99 nfailed txcomplete
+	read -r btps rtps tpct worst p99 nlat bworst bp99 nfailed txcomplete <<<"$tx"
 	heap_after=$(qv bench_run "SELECT pg_relation_size('bench_t')")
 	local phs
 	read -r _ p_pre p_inst p_copy p_idx p_rep p_swap p_fin <<<"$ph"
 	printf '%s\n' "$rep	$cond	${LABEL[$c]}	$RUN_RC	$wall	$ae	$ae_src	$aew	$wb	$sint	$rss	$btps	$rtps	$tpct	$worst	$p99	$bworst	$bp99	$ledger_ok	$heap_after	$p_copy	$p_idx	$p_rep	$p_swap	$p_fin" >>"$RESULTS"
 	local msg
-	msg=$(printf '%-3s %-7s %-26s rc=%s wall %6.2f s  AE %s ms (%s)  sampled AE-wait %s ms, write-blocking %s ms  RSS %s kB' \
-		"$rep" "$cond" "${LABEL[$c]}" "$RUN_RC" "$wall" "$ae" "$ae_src" "$aew" "$wb" "$rss")
-	[ "$cond" = load ] && msg+=$(printf '  tput %s%% of %s tps  worst %s ms  p99 %s ms  ledger %s' "$tpct" "$btps" "$worst" "$p99" "$ledger_ok")
+	msg=$(printf '%-3s %-7s %-26s load avg %-5s rc=%s wall %6.2f s  AE %s ms (%s)  sampled AE-wait %s ms, write-blocking %s ms  RSS %s kB' \
+		"$rep" "$cond" "${LABEL[$c]}" "$LOADAVG" "$RUN_RC" "$wall" "$ae" "$ae_src" "$aew" "$wb" "$rss")
+	[ "$cond" = load ] && msg+=$(printf '  tput %s%% of %s tps  worst %s ms  p99 %s ms  (baseline worst %s ms, p99 %s ms)  ledger %s' "$tpct" "$btps" "$worst" "$p99" "$bworst" "$bp99" "$ledger_ok")
+	[ "$cond" = load ] && [ "$txcomplete" != complete ] && msg+="  (pgbench log INCOMPLETE)"
+	[ "$cond" = load ] && [ "$nfailed" != 0 ] && msg+="  ($nfailed failed transactions)"
 	[ "$cond" = noload ] && [ "$ledger_ok" != OK ] && msg+="  ROWS CHANGED: $ledger_ok"
 	case $c in rebuild*) msg+="  [copy $p_copy s, index $p_idx s, replay $p_rep s, swap $p_swap s, finish $p_fin s]" ;; esac
 	say "$msg"
@@ -221,7 +225,7 @@ memory_mode()
 	: >"$out"
 	for rows in "${sizes[@]}"; do
 		say "memory: building $rows rows"
-		q postgres -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_tpl"
+		q postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "DROP DATABASE IF EXISTS bench_tpl"
 		q postgres -c "CREATE DATABASE bench_tpl"
 		[ -n "$PG_REPACK" ] && q bench_tpl -c "CREATE EXTENSION pg_repack"
 		bench_create_table bench_tpl "$rows"
@@ -231,7 +235,7 @@ memory_mode()
 		local c
 		for c in rebuild1 rebuild2 repack; do
 			[ "$c" = repack ] && [ -z "$PG_REPACK" ] && continue
-			q postgres -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl STRATEGY FILE_COPY"
+			q postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" -c "CREATE DATABASE bench_run TEMPLATE bench_tpl STRATEGY FILE_COPY"
 			q postgres -c "CHECKPOINT"
 			local d=$BENCH_WORK/mem-$rows-$c
 			run_contender "$c" bench_run "$d.out" "$d.rss"

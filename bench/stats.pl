@@ -97,11 +97,14 @@ if ($mode eq 'txlog')
 	my @lat;
 	my @blat;
 	my $failed = 0;
+	my $last = 0;
 	for my $f (@files)
 	{
 		open(my $fh, '<', $f) or next;
 		while (<$fh>)
 		{
+			# pgbench was stopped by a signal: its last line may be cut short
+			next unless /\n\z/;
 			my @x = split ' ';
 			next unless @x >= 6;
 			if ($x[2] !~ /^\d+$/)
@@ -111,6 +114,7 @@ if ($mode eq 'txlog')
 			}
 			my $end = $x[4] + $x[5] / 1e6;
 			my $lat = $x[2] / 1000.0;
+			$last = $end if $end > $last;
 			$nb++, push(@blat, $lat) if $end >= $t0 - $base && $end < $t0;
 			$nr++ if $end >= $t0 && $end < $t1;
 			push @lat, $lat if $end >= $t0 && $end - $lat / 1000.0 < $t1;
@@ -124,8 +128,9 @@ if ($mode eq 'txlog')
 	my $p99 = pct(99, @lat) // 0;
 	my $bworst = @blat ? (sort { $b <=> $a } @blat)[0] : 0;
 	my $bp99 = pct(99, @blat) // 0;
-	printf "%.1f %.1f %.1f %.1f %.1f %d %.1f %.1f %d\n", $btps, $rtps, $p, $worst, $p99, scalar(@lat), $bworst, $bp99,
-	  $failed;
+	# the log must reach past the end of the run, or the figures are incomplete
+	printf "%.1f %.1f %.1f %.1f %.1f %d %.1f %.1f %d %s\n", $btps, $rtps, $p, $worst, $p99, scalar(@lat), $bworst, $bp99,
+	  $failed, $last >= $t1 ? 'complete' : 'INCOMPLETE';
 	exit 0;
 }
 
@@ -300,6 +305,54 @@ if ($mode eq 'report')
 			);
 		}
 	}
+	# --- the targets of the issue, checked against these figures ---
+	my $get = sub {
+		my ($cond, $c, $f, $how) = @_;
+		my $rs = $runs{"$cond\t$c"} or return undef;
+		my @v = map { $_->{$f} } grep { $_->{exit} == 0 } @$rs;
+		return undef unless @v;
+		return $how eq 'max' ? (minmax(@v))[1] : median(@v);
+	};
+	my @t;
+	my $chk = sub {
+		my ($what, $val, $op, $lim, $fmt) = @_;
+		return push @t, [ $what, 'not measured', '' ] unless defined $val && defined $lim;
+		my $ok = $op eq '<=' ? $val <= $lim : $val >= $lim;
+		push @t, [ $what, sprintf($fmt, $val, $lim), $ok ? 'met' : 'NOT met' ];
+	};
+	my $rp = $get->('noload', 'pg_repack', 'wall_s', 'median');
+	my $vf = $get->('noload', 'VACUUM FULL', 'wall_s', 'median');
+	my $j1 = $get->('noload', 'pg_rebuild --jobs 1', 'wall_s', 'median');
+	my $j2 = $get->('noload', 'pg_rebuild --jobs 2', 'wall_s', 'median');
+	$chk->('no load: --jobs 1 <= 1.0 x pg_repack', ($j1 && $rp) ? $j1 / $rp : undef, '<=', 1.0, '%.2f x (target %.1f x)');
+	$chk->('no load: --jobs 2 <= 0.8 x pg_repack', ($j2 && $rp) ? $j2 / $rp : undef, '<=', 0.8, '%.2f x (target %.1f x)');
+	$chk->('no load: --jobs 2 <= 1.2 x VACUUM FULL', ($j2 && $vf) ? $j2 / $vf : undef, '<=', 1.2, '%.2f x (target %.1f x)');
+	my $rtp = $get->('load', 'pg_repack', 'tput_pct', 'median');
+	for my $c ('pg_rebuild --jobs 1', 'pg_rebuild --jobs 2', 'pg_rebuild --set-not-null')
+	{
+		next unless $runs{"load\t$c"};
+		$chk->("load: $c throughput >= pg_repack's", $get->('load', $c, 'tput_pct', 'median'), '>=', $rtp,
+			'%.0f%% (pg_repack %.0f%%)');
+		$chk->("load: $c worst latency <= 100 ms", $get->('load', $c, 'worst_ms', 'max'), '<=', 100,
+			'%.0f ms, worst run (target %d ms)');
+		$chk->("load: $c ACCESS EXCLUSIVE <= 50 ms", $get->('load', $c, 'ae_ms', 'max'), '<=', 50,
+			'%.0f ms, longest run (target %d ms)');
+		my $rs = $runs{"load\t$c"};
+		my $nled = grep { $_->{ledger} eq 'OK' } @$rs;
+		$chk->("load: $c ledger balances in every run", $nled, '>=', scalar(@$rs), '%d of %d runs');
+	}
+	my $rss;
+	for my $k (grep { /\tpg_rebuild/ } keys %runs)
+	{
+		for my $r (@{ $runs{$k} })
+		{
+			$rss = $r->{rss_kb} / 1024 if $r->{rss_kb} ne '-' && (!defined $rss || $r->{rss_kb} / 1024 > $rss);
+		}
+	}
+	$chk->('pg_rebuild peak RSS <= 16 MB (this table size)', $rss, '<=', 16, '%.1f MB, largest run (target %d MB)');
+	print "\nTargets of the issue, against these figures\n\n";
+	print table([ 'target', 'measured', 'verdict' ], \@t);
+
 	print "\nAE held: pg_rebuild's own measurement (LOCK granted to COMMIT); ~ = sampled from pg_locks every ~5 ms\n"
 	  . "(longest continuous span seen during the run; error up to one sampling interval).\n"
 	  . "Peak RSS: the client process (/usr/bin/time %M); '-' for plain SQL run through psql (the work is in the server).\n";

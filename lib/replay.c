@@ -61,8 +61,30 @@ apply_upto(Conn *c, const Plan *plan, long long upto, bool trim)
 	return consumed;
 }
 
+static long long replay_batch_once(Conn *c, const Plan *plan, long long limit);
+
 long long
 replay_batch(Conn *c, const Plan *plan, long long limit)
+{
+	/*
+	 * Under REPLAY's REPEATABLE READ snapshot, a foreign key check of the
+	 * shadow can meet a referenced row changed since the snapshot (40001),
+	 * and a deadlock with the application is possible in principle (40P01):
+	 * the batch is simply taken again with a new snapshot.
+	 */
+	for (int attempt = 1;; attempt++)
+	{
+		long long	n = replay_batch_once(c, plan, limit);
+
+		if (n >= 0 || attempt >= 10 || !(conn_failed_with(c, "40001") || conn_failed_with(c, "40P01")))
+			return n;
+		log_verbose("replay: batch retried after %s (%s)", c->sqlstate, c->message ? c->message : "");
+		pgr_sleep_ms(10.0 * attempt);
+	}
+}
+
+static long long
+replay_batch_once(Conn *c, const Plan *plan, long long limit)
 {
 	long long	upto;
 	long long	consumed;

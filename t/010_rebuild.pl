@@ -15,16 +15,16 @@ sub definition
 	my %d;
 	$d{columns} = $node->safe_psql(
 		'postgres', qq{
-		SELECT string_agg(format('%s %s notnull=%s default=%s identity=%s comment=%s',
-				a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-				pg_get_expr(ad.adbin, ad.adrelid), a.attidentity,
-				col_description(a.attrelid, a.attnum)), E'\n' ORDER BY a.attnum)
+		SELECT string_agg(format('%s %s collation=%s notnull=%s default=%s identity=%s generated=%s stats=%s storage=%s acl=%s comment=%s',
+				a.attname, format_type(a.atttypid, a.atttypmod), a.attcollation::regcollation, a.attnotnull,
+				pg_get_expr(ad.adbin, ad.adrelid), a.attidentity, a.attgenerated, a.attstattarget,
+				a.attstorage, a.attacl, col_description(a.attrelid, a.attnum)), E'\n' ORDER BY a.attnum)
 		FROM pg_attribute a LEFT JOIN pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
 		WHERE a.attrelid = '$table'::regclass AND a.attnum > 0 AND NOT a.attisdropped});
 	$d{indexes} = $node->safe_psql(
 		'postgres', qq{
-		SELECT string_agg(format('%s valid=%s primary=%s unique=%s: %s', c.relname, i.indisvalid,
-				i.indisprimary, i.indisunique, pg_get_indexdef(i.indexrelid)), E'\n' ORDER BY c.relname)
+		SELECT string_agg(format('%s valid=%s primary=%s unique=%s clustered=%s: %s', c.relname, i.indisvalid,
+				i.indisprimary, i.indisunique, i.indisclustered, pg_get_indexdef(i.indexrelid)), E'\n' ORDER BY c.relname)
 		FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 		WHERE i.indrelid = '$table'::regclass});
 	$d{constraints} = $node->safe_psql(
@@ -35,9 +35,9 @@ sub definition
 		FROM pg_constraint WHERE conrelid = '$table'::regclass});
 	$d{table} = $node->safe_psql(
 		'postgres', qq{
-		SELECT format('%s.%s owner=%s kind=%s persistence=%s options=%s comment=%s',
+		SELECT format('%s.%s owner=%s kind=%s persistence=%s options=%s acl=%s replident=%s comment=%s',
 				relnamespace::regnamespace, relname, relowner::regrole, relkind, relpersistence,
-				reloptions, obj_description(oid, 'pg_class'))
+				reloptions, relacl, relreplident, obj_description(oid, 'pg_class'))
 		FROM pg_class WHERE oid = '$table'::regclass});
 	return \%d;
 }
@@ -72,19 +72,27 @@ $node->safe_psql(
 		qty integer NOT NULL DEFAULT 0,
 		note text DEFAULT 'none yet',
 		price numeric(10,2),
+		total numeric GENERATED ALWAYS AS (qty * price) STORED,
+		label text COLLATE "C",
 		CONSTRAINT qty_nonneg CHECK (qty >= 0),
 		CONSTRAINT items_code_key UNIQUE (code)
-	);
+	) WITH (fillfactor = 80);
+	ALTER TABLE items ALTER COLUMN note SET STATISTICS 500;
+	ALTER TABLE items ALTER COLUMN label SET STORAGE MAIN;
+	CREATE ROLE item_reader;
+	GRANT SELECT ON items TO item_reader;
+	GRANT UPDATE (note) ON items TO item_reader;
 	ALTER TABLE items DROP COLUMN gone;
 	ALTER TABLE items ADD CONSTRAINT note_short CHECK (length(note) < 200) NOT VALID;
 	CREATE INDEX items_note_partial ON items (note) WHERE qty > 50;
 	CREATE INDEX items_lower_code ON items (lower(code));
 	CREATE UNIQUE INDEX items_price_qty ON items (price, qty);
+	ALTER TABLE items CLUSTER ON items_lower_code;
 	COMMENT ON TABLE items IS 'stock items';
 	COMMENT ON COLUMN items.code IS 'article code';
 	COMMENT ON COLUMN items.note IS 'free text, may be ''quoted''';
-	INSERT INTO items (code, qty, note, price)
-		SELECT 'A-' || g, g % 100, CASE WHEN g % 3 = 0 THEN repeat('n', g % 50) END, g / 7.0
+	INSERT INTO items (code, qty, note, price, label)
+		SELECT 'A-' || g, g % 100, CASE WHEN g % 3 = 0 THEN repeat('n', g % 50) END, g / 7.0, 'L' || g
 		FROM generate_series(1, 40000) g;
 	INSERT INTO items (code) VALUES ('defaulted');
 });
@@ -126,13 +134,13 @@ like(
 is(table_md5($node, 'items'), $md5, 'same rows, same values, same order of columns');
 my $after = definition('items');
 is($after->{columns}, $def->{columns},
-	'same columns: types, NOT NULL, defaults, comments');
+	'same columns: types, collations, NOT NULL, defaults, generated, statistics, storage, privileges, comments');
 is($after->{indexes}, $def->{indexes},
-	'same indexes: names and definitions (partial, expression, unique)');
+	'same indexes: names and definitions (partial, expression, unique), CLUSTER ON');
 is($after->{constraints}, $def->{constraints},
 	'same constraints: names, definitions, NOT VALID kept NOT VALID');
 is($after->{table}, $def->{table},
-	'same schema, name, owner, options and table comment');
+	'same schema, name, owner, options, privileges and table comment');
 isnt(table_oid('items'), $oid, 'the table is a new relation (new OID)');
 my $heap = heap_size($node, 'items');
 cmp_ok($heap, '<', $bloated / 2, "heap shrank: $bloated -> $heap bytes");
@@ -278,11 +286,16 @@ is(table_md5($node, 'ordered'), $md5, '-o: same rows');
 # ------------------------------------------------------------------------
 $node->safe_psql(
 	'postgres', q{
-	CREATE TABLE par (id bigint PRIMARY KEY, a int NOT NULL, b text);
+	CREATE TABLE par (id bigint PRIMARY KEY, a int NOT NULL, b text, doc text);
 	CREATE INDEX par_a ON par (a);
 	CREATE INDEX par_b ON par (b);
 	INSERT INTO par SELECT g, g % 1000, 'row ' || g FROM generate_series(1, 30000) g;
+	-- some values large enough to live in the TOAST table
+	UPDATE par SET doc = (SELECT string_agg(md5(id::text || x), '') FROM generate_series(1, 300) x)
+	WHERE id % 500 = 0;
 });
+cmp_ok($node->safe_psql('postgres', q{SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'par'}),
+	'>', 0, 'par has TOASTed values');
 bloat_table($node, 'par', delete => 0.6);
 $md5 = table_md5($node, 'par');
 $def = definition('par');

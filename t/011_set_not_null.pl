@@ -177,12 +177,14 @@ is_deeply([ run_leftovers($node) ], [], 'two columns: nothing left behind');
 
 # ------------------------------------------------------------------------
 # The application writes a NULL during the run: the run aborts cleanly and
-# names the column and the row.  Once before the copy reads the table, once
-# during the replay.
+# names the column and the row: before the copy reads the table, during the
+# replay, and just before the swap (the last changes are applied under the
+# swap's lock).
 # ------------------------------------------------------------------------
 for my $case (
 	[ 'copy', { PGR_TEST_SLEEP_COPY_START => 2000 } ],
-	[ 'replay', { PGR_TEST_SLEEP_REPLAY_BATCH => 1500 } ])
+	[ 'replay', { PGR_TEST_SLEEP_REPLAY_BATCH => 1500 } ],
+	[ 'swap', { PGR_TEST_SLEEP_BEFORE_SWAP => 1500 } ])
 {
 	my ($phase, $env) = @$case;
 	$node->safe_psql('postgres', q{UPDATE contacts SET note = 'n' || id WHERE note IS NULL});

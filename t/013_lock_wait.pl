@@ -4,6 +4,7 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Text::ParseWords qw(shellwords);
 use Time::HiRes ();
 use PgRebuildTest;
 
@@ -167,6 +168,7 @@ like($err, qr/^pg_rebuild: detail: The table "public"\."t" was not changed, but 
 	'blocker outlives the run: stderr says the table was not changed and objects remain');
 like($err, qr/^pg_rebuild: hint: Run: pg_rebuild --cleanup .*-t '"public"\."t"'$/m,
 	'blocker outlives the run: stderr names the --cleanup command');
+my ($cleanup) = $err =~ /^pg_rebuild: hint: Run: pg_rebuild (--cleanup .*)$/m;
 my @left = run_leftovers($node);
 ok((grep { /^trigger pgrebuild_capture on t$/ } @left),
 	'blocker outlives the run: the capture trigger is left, and recorded')
@@ -178,10 +180,35 @@ is($node->safe_psql('postgres', q{INSERT INTO t VALUES (-1, 'leftover trigger') 
 $bg->query_safe('COMMIT');
 $bg->quit;
 
-($rc, $out, $err) = run_rebuild($node, '--cleanup', '-t', 't');
+# --status shows the dead run.
+($rc, $out, $err) = run_rebuild($node, '--status');
+is($rc, 3, '--status with a dead run: exit 3');
+like($out, qr/^run \d+  table "public"\."t"  phase swap  .*DEAD/m, '--status: the run is shown dead');
+
+# A new run sees the dead run's objects and points to --cleanup.
+($rc, $out, $err) = run_rebuild($node, '-t', 't');
+is($rc, 1, 'leftovers of a dead run: a new run exits 1');
+like($err, qr/^pg_rebuild: error: a previous pg_rebuild run on "public"\."t" did not finish and left objects behind$/m,
+	'leftovers of a dead run: said so');
+like($err, qr/^pg_rebuild: detail: run \d+ \(phase swap, started .*\): .*pgrebuild_capture/m,
+	'leftovers of a dead run: the objects are listed');
+like($err, qr/^pg_rebuild: hint: Run: pg_rebuild --cleanup .*-t '"public"\."t"'$/m,
+	'leftovers of a dead run: the --cleanup command is named');
+is_deeply([ run_leftovers($node) ], \@left, 'leftovers of a dead run: the new run added nothing');
+
+# The printed command, as a user would paste it: it must reach the same
+# server without the environment the run had (here the server is on a
+# socket directory given with -d host=...).
+($rc, $out, $err) = run_rebuild($node, { env => { PGHOST => undef, PGPORT => undef } },
+	shellwords($cleanup // '--cleanup'), '--retry-timeout', '0');
+is($rc, 0, '--cleanup: the printed command works as printed');
+($rc, $out, $err) = run_rebuild($node, '--cleanup', '-t', 't') if $rc != 0;
 is($rc, 0, '--cleanup: exit 0');
 like($out, qr/cleaned up 1 dead run/, '--cleanup: one dead run cleaned');
 is_deeply([ run_leftovers($node) ], [], '--cleanup: nothing left behind');
+($rc, $out, $err) = run_rebuild($node, '--status');
+is($rc, 0, '--status after --cleanup: exit 0');
+like($out, qr/^no pg_rebuild run in database postgres$/m, '--status after --cleanup: no run');
 is(table_oid(), $oid, '--cleanup: same table (OID)');
 $node->safe_psql('postgres', 'DELETE FROM t WHERE id = -1');
 is(table_md5($node, 't'), $md5, '--cleanup: same rows');

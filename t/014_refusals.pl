@@ -168,79 +168,231 @@ refused('a partitioned table', undef, [ '-t', 'parted' ], [ qr/"public"\."parted
 refused('a partition', 'parted_1', [], [ qr/"public"\."parted_1" is a partition/ ]);
 
 # ------------------------------------------------------------------------
-# Dependents that a rename swap would leave on the old table.
+# Dependents the swap carries over: after the rebuild each one is there,
+# bound to the new table, and works.
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres', 'CREATE ROLE app_reader');
+
+# Rebuilds $table (created by $setup) and checks, before and after, the
+# text returned by $same_sql (a description of the dependents that must not
+# change); returns the run's output for further checks.
+sub carried_over
+{
+	my ($name, $table, $setup, $same_sql) = @_;
+	$node->safe_psql(
+		'postgres', qq{
+		CREATE TABLE $table (id int PRIMARY KEY, ref int NOT NULL, v text);
+		INSERT INTO $table SELECT g, g, 'v' || g FROM generate_series(1, 2000) g;
+		$setup});
+	$node->safe_psql('postgres', "DELETE FROM $table WHERE id % 3 = 0");
+	my $md5 = table_md5($node, $table);
+	my $oid = table_oid($table);
+	my $before = $node->safe_psql('postgres', $same_sql);
+	my ($rc, $out, $err) = run_rebuild($node, '-t', $table);
+	is($rc, 0, "$name: exit 0");
+	is($err, '', "$name: nothing on stderr");
+	isnt(table_oid($table), $oid, "$name: a new table");
+	is(table_md5($node, $table), $md5, "$name: same rows");
+	is($node->safe_psql('postgres', $same_sql), $before, "$name: carried over unchanged");
+	is( $node->safe_psql(
+			'postgres', qq{
+			SELECT count(*) FROM pg_depend WHERE refclassid = 'pg_class'::regclass AND refobjid = $oid}),
+		0, "$name: nothing depends on the old table's OID");
+	is_deeply([ run_leftovers($node) ], [], "$name: nothing left behind");
+	return ($rc, $out, $err);
+}
+
+carried_over(
+	'a view, a view on the view, with options and grants',
+	'dep_view',
+	q{CREATE VIEW dep_view_v WITH (security_barrier) AS SELECT id, v FROM dep_view WHERE id > 10;
+	  CREATE VIEW dep_view_vv AS SELECT count(*) AS n FROM dep_view_v;
+	  GRANT SELECT ON dep_view_v TO app_reader;},
+	q{SELECT string_agg(format('%s %s %s %s', c.oid, c.reloptions, c.relacl, pg_get_viewdef(c.oid)), E'\n' ORDER BY c.relname)
+	  FROM pg_class c WHERE c.relname IN ('dep_view_v', 'dep_view_vv')});
+$node->safe_psql('postgres', q{INSERT INTO dep_view VALUES (100000, 1, 'new')});
+is($node->safe_psql('postgres', q{SELECT v FROM dep_view_v WHERE id = 100000}),
+	'new', 'the view reads the rebuilt table');
+is($node->safe_psql('postgres', q{SELECT n FROM dep_view_vv}),
+	$node->safe_psql('postgres', q{SELECT count(*) FROM dep_view WHERE id > 10}),
+	'the view on the view too');
+
+$node->safe_psql('postgres', 'CREATE TABLE dep_fk (id int PRIMARY KEY)');
+carried_over(
+	'foreign keys to and from the table',
+	'dep_fk_mid',
+	q{INSERT INTO dep_fk SELECT generate_series(1, 3000);
+	  ALTER TABLE dep_fk_mid ADD CONSTRAINT dep_fk_mid_ref_fkey FOREIGN KEY (ref) REFERENCES dep_fk (id);
+	  CREATE TABLE dep_fk_child (id int PRIMARY KEY, mid int REFERENCES dep_fk_mid (id) ON DELETE CASCADE);
+	  INSERT INTO dep_fk_child SELECT g, g FROM generate_series(1, 2000) g WHERE g % 3 <> 0;},
+	q{SELECT string_agg(format('%s %s %s %s', conname, conrelid::regclass, confrelid::regclass, pg_get_constraintdef(oid)), E'\n' ORDER BY conname)
+	  FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace});
+is( $node->safe_psql(
+		'postgres', q{SELECT string_agg(conname || ' ' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'public'::regnamespace}),
+	'dep_fk_child_mid_fkey true,dep_fk_mid_ref_fkey true',
+	'the foreign keys are validated again');
+my ($frc, $fout, $ferr) = $node->psql('postgres', 'INSERT INTO dep_fk_child VALUES (-1, 999999)');
+like($ferr, qr/violates foreign key constraint "dep_fk_child_mid_fkey"/, 'the incoming foreign key is enforced');
+($frc, $fout, $ferr) = $node->psql('postgres', 'INSERT INTO dep_fk_mid VALUES (-1, 999999, NULL)');
+like($ferr, qr/violates foreign key constraint "dep_fk_mid_ref_fkey"/, 'the outgoing foreign key is enforced');
+$node->safe_psql('postgres', 'DELETE FROM dep_fk_mid WHERE id = 1');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM dep_fk_child WHERE mid = 1'),
+	0, 'ON DELETE CASCADE acts from the rebuilt table');
+is($node->safe_psql('postgres', 'DELETE FROM dep_fk WHERE id = 2999 RETURNING id'),
+	2999, 'a referenced row no longer used by the table can be deleted');
+
+carried_over(
+	'user triggers, one disabled',
+	'dep_trg',
+	q{CREATE FUNCTION dep_trg_f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN NEW.v := upper(NEW.v); RETURN NEW; END';
+	  CREATE TRIGGER dep_trg_upper BEFORE INSERT OR UPDATE ON dep_trg FOR EACH ROW EXECUTE FUNCTION dep_trg_f();
+	  CREATE TRIGGER dep_trg_off BEFORE INSERT ON dep_trg FOR EACH ROW EXECUTE FUNCTION dep_trg_f();
+	  ALTER TABLE dep_trg DISABLE TRIGGER dep_trg_off;
+	  COMMENT ON TRIGGER dep_trg_upper ON dep_trg IS 'shouts';},
+	q{SELECT string_agg(format('%s %s %s', tgenabled, pg_get_triggerdef(oid), obj_description(oid, 'pg_trigger')), E'\n' ORDER BY tgname)
+	  FROM pg_trigger WHERE tgrelid = 'dep_trg'::regclass});
+is($node->safe_psql('postgres', q{INSERT INTO dep_trg VALUES (-1, 1, 'quiet') RETURNING v}),
+	'QUIET', 'the trigger fires on the rebuilt table');
+
+carried_over(
+	'row level security and its policies',
+	'dep_pol',
+	q{ALTER TABLE dep_pol ENABLE ROW LEVEL SECURITY;
+	  CREATE POLICY dep_pol_even ON dep_pol FOR SELECT TO app_reader USING (id % 2 = 0);
+	  CREATE POLICY dep_pol_ins ON dep_pol FOR INSERT WITH CHECK (ref > 0);
+	  GRANT SELECT ON dep_pol TO app_reader;},
+	q{SELECT (SELECT relrowsecurity || ' ' || relforcerowsecurity FROM pg_class WHERE oid = 'dep_pol'::regclass) || E'\n' ||
+	  (SELECT string_agg(format('%s %s %s %s %s', policyname, cmd, roles, qual, with_check), E'\n' ORDER BY policyname)
+	   FROM pg_policies WHERE tablename = 'dep_pol')});
+is($node->safe_psql('postgres', q{SET ROLE app_reader; SELECT count(*) FROM dep_pol}),
+	$node->safe_psql('postgres', q{SELECT count(*) FROM dep_pol WHERE id % 2 = 0}),
+	'the policy filters the rows of the rebuilt table');
+
+carried_over(
+	'publication membership with a column list and a row filter',
+	'dep_pub',
+	q{CREATE PUBLICATION dep_pub_p FOR TABLE dep_pub (id, v) WHERE (id > 10);},
+	q{SELECT string_agg(format('%s %s %s', pubname, attnames, rowfilter), E'\n' ORDER BY pubname)
+	  FROM pg_publication_tables WHERE tablename = 'dep_pub'});
+$node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_p');
+
+carried_over(
+	'extended statistics',
+	'dep_stx',
+	q{CREATE STATISTICS dep_stx_s (ndistinct, dependencies) ON id, ref FROM dep_stx;},
+	q{SELECT string_agg(format('%s %s', stxname, pg_get_statisticsobjdef(oid)), E'\n' ORDER BY stxname)
+	  FROM pg_statistic_ext WHERE stxrelid = 'dep_stx'::regclass});
+
+carried_over(
+	'a rule on the table',
+	'dep_rule',
+	q{CREATE TABLE dep_rule_log (id int);
+	  CREATE RULE dep_rule_r AS ON DELETE TO dep_rule DO ALSO INSERT INTO dep_rule_log VALUES (OLD.id);},
+	q{SELECT string_agg(format('%s %s', rulename, definition), E'\n' ORDER BY rulename)
+	  FROM pg_rules WHERE tablename = 'dep_rule'});
+$node->safe_psql('postgres', 'DELETE FROM dep_rule WHERE id = 1');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM dep_rule_log WHERE id = 1'),
+	1, 'the rule fires on the rebuilt table');
+
+carried_over(
+	'a function with a SQL-standard body',
+	'dep_fn',
+	q{CREATE FUNCTION dep_fn_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM dep_fn; END;},
+	q{SELECT pg_get_functiondef('dep_fn_count'::regproc)});
+$node->safe_psql('postgres', q{INSERT INTO dep_fn VALUES (-1, 1, 'x')});
+is($node->safe_psql('postgres', 'SELECT dep_fn_count()'),
+	$node->safe_psql('postgres', 'SELECT count(*) FROM dep_fn'),
+	'the function reads the rebuilt table');
+
+$node->safe_psql('postgres', 'CREATE TABLE dep_par (id int, ref int NOT NULL, v text)');
+carried_over(
+	'a child of an inheritance parent',
+	'dep_kid',
+	q{ALTER TABLE dep_kid INHERIT dep_par; INSERT INTO dep_par VALUES (0, 0, 'parent row');},
+	q{SELECT string_agg(inhrelid::regclass || ' ' || inhparent::regclass, ',') FROM pg_inherits});
+is($node->safe_psql('postgres', 'SELECT count(*) FROM dep_par'),
+	$node->safe_psql('postgres', 'SELECT count(*) + 1 FROM dep_kid'),
+	'the parent sees the rows of the rebuilt child, and keeps its own');
+
+# ------------------------------------------------------------------------
+# Dependents that cannot be carried over: refused.
 # ------------------------------------------------------------------------
 sub dependent_refused
 {
-	my ($name, $setup, $table, $detail) = @_;
+	my ($name, $setup, $table, $details) = @_;
 	$node->safe_psql(
 		'postgres', qq{
 		CREATE TABLE $table (id int PRIMARY KEY, ref int, v text);
 		INSERT INTO $table SELECT g, g, 'v' || g FROM generate_series(1, 2000) g;
 		$setup});
+	my $n = scalar @$details;
 	refused(
 		$name, $table, [],
 		[
-			qr/^pg_rebuild: error: "public"\."$table" cannot be rebuilt by this version: 1 thing around it would not survive the swap$/m,
-			$detail
+			qr/^pg_rebuild: error: "public"\."$table" cannot be rebuilt: $n things? around it would not survive the swap$/m,
+			@$details
 		]);
 	return;
 }
-dependent_refused('a dependent view', 'CREATE VIEW dep_view_v AS SELECT id, v FROM dep_view',
-	'dep_view', qr/^pg_rebuild: detail: view public\.dep_view_v depends on the table/m);
-dependent_refused(
-	'a foreign key from another table',
-	'CREATE TABLE dep_fk_child (id int PRIMARY KEY, parent int REFERENCES dep_fk (id))',
-	'dep_fk',
-	qr/^pg_rebuild: detail: constraint dep_fk_child_parent_fkey on table public\.dep_fk_child \(foreign keys to or from the table are not carried over by this version\)$/m);
-$node->safe_psql('postgres', 'CREATE TABLE dep_fk_parent (id int PRIMARY KEY)');
-$node->safe_psql('postgres', 'INSERT INTO dep_fk_parent SELECT generate_series(1, 2000)');
-dependent_refused(
-	'a foreign key to another table',
-	'ALTER TABLE dep_fk_out ADD FOREIGN KEY (ref) REFERENCES dep_fk_parent (id)',
-	'dep_fk_out',
-	qr/^pg_rebuild: detail: constraint dep_fk_out_ref_fkey on table public\.dep_fk_out \(foreign keys/m);
-dependent_refused(
-	'a user trigger',
-	q{CREATE FUNCTION dep_trg_f() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
-	  CREATE TRIGGER dep_trg_t BEFORE INSERT ON dep_trg FOR EACH ROW EXECUTE FUNCTION dep_trg_f()},
-	'dep_trg',
-	qr/^pg_rebuild: detail: trigger dep_trg_t on table public\.dep_trg \(user triggers are not carried over by this version/m);
-dependent_refused(
-	'a row level security policy',
-	'CREATE POLICY dep_pol_p ON dep_pol USING (id > 0)',
-	'dep_pol',
-	qr/^pg_rebuild: detail: policy dep_pol_p on table public\.dep_pol \(row level security policies are not carried over by this version\)$/m);
-dependent_refused(
-	'publication membership',
-	'CREATE PUBLICATION dep_pub_p FOR TABLE dep_pub',
-	'dep_pub',
-	qr/^pg_rebuild: detail: publication of table public\.dep_pub in publication dep_pub_p \(publication membership is not carried over by this version\)$/m);
-$node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_p');
-dependent_refused(
-	'extended statistics',
-	'CREATE STATISTICS dep_stx_s ON id, ref FROM dep_stx',
-	'dep_stx',
-	qr/^pg_rebuild: detail: statistics object public\.dep_stx_s \(extended statistics are not carried over/m);
 dependent_refused(
 	'an inheritance child',
 	'CREATE TABLE dep_inh_child () INHERITS (dep_inh)',
 	'dep_inh',
-	qr/^pg_rebuild: detail: table public\.dep_inh_child inherits from the table/m);
+	[ qr/^pg_rebuild: detail: table public\.dep_inh_child inherits from the table \(tables with inheritance children are refused\)$/m ]);
+dependent_refused(
+	'a materialized view',
+	'CREATE MATERIALIZED VIEW dep_mv_m AS SELECT count(*) FROM dep_mv',
+	'dep_mv',
+	[ qr/^pg_rebuild: detail: materialized view public\.dep_mv_m depends on the table \(a materialized view cannot be re-pointed/m ]);
+dependent_refused(
+	'a user of the row type',
+	'CREATE TABLE dep_rt_user (x dep_rt)',
+	'dep_rt',
+	[ qr/^pg_rebuild: detail: column x of table public\.dep_rt_user uses the table's row type/m ]);
+dependent_refused(
+	'a FOR ALL TABLES publication',
+	'CREATE PUBLICATION dep_all_p FOR ALL TABLES',
+	'dep_all',
+	[ qr/^pg_rebuild: detail: publication dep_all_p is FOR ALL TABLES: it would publish the shadow and log tables$/m ]);
+$node->safe_psql('postgres', 'DROP PUBLICATION dep_all_p');
 
-# Several dependents: one detail line for each.
+# Several: one detail line for each.
 $node->safe_psql(
 	'postgres', q{
 	CREATE TABLE many (id int PRIMARY KEY, v text);
-	CREATE VIEW many_v1 AS SELECT id FROM many;
-	CREATE VIEW many_v2 AS SELECT v FROM many;
-	CREATE POLICY many_p ON many USING (true);
+	CREATE MATERIALIZED VIEW many_m1 AS SELECT id FROM many;
+	CREATE MATERIALIZED VIEW many_m2 AS SELECT v FROM many;
+	CREATE TABLE many_kid () INHERITS (many);
 });
 ($rc, $out, $err) = refused('three dependents', 'many', [],
-	[ qr/cannot be rebuilt by this version: 3 things around it would not survive the swap/ ]);
-like($err, qr/^pg_rebuild: detail: view public\.many_v1 depends on the table/m, 'three dependents: the first view is named');
-like($err, qr/^pg_rebuild: detail: view public\.many_v2 depends on the table/m, 'three dependents: the second view is named');
-like($err, qr/^pg_rebuild: detail: policy many_p on table public\.many/m, 'three dependents: the policy is named');
+	[ qr/cannot be rebuilt: 3 things around it would not survive the swap/ ]);
+like($err, qr/^pg_rebuild: detail: materialized view public\.many_m1 /m, 'three dependents: the first is named');
+like($err, qr/^pg_rebuild: detail: materialized view public\.many_m2 /m, 'three dependents: the second is named');
+like($err, qr/^pg_rebuild: detail: table public\.many_kid inherits/m, 'three dependents: the third is named');
+
+# A dependent the run's role cannot act as the owner of.
+$node->safe_psql('appdb', q{GRANT SELECT ON owned TO stranger; GRANT CREATE ON SCHEMA public TO stranger});
+$node->safe_psql('appdb', q{SET ROLE stranger; CREATE VIEW strangers_view AS SELECT id FROM owned});
+refused(
+	'a view owned by another role',
+	'owned',
+	[ '-U', 'member' ],
+	[
+		qr/^pg_rebuild: error: "public"\."owned" cannot be rebuilt: 1 thing around it would not survive the swap$/m,
+		qr/^pg_rebuild: detail: view public\.strangers_view is owned by stranger, and the run's role is not a member of that role, so it cannot be re-created$/m
+	],
+	dbname => 'appdb');
+$node->safe_psql('appdb', 'DROP VIEW strangers_view');
+
+# FORCE ROW LEVEL SECURITY: the owner's copy would miss rows.
+$node->safe_psql('appdb', 'ALTER TABLE owned ENABLE ROW LEVEL SECURITY; ALTER TABLE owned FORCE ROW LEVEL SECURITY');
+refused(
+	'FORCE ROW LEVEL SECURITY',
+	'owned',
+	[ '-U', 'member' ],
+	[ qr/^pg_rebuild: error: "public"\."owned" has FORCE ROW LEVEL SECURITY and the run's role does not bypass row level security$/m ],
+	dbname => 'appdb');
+$node->safe_psql('appdb', 'ALTER TABLE owned NO FORCE ROW LEVEL SECURITY; ALTER TABLE owned DISABLE ROW LEVEL SECURITY');
 
 # ------------------------------------------------------------------------
 # An invalid index (a failed CREATE UNIQUE INDEX CONCURRENTLY).
@@ -272,7 +424,7 @@ $node->safe_psql(
 	INSERT INTO busy SELECT g, 'v' || g FROM generate_series(1, 5000) g;
 });
 $md5 = table_md5($node, 'busy');
-my $first = start_rebuild($node, { env => { PGR_TEST_SLEEP_COPY_START => 3000 } }, '-t', 'busy');
+my $first = start_rebuild($node, { env => { PGR_TEST_SLEEP_COPY_START => 2000 } }, '-t', 'busy');
 ok(wait_for_run_phase($node, 'copy', handle => $first), 'a first run is copying');
 my $first_pid = $node->safe_psql('postgres', q{SELECT pid FROM pgrebuild.runs});
 ($rc, $out, $err) = run_rebuild($node, '-t', 'busy');
@@ -299,7 +451,9 @@ $node->backup('standby_backup');
 my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'standby_backup', has_streaming => 1);
 $standby->start;
-$node->wait_for_catchup($standby, 'replay', $node->lsn('insert'));
+# The table is in the backup: no need to wait for the standby to catch up.
+$standby->poll_query_until('postgres', q{SELECT pg_is_in_recovery() AND to_regclass('replicated') IS NOT NULL})
+  or die 'the standby did not come up';
 my $md5_primary = table_md5($node, 'replicated');
 my $oid_primary = table_oid('replicated');
 ($rc, $out, $err) = run_rebuild($standby, '-t', 'replicated');
