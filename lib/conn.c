@@ -204,15 +204,27 @@ worth_retrying(ConnParams *p)
 	return ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
 }
 
+/* The connection's error message on one line (libpq's may span several). */
 static char *
 trimmed_error(PGconn *pg)
 {
-	char	   *m = pgr_strdup(PQerrorMessage(pg));
-	size_t		n = strlen(m);
+	StrBuf		sb;
+	bool		space = false;
 
-	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
-		m[--n] = '\0';
-	return m;
+	sb_init(&sb);
+	for (const char *p = PQerrorMessage(pg); *p; p++)
+	{
+		if (*p == '\n' || *p == '\t' || *p == ' ')
+			space = sb.len > 0;
+		else
+		{
+			if (space)
+				sb_append_char(&sb, ' ');
+			space = false;
+			sb_append_char(&sb, *p);
+		}
+	}
+	return sb_steal(&sb);
 }
 
 /* Server notices are shown only with --verbose. */

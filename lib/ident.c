@@ -67,6 +67,24 @@ ident_literal(const char *text)
 	return sb_steal(&sb);
 }
 
+char *
+ident_shell_quote(const char *s)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_append_char(&sb, '\'');
+	for (const char *p = s; *p; p++)
+	{
+		if (*p == '\'')
+			sb_append(&sb, "'\\''");
+		else
+			sb_append_char(&sb, *p);
+	}
+	sb_append_char(&sb, '\'');
+	return sb_steal(&sb);
+}
+
 /* Cuts s to at most NAMEDATALEN-1 bytes without splitting a UTF-8 character. */
 static void
 truncate_name(char *s)

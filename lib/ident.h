@@ -42,6 +42,9 @@ bool		ident_parse_qualified(const char *input, char **schema, char **name,
 /* Parses exactly one identifier. */
 bool		ident_parse_one(const char *input, char **name, char **err);
 
+/* s for a POSIX shell: 'text', with ' written as '\''. */
+char	   *ident_shell_quote(const char *s);
+
 /* One item of --order-by. */
 typedef struct OrderItem
 {

@@ -165,6 +165,16 @@ open_workers(Run *r)
  * Failure: leave the table as it was, remove what this run created
  * ------------------------------------------------------------------------ */
 
+/* Appends " flag 'value'" to sb, shell-quoted. */
+static void
+append_arg(StrBuf *sb, const char *flag, const char *value)
+{
+	char	   *q = ident_shell_quote(value);
+
+	sb_appendf(sb, " %s %s", flag, q);
+	free(q);
+}
+
 static void
 print_cleanup_command(const Run *r)
 {
@@ -176,30 +186,28 @@ print_cleanup_command(const Run *r)
 	if (c && c->pg)
 	{
 		/* never the connection string itself: it may hold a password */
-		sb_appendf(&sb, " -d %s", PQdb(c->pg));
-		if (PQhost(c->pg) && *PQhost(c->pg) && PQhost(c->pg)[0] != '/')
-			sb_appendf(&sb, " -h %s", PQhost(c->pg));
+		append_arg(&sb, "-d", PQdb(c->pg));
+		if (PQhost(c->pg) && *PQhost(c->pg))
+			append_arg(&sb, "-h", PQhost(c->pg));
 		if (PQport(c->pg) && *PQport(c->pg))
-			sb_appendf(&sb, " -p %s", PQport(c->pg));
+			append_arg(&sb, "-p", PQport(c->pg));
 		if (PQuser(c->pg))
-			sb_appendf(&sb, " -U %s", PQuser(c->pg));
+			append_arg(&sb, "-U", PQuser(c->pg));
+	}
+	else
+	{
+		if (r->params.host)
+			append_arg(&sb, "-h", r->params.host);
+		if (r->params.port)
+			append_arg(&sb, "-p", r->params.port);
+		if (r->params.user)
+			append_arg(&sb, "-U", r->params.user);
 	}
 	if (r->have_table)
 	{
 		char	   *tq = ident_quote_qualified(r->t.schema, r->t.name);
-		char	   *lit = ident_literal(tq);
 
-		/* shell-quote the table name */
-		sb_append(&sb, " -t '");
-		for (const char *p = tq; *p; p++)
-		{
-			if (*p == '\'')
-				sb_append(&sb, "'\\''");
-			else
-				sb_append_char(&sb, *p);
-		}
-		sb_append(&sb, "'");
-		free(lit);
+		append_arg(&sb, "-t", tq);
 		free(tq);
 	}
 	log_hint("Run: %s", sb.data);
@@ -270,53 +278,11 @@ fail_run(Run *r)
 static void
 report_failure(Run *r, Conn *failed, const char *what)
 {
-	if (failed && conn_failed_with(failed, "23502") && failed->column &&
-		sv_contains(&r->o->set_not_null, failed->column))
+	if (failed && conn_failed_with(failed, "23502") && conn_ok(r->main))
 	{
-		const IndexDesc *key = &r->t.indexes[r->t.key_index];
-		StrBuf		sql;
-		PGresult   *res;
-		char	   *col_q = ident_quote(failed->column);
-		char	   *row = NULL;
-
-		sb_init(&sql);
-		sb_append(&sql, "SELECT ROW(");
-		for (int i = 0; i < key->nkeys; i++)
-		{
-			if (i > 0)
-				sb_append(&sql, ", ");
-			ident_append(&sql, key->key_columns[i]);
-		}
-		sb_appendf(&sql, ")::text FROM ONLY %s WHERE %s IS NULL LIMIT 1", r->t.qname, col_q);
-		if (conn_ok(r->main))
-		{
-			conn_best_effort(r->main, "ROLLBACK");
-			res = conn_query(r->main, sql.data);
-			if (res && PQntuples(res) > 0)
-				row = pgr_strdup(PQgetvalue(res, 0, 0));
-			PQclear(res);
-		}
-		log_error("the application wrote NULL into column %s of %s during the run, "
-				  "so --set-not-null %s cannot be applied", col_q, r->t.qname, col_q);
-		if (row)
-		{
-			StrBuf		keys;
-
-			sb_init(&keys);
-			for (int i = 0; i < key->nkeys; i++)
-			{
-				if (i > 0)
-					sb_append(&keys, ", ");
-				ident_append(&keys, key->key_columns[i]);
-			}
-			log_detail("The row with key (%s)=%s holds NULL in %s now.", keys.data, row, col_q);
-			sb_free(&keys);
-		}
-		log_hint("Fix the application (or the rows) so that it no longer writes NULL there, then run again.");
-		free(row);
-		free(col_q);
-		sb_free(&sql);
-		return;
+		conn_best_effort(r->main, "ROLLBACK");
+		if (replay_report_null(failed, r->main, &r->t, &r->o->set_not_null))
+			return;
 	}
 	if (failed && conn_lost(failed) && !pgr_interrupted && r->recoveries < MAX_RECOVERIES)
 	{
@@ -605,8 +571,9 @@ take_table_lock(Run *r)
 	return true;
 }
 
+/* A dead run of this table must be cleaned up first. */
 static bool
-check_leftovers(Run *r)
+check_recorded_runs(Run *r)
 {
 	bool		exists;
 	RunInfo    *runs;
@@ -632,7 +599,13 @@ check_leftovers(Run *r)
 		}
 		state_free_runs(runs, n);
 	}
-	/* our deterministic names must be free */
+	return true;
+}
+
+/* The run's deterministic names must be free. */
+static bool
+check_names(Run *r)
+{
 	{
 		PGresult   *res = conn_queryf(r->main,
 									  "SELECT c.relname::text FROM pg_catalog.pg_class c "
@@ -774,9 +747,9 @@ preflight(Run *r)
 	if (!catalog_read_table(r->main, (unsigned int) oid, &r->t))
 		return false;
 	r->have_table = true;
-	if (!check_relation_kind(&r->t) || !check_ownership(r) || !check_key_and_indexes(&r->t) ||
-		!check_requested_columns(r) || !check_dependents(r) || !make_plan(r) ||
-		!take_table_lock(r) || !check_leftovers(r) || !check_nulls(r))
+	if (!check_relation_kind(&r->t) || !check_ownership(r) || !take_table_lock(r) ||
+		!check_recorded_runs(r) || !check_key_and_indexes(&r->t) || !check_requested_columns(r) ||
+		!check_dependents(r) || !make_plan(r) || !check_names(r) || !check_nulls(r))
 		return false;
 	canon = catalog_canonical_text(&r->t);
 	r->fingerprint = fingerprint_text(canon);
@@ -1257,6 +1230,7 @@ swap_phase(Run *r)
 		.dep_fingerprint = r->dep_fingerprint,
 		.plan_input = &r->plan_input,
 		.kill_blockers = r->o->kill_blockers,
+		.set_not_null = &r->o->set_not_null,
 		.guard = &r->guard,
 	};
 	char		note[128];
@@ -1744,7 +1718,12 @@ rebuild_status_main(const RebuildOptions *o)
 			if (r->alive)
 				printf(" (pid %d)\n", r->pid);
 			else
-				printf(" (was pid %d): run pg_rebuild --cleanup -t '%s'\n", r->pid, tq);
+			{
+				char	   *sq = ident_shell_quote(tq);
+
+				printf(" (was pid %d): run pg_rebuild --cleanup -t %s\n", r->pid, sq);
+				free(sq);
+			}
 			for (size_t k = 0; k < r->objects.n; k++)
 				printf("    %s\n", r->objects.items[k]);
 			free(tq);

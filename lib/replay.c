@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "ident.h"
 #include "log.h"
 
 /* Runs sql with $1 = upto; returns affected rows or -1. */
@@ -148,4 +149,47 @@ replay_backlog(Conn *c, const Plan *plan)
 	n = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return n;
+}
+
+bool
+replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec *set_not_null)
+{
+	const IndexDesc *key;
+	StrBuf		sql;
+	StrBuf		keys;
+	PGresult   *res;
+	char	   *col_q;
+	char	   *row = NULL;
+
+	if (!conn_failed_with(failed, "23502") || failed->column == NULL ||
+		!sv_contains(set_not_null, failed->column) || t->key_index < 0)
+		return false;
+	key = &t->indexes[t->key_index];
+	col_q = ident_quote(failed->column);
+	sb_init(&keys);
+	for (int i = 0; i < key->nkeys; i++)
+	{
+		if (i > 0)
+			sb_append(&keys, ", ");
+		ident_append(&keys, key->key_columns[i]);
+	}
+	sb_init(&sql);
+	sb_appendf(&sql, "SELECT ROW(%s)::text FROM ONLY %s WHERE %s IS NULL LIMIT 1", keys.data, t->qname, col_q);
+	if (q && conn_ok(q))
+	{
+		res = conn_query(q, sql.data);
+		if (res && PQntuples(res) > 0)
+			row = pgr_strdup(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	log_error("the application wrote NULL into column %s of %s during the run, "
+			  "so --set-not-null %s cannot be applied", col_q, t->qname, col_q);
+	if (row)
+		log_detail("The row with key (%s)=%s holds NULL in %s now.", keys.data, row, col_q);
+	log_hint("Fix the application (or the rows) so that it no longer writes NULL there, then run again.");
+	free(row);
+	free(col_q);
+	sb_free(&sql);
+	sb_free(&keys);
+	return true;
 }

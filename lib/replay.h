@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 
+#include "catalog.h"
 #include "conn.h"
 #include "plan.h"
 
@@ -36,5 +37,14 @@ long long	replay_rest_in_transaction(Conn *c, const Plan *plan) __attribute__((w
 long long	replay_backlog(Conn *c, const Plan *plan) __attribute__((warn_unused_result));
 
 #define REPLAY_BATCH_DEFAULT 20000
+
+/*
+ * When failed's last error is a not-null violation in one of the
+ * --set-not-null columns (the application wrote a NULL there during the
+ * run), reports it as such, naming the column and the key of a row that holds
+ * the NULL now (read on q, outside any failed transaction), and returns true.
+ * Otherwise reports nothing and returns false.
+ */
+bool		replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec *set_not_null);
 
 #endif							/* PGR_REPLAY_H */

@@ -207,7 +207,9 @@ state_describe_holder(Conn *c, const char *tool_schema, long long key)
 static bool
 read_objects(Conn *c, const char *q, RunInfo *r)
 {
-	char	   *spec = pgr_psprintf("SELECT kind || ' ' || quote_ident(schema_name) || '.' || quote_ident(object_name) "
+	char	   *spec = pgr_psprintf("SELECT kind || ' ' || CASE WHEN kind IN ('trigger', 'validate') "
+									"THEN quote_ident(object_name) "
+									"ELSE quote_ident(schema_name) || '.' || quote_ident(object_name) END "
 									"|| coalesce(' on ' || quote_ident(table_schema) || '.' || quote_ident(table_name), '') "
 									"FROM %s.run_objects WHERE run_id = %%int8 "
 									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old','validate'], kind), 1",

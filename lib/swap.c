@@ -233,6 +233,12 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	{
 		dep_plan_free(&dp);
 		dependents_free(&deps);
+		if (conn_failed_with(c, "23502"))
+		{
+			conn_best_effort(c, "ROLLBACK");
+			if (replay_report_null(c, c, t, s->set_not_null))
+				return ATTEMPT_FAILED;
+		}
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
 	}
 	out->final_entries = n;

@@ -37,6 +37,7 @@ typedef struct SwapSettings
 	uint64_t	dep_fingerprint;	/* of the dependents at preflight */
 	const PlanInput *plan_input;	/* to plan the dependents again from what the swap reads */
 	bool		kill_blockers;	/* after wait_timeout: cancel, then terminate, the blockers */
+	const StrVec *set_not_null; /* to name an application NULL met by the last replay */
 	Guard	   *guard;			/* its holder connection runs the swap transaction */
 } SwapSettings;
 

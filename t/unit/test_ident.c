@@ -93,6 +93,18 @@ check_parse(void)
 }
 
 static void
+check_shell(void)
+{
+	char	   *q = ident_shell_quote("\"public\".\"it's\"");
+
+	is_str(q, "'\"public\".\"it'\\''s\"'", "shell quoting closes, escapes and reopens around a quote");
+	free(q);
+	q = ident_shell_quote("a b;$(rm -rf /)");
+	is_str(q, "'a b;$(rm -rf /)'", "shell metacharacters stay inside single quotes");
+	free(q);
+}
+
+static void
 check_order_by(void)
 {
 	OrderItem  *items;
@@ -124,5 +136,6 @@ main(void)
 	check_literal();
 	check_parse();
 	check_order_by();
+	check_shell();
 	return done_testing();
 }
