@@ -219,8 +219,10 @@ show_failure_logs()
 	done
 }
 
+# Runs "./dev.sh $1" as the unprivileged user in a copy of the tree.
 run_as_test_user()
 {
+	local what=$1
 	local user=${PGR_TEST_USER:-pgrebuild-test}
 	if ! id "$user" >/dev/null 2>&1; then
 		say "creating unprivileged user $user (initdb refuses to run as root)"
@@ -232,10 +234,10 @@ run_as_test_user()
 	copy_tree "$work"
 	chown -R "$user:" "$work"
 	chmod 755 "$work"
-	say "running the suite as $user in $work"
+	say "running ./dev.sh $what as $user in $work"
 
 	local rc=0
-	(cd "$work" && runuser -u "$user" -- bash ./dev.sh check) || rc=$?
+	(cd "$work" && runuser -u "$user" -- bash ./dev.sh "$what") || rc=$?
 
 	if [ "$rc" = 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
 		rm -rf "$work"
@@ -252,7 +254,7 @@ cmd_test()
 {
 	cmd_deps
 	if [ "$(id -u)" = 0 ]; then
-		run_as_test_user
+		run_as_test_user check
 	else
 		local rc=0
 		cmd_check || rc=$?
@@ -267,8 +269,13 @@ cmd_test()
 
 cmd_demo()
 {
-	echo "demo: not yet"
-	exit 1
+	cmd_deps
+	if [ "$(id -u)" = 0 ]; then
+		run_as_test_user demo
+	else
+		cmd_build
+		bash "$top/bench/demo.sh" "$top/pg_rebuild"
+	fi
 }
 
 usage()
