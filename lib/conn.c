@@ -96,6 +96,31 @@ unregister_cancel(int slot)
 		PQfreeCancel(cancel);
 }
 
+static bool (*wait_hook) (void *) = NULL;
+static void *wait_hook_arg = NULL;
+static bool in_wait_hook = false;
+
+void
+conn_set_wait_hook(bool (*hook) (void *arg), void *arg)
+{
+	wait_hook = hook;
+	wait_hook_arg = arg;
+}
+
+/* Calls the wait hook unless it is running already; its verdict. */
+static bool
+call_wait_hook(void)
+{
+	bool		ok;
+
+	if (wait_hook == NULL || in_wait_hook)
+		return true;
+	in_wait_hook = true;
+	ok = wait_hook(wait_hook_arg);
+	in_wait_hook = false;
+	return ok;
+}
+
 double
 pgr_now(void)
 {
@@ -116,6 +141,8 @@ pgr_sleep_ms(double ms)
 		struct timespec ts;
 
 		if (left <= 0)
+			break;
+		if (!call_wait_hook())
 			break;
 		if (left > 0.1)
 			left = 0.1;
@@ -155,6 +182,81 @@ prompt_password(const char *user)
 	return pgr_strdup(buf);
 }
 
+/*
+ * Server settings sent in the startup packet, so that no role or database
+ * default (a statement_timeout of 1 ms, say) applies even to our first
+ * statement; appended to the options the user gave (in the connection
+ * string, or PGOPTIONS).
+ */
+static const char *const our_startup_options =
+"-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+
+/* The value of keyword in a connection string or URI, or NULL. */
+static char *
+conninfo_value(const char *conninfo, const char *keyword)
+{
+	PQconninfoOption *opts;
+	char	   *err = NULL;
+	char	   *v = NULL;
+
+	if (conninfo == NULL || (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgres", 8) != 0))
+		return NULL;
+	opts = PQconninfoParse(conninfo, &err);
+	if (opts == NULL)
+	{
+		PQfreemem(err);
+		return NULL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		if (strcmp(o->keyword, keyword) == 0 && o->val && *o->val)
+			v = pgr_strdup(o->val);
+	PQconninfoFree(opts);
+	return v;
+}
+
+char *
+conn_target_value(const ConnParams *p, const char *keyword)
+{
+	const char *explicit = strcmp(keyword, "host") == 0 ? p->host :
+		strcmp(keyword, "port") == 0 ? p->port :
+		strcmp(keyword, "user") == 0 ? p->user : NULL;
+	char	   *v;
+
+	if (explicit)
+		return pgr_strdup(explicit);
+	v = conninfo_value(p->dbname, keyword);
+	if (v == NULL && strcmp(keyword, "dbname") == 0 && p->dbname && *p->dbname &&
+		strchr(p->dbname, '=') == NULL && strncmp(p->dbname, "postgres", 8) != 0)
+		v = pgr_strdup(p->dbname);
+	return v;
+}
+
+static char *
+merged_startup_options(const ConnParams *p)
+{
+	char	   *user = conninfo_value(p->dbname, "options");
+	const char *env = getenv("PGOPTIONS");
+	char	   *out;
+
+	if (user == NULL && env && *env)
+		user = pgr_strdup(env);
+	out = user ? pgr_psprintf("%s %s", user, our_startup_options) : pgr_strdup(our_startup_options);
+	free(user);
+	return out;
+}
+
+/* A port list ("5432" or "5432,5433") that libpq would refuse, or NULL. */
+static const char *
+bad_port(const char *ports)
+{
+	if (ports == NULL)
+		return NULL;
+	for (const char *p = ports; *p; p++)
+		if (!(*p >= '0' && *p <= '9') && *p != ',' && *p != ' ')
+			return ports;
+	return NULL;
+}
+
 /* Fills keys/vals for libpq; returns the count (arrays hold 12). */
 static int
 connect_keywords(const ConnParams *p, const char **keys, const char **vals)
@@ -170,6 +272,7 @@ connect_keywords(const ConnParams *p, const char **keys, const char **vals)
 	ADD("application_name", "pg_rebuild");
 	ADD("client_encoding", "UTF8");
 	ADD("connect_timeout", "10");
+	ADD("options", p->startup_options);
 #undef ADD
 	keys[n] = NULL;
 	vals[n] = NULL;
@@ -258,6 +361,22 @@ conn_open(ConnParams *params, const char *label)
 	Backoff		b;
 
 	backoff_init(&b, 250, 10000, (uint64_t) (start * 1e6) ^ (uint64_t) getpid());
+	{
+		/* a mistake in the parameters is not worth retrying */
+		char	   *cport = conninfo_value(params->dbname, "port");
+		const char *bad = bad_port(params->port) ? params->port : bad_port(cport);
+
+		if (bad)
+		{
+			log_error("invalid port \"%s\": expected a number (or a comma-separated list of numbers)", bad);
+			log_detail("Nothing was changed.");
+			free(cport);
+			return NULL;
+		}
+		free(cport);
+	}
+	if (params->startup_options == NULL)
+		params->startup_options = merged_startup_options(params);
 	if (params->prompt == PROMPT_ALWAYS && params->password == NULL)
 		params->password = prompt_password(params->user);
 	for (;;)
@@ -316,7 +435,11 @@ conn_open(ConnParams *params, const char *label)
 	log_echo_sql(c->label, session_setup);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		log_error("could not set up the session: %s", PQerrorMessage(pg));
+		char	   *m = trimmed_error(pg);
+
+		log_error("could not set up the session: %s", m);
+		log_detail("Nothing was changed.");
+		free(m);
 		PQclear(res);
 		conn_close(c);
 		return NULL;
@@ -438,12 +561,96 @@ conn_best_effort(Conn *c, const char *sql)
 		PQclear(res);
 }
 
-bool
-conn_command(Conn *c, const char *sql)
+/* Sends a cancel request for whatever runs on c. */
+static void
+cancel_running(Conn *c)
+{
+	PGcancel   *cancel = PQgetCancel(c->pg);
+	char		errbuf[256];
+
+	if (cancel)
+	{
+		(void) PQcancel(cancel, errbuf, sizeof(errbuf));
+		PQfreeCancel(cancel);
+	}
+}
+
+/*
+ * Waits for the statement sent on c, reading input as it comes, and calls
+ * the wait hook while it runs long; cancels the statement when the hook says
+ * so.
+ */
+static void
+await_result(Conn *c)
+{
+	double		start = pgr_now();
+	double		last_hook = start;
+	bool		canceled = false;
+
+	c->busy = true;
+	while (PQisBusy(c->pg))
+	{
+		fd_set		rfds;
+		struct timeval tv = {0, 100000};
+		int			fd = PQsocket(c->pg);
+
+		if (fd < 0)
+			break;
+		FD_ZERO(&rfds);
+		FD_SET(fd, &rfds);
+		(void) select(fd + 1, &rfds, NULL, NULL, &tv);
+		if (!PQconsumeInput(c->pg))
+			break;
+		if (!canceled && pgr_now() - last_hook >= 0.2)
+		{
+			last_hook = pgr_now();
+			if (!call_wait_hook())
+			{
+				cancel_running(c);
+				canceled = true;
+			}
+		}
+	}
+	c->busy = false;
+}
+
+/*
+ * Reads every result of the statement(s) sent on c; the first failure
+ * counts.  Returns the last result when all succeeded (caller clears it),
+ * NULL otherwise (error recorded in c).
+ */
+static PGresult *
+collect_results(Conn *c, ExecStatusType want)
 {
 	PGresult   *res;
 	PGresult   *last = NULL;
 	bool		ok = true;
+
+	await_result(c);
+	while ((res = PQgetResult(c->pg)) != NULL)
+	{
+		if (ok && !check_result(c, res, want))
+			ok = false;
+		PQclear(last);
+		last = res;
+	}
+	if (ok && last == NULL)
+	{
+		record_error(c, NULL);
+		ok = false;
+	}
+	if (!ok)
+	{
+		PQclear(last);
+		return NULL;
+	}
+	return last;
+}
+
+bool
+conn_command(Conn *c, const char *sql)
+{
+	PGresult   *res;
 
 	log_echo_sql(c->label, sql);
 	if (!PQsendQuery(c->pg, sql))
@@ -451,21 +658,9 @@ conn_command(Conn *c, const char *sql)
 		record_error(c, NULL);
 		return false;
 	}
-	/* A string may hold several statements: the first failure counts. */
-	while ((res = PQgetResult(c->pg)) != NULL)
-	{
-		if (ok && !check_result(c, res, PGRES_COMMAND_OK))
-			ok = false;
-		PQclear(last);
-		last = res;
-	}
-	PQclear(last);
-	if (ok && PQstatus(c->pg) != CONNECTION_OK)
-	{
-		record_error(c, NULL);
-		ok = false;
-	}
-	return ok;
+	res = collect_results(c, PGRES_COMMAND_OK);
+	PQclear(res);
+	return res != NULL;
 }
 
 bool
@@ -491,12 +686,14 @@ conn_command_params(Conn *c, const char *sql, int nparams, const char *const *va
 	PGresult   *res;
 
 	log_echo_sql(c->label, sql);
-	res = PQexecParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0);
-	if (!check_result(c, res, PGRES_COMMAND_OK))
+	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0))
 	{
-		PQclear(res);
+		record_error(c, NULL);
 		return false;
 	}
+	res = collect_results(c, PGRES_COMMAND_OK);
+	if (res == NULL)
+		return false;
 	if (affected)
 		*affected = atoll(PQcmdTuples(res));
 	PQclear(res);
@@ -506,16 +703,13 @@ conn_command_params(Conn *c, const char *sql, int nparams, const char *const *va
 PGresult *
 conn_query(Conn *c, const char *sql)
 {
-	PGresult   *res;
-
 	log_echo_sql(c->label, sql);
-	res = PQexec(c->pg, sql);
-	if (!check_result(c, res, PGRES_TUPLES_OK))
+	if (!PQsendQuery(c->pg, sql))
 	{
-		PQclear(res);
+		record_error(c, NULL);
 		return NULL;
 	}
-	return res;
+	return collect_results(c, PGRES_TUPLES_OK);
 }
 
 /* Runs a libpqtypes spec; want says which result status is success. */
@@ -538,14 +732,16 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 		return NULL;
 	}
 	log_echo_sql(c->label, stmt);
-	res = PQparamExec(c->pg, param, stmt, 1);
-	PQparamClear(param);
-	free(stmt);
-	if (!check_result(c, res, want))
+	if (!PQparamSendQuery(c->pg, param, stmt, 1))
 	{
-		PQclear(res);
+		PQparamClear(param);
+		free(stmt);
+		record_error(c, NULL);
 		return NULL;
 	}
+	PQparamClear(param);
+	free(stmt);
+	res = collect_results(c, want);
 	return res;
 }
 
@@ -738,20 +934,6 @@ res_oid(const PGresult *res, int row, int col)
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%oid", col, &v))
 		return 0;
 	return v;
-}
-
-/* Sends a cancel request for whatever runs on c. */
-static void
-cancel_running(Conn *c)
-{
-	PGcancel   *cancel = PQgetCancel(c->pg);
-	char		errbuf[256];
-
-	if (cancel)
-	{
-		(void) PQcancel(cancel, errbuf, sizeof(errbuf));
-		PQfreeCancel(cancel);
-	}
 }
 
 bool

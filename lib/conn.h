@@ -34,6 +34,7 @@ typedef struct ConnParams
 	PromptPassword prompt;
 	char	   *password;		/* prompted once, then reused for every connection */
 	double		retry_timeout_s;	/* keep retrying an unreachable server this long */
+	char	   *startup_options;	/* computed by conn_open: the user's options plus ours */
 } ConnParams;
 
 typedef struct Conn
@@ -47,6 +48,7 @@ typedef struct Conn
 	char	   *column;			/* PG_DIAG_COLUMN_NAME of the last failure */
 	char	   *constraint;
 	int			cancel_slot;	/* index in the interrupt registry, -1 if none */
+	bool		busy;			/* a statement is running (the wait hook must not use it) */
 } Conn;
 
 /* Set by SIGINT / SIGTERM (see conn_install_signal_handlers). */
@@ -70,6 +72,12 @@ void		conn_install_signal_handlers(void);
  */
 Conn	   *conn_open(ConnParams *params, const char *label) __attribute__((warn_unused_result));
 void		conn_close(Conn *c);
+/*
+ * Where params point, for messages: the value of keyword ("dbname", "host",
+ * "port" or "user") given by an option or inside a connection string, or
+ * NULL (libpq's defaults then apply).  Never the password.  Caller frees.
+ */
+char	   *conn_target_value(const ConnParams *p, const char *keyword);
 /* True when the connection is still usable. */
 bool		conn_ok(const Conn *c);
 int			conn_server_version(const Conn *c);
@@ -129,6 +137,15 @@ bool		conn_send(Conn *c, const char *sql) __attribute__((warn_unused_result));
 bool		conn_collect(Conn *c, bool *ok, long long *affected);
 /* Blocks until one of the sockets is readable or timeout_ms passes. */
 void		conn_wait_any(Conn **conns, int n, int timeout_ms);
+
+/*
+ * A function called about every 200 ms while a statement runs long or
+ * pg_rebuild sleeps (the guard's check, so that a DDL statement queued
+ * behind our lock is noticed whatever we are doing).  When it returns false,
+ * the running statement is canceled and the sleep ends.  It is never called
+ * from within itself.  NULL to remove.
+ */
+void		conn_set_wait_hook(bool (*hook) (void *arg), void *arg);
 
 /* Sleeps for ms milliseconds unless interrupted. */
 void		pgr_sleep_ms(double ms);

@@ -75,6 +75,10 @@ guard_tick(Guard *g)
 
 	if (g->holder == NULL || g->stop)
 		return !g->stop;
+	if (g->holder->busy)
+		return true;			/* the swap runs on it */
+	if (!conn_ok(g->holder))
+		return false;			/* the lock is gone: the run recovers or stops */
 	if (now - g->last_tick < 0.2)
 		return true;
 	g->last_tick = now;
@@ -137,11 +141,11 @@ guard_report_long_transactions(Conn *c, const TableDesc *t)
 {
 	PGresult   *res = conn_queryf(c,
 								  "SELECT DISTINCT ON (l.pid) l.pid, l.mode, "
-								  "extract(epoch FROM now() - a.xact_start)::float8, coalesce(a.state, '?'), "
+								  "extract(epoch FROM clock_timestamp() - a.xact_start)::float8, coalesce(a.state, '?'), "
 								  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
 								  "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
 								  "WHERE l.locktype = 'relation' AND l.relation = %oid AND l.granted "
-								  "AND l.pid <> pg_backend_pid() AND a.xact_start < now() - interval '1 second' "
+								  "AND l.pid <> pg_backend_pid() AND a.xact_start < clock_timestamp() - interval '1 second' "
 								  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
 								  "ORDER BY l.pid",
 								  t->oid);

@@ -48,6 +48,17 @@ ident_quote_qualified(const char *schema, const char *name)
 }
 
 char *
+ident_display(const char *name)
+{
+	bool		plain = name[0] != '\0' && ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+
+	for (const char *p = name; plain && *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
+			plain = false;
+	return plain ? pgr_strdup(name) : ident_quote(name);
+}
+
+char *
 ident_literal(const char *text)
 {
 	StrBuf		sb;

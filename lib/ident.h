@@ -18,6 +18,12 @@
 
 /* "name" with embedded double quotes doubled. */
 char	   *ident_quote(const char *name);
+/*
+ * The name as the server prints it in messages: bare when it is a plain
+ * lower-case identifier, quoted otherwise (keywords are not checked: for
+ * display only, never for SQL).
+ */
+char	   *ident_display(const char *name);
 /* "schema"."name" */
 char	   *ident_quote_qualified(const char *schema, const char *name);
 /* Appends the quoted identifier to sb. */

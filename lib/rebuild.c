@@ -183,7 +183,7 @@ print_cleanup_command(const Run *r)
 
 	sb_init(&sb);
 	sb_append(&sb, "pg_rebuild --cleanup");
-	if (c && c->pg)
+	if (c && c->pg && conn_ok(c))
 	{
 		/* never the connection string itself: it may hold a password */
 		append_arg(&sb, "-d", PQdb(c->pg));
@@ -196,12 +196,17 @@ print_cleanup_command(const Run *r)
 	}
 	else
 	{
-		if (r->params.host)
-			append_arg(&sb, "-h", r->params.host);
-		if (r->params.port)
-			append_arg(&sb, "-p", r->params.port);
-		if (r->params.user)
-			append_arg(&sb, "-U", r->params.user);
+		/* the connection is gone: what the options and connection string said */
+		static const char *const keys[][2] = {{"-d", "dbname"}, {"-h", "host"}, {"-p", "port"}, {"-U", "user"}};
+
+		for (int i = 0; i < 4; i++)
+		{
+			char	   *v = conn_target_value(&r->params, keys[i][1]);
+
+			if (v)
+				append_arg(&sb, keys[i][0], v);
+			free(v);
+		}
 	}
 	if (r->have_table)
 	{
@@ -225,6 +230,7 @@ fail_run(Run *r)
 	StrVec		removed;
 	bool		clean;
 
+	conn_set_wait_hook(NULL, NULL);
 	close_workers(r);
 	close_holder(r);			/* its lock would block our own cleanup */
 	pgr_interrupted = 0;		/* a second signal interrupts the cleanup itself */
@@ -247,8 +253,14 @@ fail_run(Run *r)
 		}
 	}
 	sv_init(&removed);
+	/*
+	 * Removing the trigger needs ACCESS EXCLUSIVE on the table, which a long
+	 * transaction can refuse for ever: try for a bounded time (the user may
+	 * have interrupted us), then leave the rest to --cleanup.
+	 */
 	clean = state_cleanup_run(r->main, tool_schema, r->run_id, r->o->lock_timeout_ms,
-							  r->o->wait_timeout_s > 10 ? r->o->wait_timeout_s : 10, &removed);
+							  r->o->wait_timeout_s < 3 ? 3 : r->o->wait_timeout_s > 15 ? 15 : r->o->wait_timeout_s,
+							  &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
@@ -278,6 +290,8 @@ fail_run(Run *r)
 static void
 report_failure(Run *r, Conn *failed, const char *what)
 {
+	if (r->guard.stop)
+		return;					/* the guard said why already */
 	if (failed && conn_failed_with(failed, "23502") && conn_ok(r->main))
 	{
 		conn_best_effort(r->main, "ROLLBACK");
@@ -286,7 +300,7 @@ report_failure(Run *r, Conn *failed, const char *what)
 	}
 	if (failed && conn_lost(failed) && !pgr_interrupted && r->recoveries < MAX_RECOVERIES)
 	{
-		log_warning("%s: lost the connection: %s", what, failed->message ? failed->message : "?");
+		log_warning("%s: lost the connection: %s", what, failed->message ? failed->message : "connection closed");
 		return;
 	}
 	if (failed && conn_failed_with(failed, "57014") && pgr_interrupted)
@@ -1325,6 +1339,7 @@ run_free(Run *r)
 	if (r->have_table)
 		catalog_free_table(&r->t);
 	free(r->params.password);
+	free(r->params.startup_options);
 }
 
 /* ------------------------------------------------------------------------
@@ -1379,40 +1394,44 @@ any_connection_lost(const Run *r)
 }
 
 /*
- * After a lost connection (a server restart, a terminated backend):
- * reconnect, take the table's lock again, find out from the run's record
- * where the run is, and choose the step to go on from.  False when the run
- * cannot go on (logged).
+ * One try at taking the run back after a lost connection: reconnect (the
+ * main connection too, unless a round trip shows it alive), take the table's
+ * lock again, find out from the run's record where the run is, and choose
+ * the step to go on from.  *lost says that it failed on a lost connection
+ * again (worth another try).
  */
 static bool
-recover(Run *r, Step *step)
+recover_once(Run *r, Step *step, bool *lost)
 {
 	RunInfo    *runs;
 	int			n;
 	bool		got;
 	RunInfo    *mine = NULL;
+	PGresult   *res;
 
-	r->recoveries++;
+	*lost = false;
 	close_workers(r);
 	close_holder(r);
-	log_warning("lost a connection during the %s phase: reconnecting (attempt %d of %d, "
-				"each up to --retry-timeout %.0f s)", *step == STEP_INSTALL ? "install" :
-				*step == STEP_COPY ? "copy" : *step == STEP_INDEX ? "index" : *step == STEP_REPLAY ? "replay" :
-				*step == STEP_SWAP ? "swap" : "finish", r->recoveries, MAX_RECOVERIES, r->o->retry_timeout_s);
-	if (r->main == NULL || conn_lost(r->main))
+	conn_best_effort(r->main, "ROLLBACK");
+	res = r->main ? conn_query(r->main, "SELECT 1") : NULL;
+	if (res == NULL)
 	{
 		conn_close(r->main);
-		r->locked = false;
+		r->locked = false;		/* the session lock went with the session */
 		r->main = open_as_owner(r, "main");
 		if (r->main == NULL)
 			return false;
 	}
+	PQclear(res);
 	r->guard.n_our_pids = 0;
 	guard_add_pid(&r->guard, conn_backend_pid(r->main));
 	if (!r->locked)
 	{
 		if (!state_try_lock(r->main, r->lock_key, &got))
+		{
+			*lost = conn_lost(r->main);
 			return false;
+		}
 		if (!got)
 		{
 			char	   *who = state_describe_holder(r->main, tool_schema, r->lock_key);
@@ -1431,7 +1450,10 @@ recover(Run *r, Step *step)
 		return true;
 	}
 	if (!state_list_runs(r->main, tool_schema, r->t.schema, r->t.name, &runs, &n))
+	{
+		*lost = conn_lost(r->main);
 		return false;
+	}
 	for (int i = 0; i < n; i++)
 		if (runs[i].run_id == r->run_id)
 			mine = &runs[i];
@@ -1469,6 +1491,36 @@ recover(Run *r, Step *step)
 	return true;
 }
 
+static const char *
+step_name(Step s)
+{
+	static const char *const names[] = {"install", "copy", "index", "replay", "swap", "finish", "done"};
+
+	return names[s];
+}
+
+/* Takes the run back after a lost connection, for at most --retry-timeout. */
+static bool
+recover(Run *r, Step *step)
+{
+	double		deadline = pgr_now() + r->o->retry_timeout_s;
+
+	r->recoveries++;
+	log_warning("lost a connection during the %s phase: reconnecting (attempt %d of %d, "
+				"each up to --retry-timeout %.0f s)", step_name(*step), r->recoveries, MAX_RECOVERIES,
+				r->o->retry_timeout_s);
+	for (;;)
+	{
+		bool		lost;
+
+		if (recover_once(r, step, &lost))
+			return true;
+		if (!lost || pgr_now() >= deadline || pgr_interrupted)
+			return false;
+		pgr_sleep_ms(500);
+	}
+}
+
 int
 rebuild_main(const RebuildOptions *o)
 {
@@ -1496,6 +1548,7 @@ rebuild_main(const RebuildOptions *o)
 	phase_end(&r.clock, PHASE_PREFLIGHT, NULL);
 	guard_init(&r.guard, &r.t);
 	guard_add_pid(&r.guard, conn_backend_pid(r.main));
+	conn_set_wait_hook(run_tick, &r);
 	guard_report_long_transactions(r.main, &r.t);
 
 	while (step != STEP_DONE)
@@ -1520,6 +1573,7 @@ rebuild_main(const RebuildOptions *o)
 	}
 	else
 		code = fail_run(&r);
+	conn_set_wait_hook(NULL, NULL);
 	run_free(&r);
 	return code;
 }
@@ -1644,6 +1698,7 @@ rebuild_cleanup_main(const RebuildOptions *o)
 	state_free_runs(runs, n);
 	conn_close(c);
 	free(params.password);
+	free(params.startup_options);
 	if (failed)
 		return PGR_EXIT_FAILED;
 	return left ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
@@ -1699,6 +1754,7 @@ rebuild_status_main(const RebuildOptions *o)
 		state_free_runs(runs, n);
 		conn_close(c);
 		free(params.password);
+	free(params.startup_options);
 		return PGR_EXIT_FAILED;
 	}
 	for (int i = 0; i < n; i++)
@@ -1731,5 +1787,6 @@ rebuild_status_main(const RebuildOptions *o)
 	state_free_runs(runs, n);
 	conn_close(c);
 	free(params.password);
+	free(params.startup_options);
 	return dead > 0 ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
 }

@@ -167,14 +167,22 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec
 	key = &t->indexes[t->key_index];
 	col_q = ident_quote(failed->column);
 	sb_init(&keys);
+	sb_init(&sql);
+	sb_append(&sql, "SELECT ROW(");
 	for (int i = 0; i < key->nkeys; i++)
 	{
+		char	   *d = ident_display(key->key_columns[i]);
+
 		if (i > 0)
+		{
 			sb_append(&keys, ", ");
-		ident_append(&keys, key->key_columns[i]);
+			sb_append(&sql, ", ");
+		}
+		sb_append(&keys, d);
+		ident_append(&sql, key->key_columns[i]);
+		free(d);
 	}
-	sb_init(&sql);
-	sb_appendf(&sql, "SELECT ROW(%s)::text FROM ONLY %s WHERE %s IS NULL LIMIT 1", keys.data, t->qname, col_q);
+	sb_appendf(&sql, ")::text FROM ONLY %s WHERE %s IS NULL LIMIT 1", t->qname, col_q);
 	if (q && conn_ok(q))
 	{
 		res = conn_query(q, sql.data);

@@ -441,6 +441,27 @@ drop_one(Conn *c, const char *tool_schema, long long run_id, const char *kind, c
 	}
 }
 
+/*
+ * A leftover trigger that cannot be dropped (ACCESS EXCLUSIVE refused by a
+ * long transaction) can often still be disabled (SHARE ROW EXCLUSIVE, which
+ * readers do not block), so it costs the application nothing until
+ * --cleanup drops it.
+ */
+static void
+disable_trigger(Conn *c, const char *name, const char *tschema, const char *tname, int lock_timeout_ms)
+{
+	char	   *tq = ident_quote_qualified(tschema, tname);
+	char	   *nq = ident_quote(name);
+
+	if (conn_commandv(c, "BEGIN; SET LOCAL lock_timeout = '%dms'; ALTER TABLE %s DISABLE TRIGGER %s; COMMIT",
+					  lock_timeout_ms * 5, tq, nq))
+		log_detail("The trigger %s on %s was disabled meanwhile: it no longer fires.", name, tq);
+	else
+		conn_best_effort(c, "ROLLBACK");
+	free(tq);
+	free(nq);
+}
+
 bool
 state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_timeout_ms,
 				  double wait_timeout_s, StrVec *removed)
@@ -453,6 +474,7 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 	PGresult   *res;
 	double		deadline = pgr_now() + wait_timeout_s;
 	bool		all = true;
+	bool		trigger_stuck = false;
 
 	conn_best_effort(c, "ROLLBACK");	/* leave any failed transaction */
 	res = conn_queryf(c, spec, (PGint8) run_id);
@@ -472,7 +494,11 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 		char	   *tname = res_text(res, i, 4);
 		char	   *what = ident_quote_qualified(schema, name);
 
-		if (drop_one(c, tool_schema, run_id, kind, schema, name, tschema, tname, lock_timeout_ms, deadline))
+		if (trigger_stuck && (strcmp(kind, "function") == 0 || strcmp(kind, "log") == 0))
+		{
+			/* a trigger still uses them: they must stay as long as it does */
+		}
+		else if (drop_one(c, tool_schema, run_id, kind, schema, name, tschema, tname, lock_timeout_ms, deadline))
 		{
 			if (strcmp(kind, "trigger") == 0)
 			{
@@ -497,6 +523,8 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 		}
 		else
 		{
+			bool		lock = conn_failed_with(c, "55P03");
+
 			if (strcmp(kind, "validate") == 0)
 			{
 				conn_report(c, "could not validate a foreign key re-added by the swap");
@@ -506,9 +534,18 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 			else
 			{
 				conn_report(c, "could not remove a leftover object");
-				log_detail("The object is %s %s; it stays recorded for pg_rebuild --cleanup.", kind, what);
+				log_detail("The object is %s %s%s%s; it stays recorded for pg_rebuild --cleanup.", kind,
+						   strcmp(kind, "trigger") == 0 ? name : what,
+						   strcmp(kind, "trigger") == 0 ? " on " : "",
+						   strcmp(kind, "trigger") == 0 ? tname : "");
 			}
 			conn_best_effort(c, "ROLLBACK");
+			if (strcmp(kind, "trigger") == 0)
+			{
+				trigger_stuck = true;
+				if (lock)
+					disable_trigger(c, name, tschema, tname, lock_timeout_ms);
+			}
 			all = false;
 		}
 		free(kind);
@@ -517,8 +554,6 @@ state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_t
 		free(tschema);
 		free(tname);
 		free(what);
-		if (!all)
-			break;
 	}
 	PQclear(res);
 	if (all)

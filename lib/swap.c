@@ -21,7 +21,7 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 
 	res = conn_queryf(c,
 					  "SELECT l.pid, l.mode, "
-					  "coalesce(extract(epoch FROM now() - a.xact_start), 0)::float8, "
+					  "coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8, "
 					  "coalesce(a.state, '?'), "
 					  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
 					  "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
@@ -158,6 +158,11 @@ typedef enum Attempt
 static Attempt
 fail_attempt(Conn *c, const char *what, bool report)
 {
+	if (conn_lost(c))
+	{
+		log_warning("%s: lost the connection: %s", what, c->message ? c->message : "connection closed");
+		return ATTEMPT_FAILED;
+	}
 	if (conn_failed_with(c, "55P03"))
 	{
 		/* back to before this attempt: the SHARE UPDATE EXCLUSIVE lock stays */
@@ -321,7 +326,7 @@ kill_blockers(const SwapSettings *s, Conn *work, int *stage, double *next_stage_
 	else
 		*stage = 2;
 	/* give the signals a moment, then keep trying the lock */
-	*next_stage_at = pgr_now() + 2.0;
+	*next_stage_at = pgr_now() + 1.0;
 }
 
 bool
@@ -371,6 +376,12 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		else
 		{
 			free(lock_sql);
+			if (conn_lost(c))
+			{
+				log_warning("could not lock the table for the swap: lost the connection: %s",
+							c->message ? c->message : "connection closed");
+				return false;
+			}
 			if (!conn_failed_with(c, "55P03"))
 			{
 				conn_report(c, "could not lock the table for the swap");
@@ -401,6 +412,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		}
 		if (s->kill_blockers && pgr_now() >= deadline)
 			kill_blockers(s, work, &kill_stage, &next_kill);
+		/* once past the wait, keep trying often: the blockers were just signalled */
 		if (!guard_tick(s->guard))
 		{
 			conn_best_effort(c, "ROLLBACK");
@@ -410,10 +422,20 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		replayed = replay_batch(work, plan, REPLAY_BATCH_DEFAULT);
 		if (replayed < 0)
 		{
-			conn_report(work, "could not apply changes while waiting for the swap lock");
+			if (conn_lost(work))
+				log_warning("could not apply changes while waiting for the swap lock: lost the connection: %s",
+							work->message ? work->message : "connection closed");
+			else
+				conn_report(work, "could not apply changes while waiting for the swap lock");
 			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
-		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (give_up - pgr_now()) * 1000.0));
+		{
+			double		wait = backoff_next(&b);
+
+			if (s->kill_blockers && pgr_now() >= deadline && wait > 250)
+				wait = 250;
+			pgr_sleep_ms(backoff_clamp(wait, (give_up - pgr_now()) * 1000.0));
+		}
 	}
 }

@@ -1,0 +1,256 @@
+# 023_security.pl: the table's owner (no superuser) rebuilds it; an application role with plain DML rights keeps
+# writing through the capture trigger; hostile objects on search_path are never called; nothing is granted to
+# PUBLIC; a password given in the connection string never shows in any output.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Utils;
+use Test::More;
+use PgRebuildTest;
+use PgRebuildFault;
+
+my $node = new_node(
+	'security',
+	log_statement => 'none',
+	start => 0,
+	conf => [ "listen_addresses = '127.0.0.1'", "password_encryption = 'scram-sha-256'" ]);
+# Local socket: trust (the test's own sessions); TCP: passwords.
+PostgreSQL::Test::Utils::append_to_file($node->data_dir . '/pg_hba.conf.new', <<'EOF');
+local all all trust
+host all all 127.0.0.1/32 scram-sha-256
+EOF
+rename($node->data_dir . '/pg_hba.conf.new', $node->data_dir . '/pg_hba.conf')
+  or die "cannot replace pg_hba.conf: $!";
+$node->start;
+my $port = $node->port;
+
+my $secret = 'S3cret-pw';
+$node->safe_psql(
+	'postgres', qq{
+	CREATE ROLE owner LOGIN PASSWORD '$secret';
+	CREATE ROLE app LOGIN PASSWORD 'app-pw';
+	-- the owner may create schemas (pg_rebuild keeps its state in one)
+	GRANT CREATE ON DATABASE postgres TO owner;
+	CREATE SCHEMA shop AUTHORIZATION owner;
+	SET ROLE owner;
+	CREATE TABLE shop.orders (id bigint PRIMARY KEY, val bigint NOT NULL, note text);
+	INSERT INTO shop.orders SELECT g, g % 1000, 'n' || g FROM generate_series(1, 10000) g;
+	GRANT USAGE ON SCHEMA shop TO app;
+	GRANT SELECT, INSERT, UPDATE, DELETE ON shop.orders TO app;
+	CREATE TABLE shop.nokey (a int, b int);
+	RESET ROLE;
+	-- the expected contents, maintained alongside by the test itself
+	CREATE TABLE expected AS SELECT * FROM shop.orders;
+});
+is($node->safe_psql('postgres', q{SELECT rolsuper FROM pg_roles WHERE rolname = 'owner'}),
+	'f', 'the owner is not a superuser');
+
+# Hostile objects: each records its calls in a sequence (which a rollback
+# does not undo), and comes first on the search_path of both roles.
+my @evil_funcs = (
+	[ 'lower(text)', 'text', 'pg_catalog.lower($1)' ],
+	[ 'quote_ident(text)', 'text', 'pg_catalog.quote_ident($1)' ],
+	[ 'to_regclass(text)', 'regclass', 'pg_catalog.to_regclass($1)' ],
+	[ 'current_setting(text)', 'text', 'pg_catalog.current_setting($1)' ],
+	[ 'pg_backend_pid()', 'integer', 'pg_catalog.pg_backend_pid()' ],
+	[ 'pg_try_advisory_lock(bigint)', 'boolean', 'pg_catalog.pg_try_advisory_lock($1)' ],
+	[ 'pg_relation_size(regclass)', 'bigint', 'pg_catalog.pg_relation_size($1)' ],
+	[ 'pg_is_in_recovery()', 'boolean', 'pg_catalog.pg_is_in_recovery()' ],
+	[ 'now()', 'timestamptz', 'pg_catalog.now()' ],
+	[ 'left(text, integer)', 'text', 'pg_catalog.left($1, $2)' ],
+	[ 'host(inet)', 'text', 'pg_catalog.host($1)' ],
+	[ 'eq_int8(bigint, bigint)', 'boolean', '$1 OPERATOR(pg_catalog.=) $2' ],
+	[ 'eq_text(text, text)', 'boolean', '$1 OPERATOR(pg_catalog.=) $2' ],
+	[ 'eq_oid(oid, oid)', 'boolean', '$1 OPERATOR(pg_catalog.=) $2' ],);
+my $evil_sql = q{
+	CREATE SCHEMA evil;
+	GRANT USAGE ON SCHEMA evil TO PUBLIC;
+	CREATE SEQUENCE evil.calls;
+	GRANT USAGE, SELECT, UPDATE ON SEQUENCE evil.calls TO PUBLIC;
+};
+for my $f (@evil_funcs)
+{
+	my ($sig, $ret, $body) = @$f;
+	$evil_sql .= qq{
+	CREATE FUNCTION evil.$sig RETURNS $ret LANGUAGE plpgsql AS \$f\$
+	BEGIN
+		PERFORM pg_catalog.nextval('evil.calls');
+		RETURN $body;
+	END \$f\$;};
+}
+$evil_sql .= q{
+	CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.eq_int8);
+	CREATE OPERATOR evil.= (LEFTARG = text, RIGHTARG = text, FUNCTION = evil.eq_text);
+	CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.eq_oid);
+	ALTER ROLE app SET search_path = evil, shop, public, pg_catalog;
+	ALTER ROLE owner SET search_path = evil, shop, public, pg_catalog;
+};
+$node->safe_psql('postgres', $evil_sql);
+
+sub evil_calls
+{
+	return $node->safe_psql('postgres',
+		'SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM evil.calls');
+}
+
+# The trap works: a session of either role that resolves names through its
+# search_path calls the hostile objects.
+$node->psql('postgres', 'SELECT 1::bigint = 2::bigint', extra_params => [ '-U', 'app' ]);
+$node->psql('postgres', q{SELECT lower('X')}, extra_params => [ '-U', 'owner' ]);
+cmp_ok(evil_calls(), '>=', 2, 'the hostile operator and function are reachable by app and owner');
+
+# The application: app's own statements, without operators that the
+# hostile schema overrides (int4 literals against bigint use
+# pg_catalog's cross-type operators), mirrored into the expected table.
+my $next_id = 100001;
+sub app_change
+{
+	my ($tag) = @_;
+	my ($a, $b, $c, $d) = ($next_id, $next_id + 1, $next_id + 2, $next_id + 3);
+	$next_id += 10;
+	my $k = 5 + ($next_id % 997);
+	my @stmts = (
+		"INSERT INTO shop.orders (id, val, note) VALUES ($a, 1, '$tag'), ($b, 2, '$tag')",
+		"UPDATE shop.orders SET val = val + 7, note = '$tag' WHERE id = $k",
+		"UPDATE shop.orders SET id = $c WHERE id = " . ($k + 1),
+		"DELETE FROM shop.orders WHERE id = " . ($k + 2),);
+	my ($rc, $out, $err) = $node->psql('postgres', join(";\n", @stmts),
+		extra_params => [ '-U', 'app' ]);
+	(my $mirror = join(";\n", @stmts)) =~ s/shop\.orders/expected/g;
+	$node->safe_psql('postgres', $mirror);
+	return ($rc == 0 && $err eq '', $err);
+}
+
+my $oid = table_oid($node, 'shop.orders');
+my $conn = "host=127.0.0.1 port=$port user=owner password=$secret dbname=postgres";
+my $calls0 = evil_calls();
+
+# ------------------------------------------------------------------------
+# The owner's run, with app writing while it pauses in the replay.
+# ------------------------------------------------------------------------
+my $h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 2000) },
+	'-d', $conn, '-v', '-t', 'shop.orders');
+ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'the owner\'s run is under way');
+my ($ok, $werr) = app_change('during');
+ok($ok, 'app writes to the table during the run (no rights on schema pgrebuild needed)')
+  or diag $werr;
+
+my $log = "pgrebuild.log_$oid";
+my $shadow = "shop.pgrebuild_new_$oid";
+ok(relation_exists($node, $log), "the run's log table $log exists");
+my $privs = 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER';
+for my $who ('app', 'public')
+{
+	for my $rel ('pgrebuild.runs', 'pgrebuild.run_objects', 'pgrebuild.meta', $log, $shadow)
+	{
+		is( $node->safe_psql('postgres',
+				"SELECT has_table_privilege('$who', '$rel', '$privs')"),
+			'f', "$who has no privilege on $rel");
+	}
+	is( $node->safe_psql('postgres',
+			"SELECT has_schema_privilege('$who', 'pgrebuild', 'USAGE') OR has_schema_privilege('$who', 'pgrebuild', 'CREATE')"),
+		'f', "$who has no privilege on schema pgrebuild");
+	is( $node->safe_psql('postgres',
+			"SELECT has_function_privilege('$who', 'pgrebuild.capture_$oid()', 'EXECUTE')"),
+		'f', "$who may not execute the capture function");
+	is( $node->safe_psql('postgres',
+			"SELECT has_function_privilege('$who', 'pgrebuild.run_alive(bigint)', 'EXECUTE')"),
+		'f', "$who may not execute run_alive");
+}
+is( $node->safe_psql('postgres',
+		qq{SELECT prosecdef AND proconfig::text LIKE '%search_path=pg_catalog, pg_temp%'
+		   FROM pg_proc WHERE oid = 'pgrebuild.capture_$oid()'::regprocedure}),
+	't', 'the capture function is SECURITY DEFINER with a safe search_path');
+is( $node->safe_psql('postgres',
+		qq{SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
+		   aclexplode(c.relacl) a WHERE n.nspname = 'pgrebuild' AND a.grantee = 0}),
+	0, 'nothing in schema pgrebuild is granted to PUBLIC');
+
+my ($rc, $out, $err) = finish_rebuild($h);
+is($rc, 0, 'the owner (not a superuser) rebuilt the table');
+isnt(table_oid($node, 'shop.orders'), $oid, 'the table is new');
+is(table_md5($node, 'shop.orders', 'id'), table_md5($node, 'expected', 'id'),
+	"app's writes during the run are all in the rebuilt table");
+is(evil_calls(), $calls0,
+	'no hostile function or operator was called (trigger nor tool)');
+is( $node->safe_psql('postgres', q{SELECT has_table_privilege('app', 'shop.orders', 'INSERT,UPDATE,DELETE,SELECT')}),
+	't', "app keeps its rights on the rebuilt table");
+($ok, $werr) = app_change('after');
+ok($ok, 'app writes to the rebuilt table') or diag $werr;
+unlike("$out$err", qr/\Q$secret\E/, 'the password is not in the output of a run (-v)');
+nothing_left($node, 'nothing left');
+
+# -U owner on the command line, over TCP with the password from PGPASSWORD.
+($rc, $out, $err) = run_rebuild($node, { env => { PGPASSWORD => $secret } },
+	'-h', '127.0.0.1', '-p', $port, '-U', 'owner', '-d', 'postgres', '-t', 'shop.orders');
+is($rc, 0, '-U owner (-h/-p, PGPASSWORD) rebuilds the table');
+unlike("$out$err", qr/\Q$secret\E/, '... without the password in its output');
+is(evil_calls(), $calls0, '... and without a hostile call');
+
+# With --echo, every statement is shown: still no password, no hostile call.
+($rc, $out, $err) = run_rebuild($node, '-d', $conn, '-e', '-t', 'shop.orders');
+is($rc, 0, 'a run with --echo works');
+unlike("$out$err", qr/\Q$secret\E/, 'the password is not in the --echo output');
+is(evil_calls(), $calls0, 'still no hostile call');
+
+# ------------------------------------------------------------------------
+# The password is in no output of a failing run.
+# ------------------------------------------------------------------------
+($rc, $out, $err) = run_rebuild($node, '-d', $conn, '-t', 'shop.nokey');
+is($rc, 1, 'a refused run (no replay key) exits 1');
+unlike("$out$err", qr/\Q$secret\E/, '... without the password in its output');
+
+($rc, $out, $err) = run_rebuild($node, '-d', $conn, '-t', 'shop.nosuch');
+is($rc, 1, 'a run on a missing table exits 1');
+unlike("$out$err", qr/\Q$secret\E/, '... without the password in its output');
+
+my $wrong = 'Wr0ng-pw-xyz';
+($rc, $out, $err) = run_rebuild($node,
+	'-d', "host=127.0.0.1 port=$port user=owner password=$wrong dbname=postgres",
+	'-t', 'shop.orders');
+is($rc, 1, 'a wrong password: exit 1');
+like($err, qr/password authentication failed for user "owner"/, '... saying authentication failed');
+unlike("$out$err", qr/\Q$wrong\E/, '... without the password in its output');
+
+for my $bad (
+	"host=127.0.0.1 port=$port user=owner password=$secret dbname=postgres sslmode=bogus",
+	"host=127.0.0.1 port=$port user=owner password=$secret dbname",
+	"postgresql://owner:$secret\@127.0.0.1:notaport/postgres",
+	"postgresql://owner:$secret\@127.0.0.1:$port/nosuchdb")
+{
+	# (--retry-timeout 1: an invalid port is retried, see t/024_bad_input.pl)
+	($rc, $out, $err) = run_rebuild($node, '-d', $bad, '--retry-timeout', '1', '-t', 'shop.orders');
+	is($rc, 1, "a bad connection string exits 1");
+	unlike("$out$err", qr/\Q$secret\E/, "... without the password in its output ($err)");
+}
+
+# Exit 3: the run loses its sessions and cannot log in again; the --cleanup
+# command it prints names the database, host, port and user, never the password.
+$h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 1500) },
+	'-d', $conn, '--retry-timeout', '1', '-t', 'shop.orders');
+ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'exit 3: the run is under way');
+$node->safe_psql('postgres', 'ALTER ROLE owner NOLOGIN');
+terminate_tool_backends($node);
+($rc, $out, $err) = finish_rebuild($h);
+$node->safe_psql('postgres', 'ALTER ROLE owner LOGIN');
+is($rc, 3, 'exit 3: the run could not reconnect to clean up');
+my ($cmd) = $err =~ /^pg_rebuild: hint: Run: (pg_rebuild --cleanup .*)$/m;
+ok(defined $cmd, 'exit 3: it prints the --cleanup command');
+unlike("$out$err", qr/\Q$secret\E/, 'exit 3: the password is nowhere in its output');
+like($cmd // '', qr/-d 'postgres' -h '127\.0\.0\.1' -p '$port' -U 'owner' -t '"shop"\."orders"'/,
+	'exit 3: the command names the database, host, port, user and table');
+($rc, $out, $err) = run_rebuild($node, '--status', '-d', $conn);
+is($rc, 3, 'exit 3: --status shows the dead run');
+unlike("$out$err", qr/\Q$secret\E/, 'exit 3: no password in --status');
+# The printed command works as printed (the password comes from PGPASSWORD).
+my @args = ($cmd // '') =~ /'[^']*'|\S+/g;
+s/^'(.*)'$/$1/ for @args;
+shift @args;    # pg_rebuild
+($rc, $out, $err) = run_rebuild($node, { env => { PGPASSWORD => $secret } }, @args);
+is($rc, 0, 'exit 3: the printed --cleanup command works');
+unlike("$out$err", qr/\Q$secret\E/, 'exit 3: no password in the --cleanup output');
+nothing_left($node, 'exit 3: nothing left after the cleanup');
+is(evil_calls(), $calls0, 'no hostile call in any of these runs');
+
+$node->stop;
+done_testing();
