@@ -116,9 +116,15 @@ bench_find_tools()
 }
 
 # ---------------------------------------------------------------------------
-# Cleanup: every background process we start is recorded; on exit (normal,
-# error, Ctrl-C, TERM) they are stopped by pid, the cluster is stopped and its
+# Processes and cleanup.  Every process we start is recorded by pid; on exit
+# (normal, error, Ctrl-C, TERM, HUP) those still running and their children
+# get SIGTERM (then SIGKILL after 15 s), the cluster is stopped and its
 # directory removed.
+#
+# Long commands run through bgwait (in the background, then `wait`): a
+# non-interactive bash runs its INT trap only after a foreground child ends,
+# and not at all when that child (pg_rebuild, psql) handles SIGINT itself and
+# exits normally; `wait` returns at once on a trapped signal.
 # ---------------------------------------------------------------------------
 
 BENCH_PIDS=()
@@ -135,17 +141,46 @@ bench_untrack()
 	BENCH_PIDS=("${keep[@]}")
 }
 
+# bgwait CMD...: runs CMD (stdin included) and returns its exit status, interruptibly.
+bgwait()
+{
+	"$@" <&0 &
+	local p=$!
+	bench_track "$p"
+	wait "$p"
+	local rc=$?
+	bench_untrack "$p"
+	return $rc
+}
+
+bench_stop_processes()
+{
+	local p c all=() i alive
+	for p in "${BENCH_PIDS[@]}"; do
+		kill -0 "$p" 2>/dev/null || continue
+		# children first (pg_rebuild under /usr/bin/time, psql/sleep under a loop)
+		for c in $(pgrep -P "$p" 2>/dev/null); do all+=("$c"); done
+		all+=("$p")
+	done
+	[ ${#all[@]} -gt 0 ] || return 0
+	kill -TERM "${all[@]}" 2>/dev/null
+	for ((i = 0; i < 150; i++)); do
+		alive=0
+		for p in "${all[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.1
+	done
+	[ $alive = 1 ] && kill -KILL "${all[@]}" 2>/dev/null
+	for p in "${BENCH_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	BENCH_PIDS=()
+}
+
 bench_cleanup()
 {
 	local rc=$?
-	trap - EXIT INT TERM HUP
-	local p
-	for p in "${BENCH_PIDS[@]}"; do
-		kill -TERM "$p" 2>/dev/null
-	done
-	for p in "${BENCH_PIDS[@]}"; do
-		wait "$p" 2>/dev/null
-	done
+	trap '' INT TERM HUP
+	trap - EXIT
+	bench_stop_processes
 	if [ "$BENCH_CLUSTER_UP" = 1 ]; then
 		"$PG_CTL" -D "$BENCH_WORK/data" -m immediate -w stop >/dev/null 2>&1
 		BENCH_CLUSTER_UP=0
@@ -253,9 +288,9 @@ bench_cluster_start()
 }
 
 # psql with the settings every call needs: q DB [psql args...]
-q() { local db=$1; shift; "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
+q() { local db=$1; shift; bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 # one value: qv DB SQL
-qv() { "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
+qv() { bgwait "$PSQL" -X -q -A -t -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 
 machine_description()
 {
@@ -401,7 +436,8 @@ sampler_setup()
 {
 	qv postgres "SELECT 1 FROM pg_database WHERE datname = 'benchctl'" | grep -q 1 || q postgres -c "CREATE DATABASE benchctl"
 	q benchctl <<'SQL'
-CREATE UNLOGGED TABLE IF NOT EXISTS lock_samples (
+-- logged, so that a kept work directory still has them (an immediate stop empties unlogged tables)
+CREATE TABLE IF NOT EXISTS lock_samples (
     run      int NOT NULL,
     t        float8 NOT NULL,     -- epoch seconds
     ae_held  bool NOT NULL,       -- ACCESS EXCLUSIVE granted on the table

@@ -104,9 +104,9 @@ timed()
 	local rssf=$1 outf=$2
 	shift 2
 	if [ -n "$TIME_BIN" ]; then
-		"$TIME_BIN" -f %M -o "$rssf" "$@" >"$outf" 2>&1
+		bgwait "$TIME_BIN" -f %M -o "$rssf" "$@" >"$outf" 2>&1
 	else
-		"$@" >"$outf" 2>&1
+		bgwait "$@" >"$outf" 2>&1
 	fi
 }
 
@@ -122,9 +122,9 @@ run_contender()
 		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n ;;
 		repack) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t ;;
 		repack2) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t --jobs 2 ;;
-		vacuumfull) "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "VACUUM FULL bench_t" >"$outf" 2>&1 ;;
-		cluster) "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "CLUSTER bench_t USING bench_t_pkey" >"$outf" 2>&1 ;;
-		alter_notnull) "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "ALTER TABLE bench_t ALTER COLUMN n SET NOT NULL" >"$outf" 2>&1 ;;
+		vacuumfull) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "VACUUM FULL bench_t" >"$outf" 2>&1 ;;
+		cluster) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "CLUSTER bench_t USING bench_t_pkey" >"$outf" 2>&1 ;;
+		alter_notnull) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "ALTER TABLE bench_t ALTER COLUMN n SET NOT NULL" >"$outf" 2>&1 ;;
 	esac
 	RUN_RC=$?
 	RUN_T1=$(now)
@@ -150,14 +150,14 @@ run_one()
 	sampler_start "$RUN_NO" bench_run
 	if [ "$cond" = load ]; then
 		load_start bench_run "$ROWS" "$dir/load"
-		sleep "$((WARMUP + BASELINE))"
+		bgwait sleep "$((WARMUP + BASELINE))"
 		kill -0 "$LOAD_PID" 2>/dev/null || die "the load (pgbench) died: $(tail -5 "$dir/load.out")"
 	else
 		sleep 1
 	fi
 	run_contender "$c" bench_run "$dir/out" "$dir/rss"
 	if [ "$cond" = load ]; then
-		sleep "$TAIL"
+		bgwait sleep "$TAIL"
 		bg_stop "$LOAD_PID"
 	fi
 	sleep 0.3
@@ -186,8 +186,13 @@ run_one()
 	rss=$(tail -1 "$dir/rss" 2>/dev/null)
 	case $c in vacuumfull|cluster|alter_notnull) rss=- ;; esac
 	[[ $rss =~ ^[0-9]+$ ]] || rss=-
+	echo "$RUN_T0 $RUN_T1" >"$dir/times"
+	local wbp=-
 	if [ "$cond" = load ]; then
 		tx=$(perl "$BENCH_STATS" txlog "$RUN_T0" "$RUN_T1" "$BASELINE" "$dir"/load.[0-9]*)
+		case $c in rebuild*)
+			[ "$RUN_RC" = 0 ] && wbp=$(perl "$BENCH_STATS" txphases "$RUN_T0" "${ph#* }" "$dir"/load.[0-9]* | tr ' ' ,) ;;
+		esac
 	else
 		tx="- - - - - - - - - -"
 	fi
@@ -196,7 +201,7 @@ run_one()
 	heap_after=$(qv bench_run "SELECT pg_relation_size('bench_t')")
 	local phs
 	read -r _ p_pre p_inst p_copy p_idx p_rep p_swap p_fin <<<"$ph"
-	printf '%s\n' "$rep	$cond	${LABEL[$c]}	$RUN_RC	$wall	$ae	$ae_src	$aew	$wb	$sint	$rss	$btps	$rtps	$tpct	$worst	$p99	$bworst	$bp99	$ledger_ok	$heap_after	$p_copy	$p_idx	$p_rep	$p_swap	$p_fin" >>"$RESULTS"
+	printf '%s\n' "$rep	$cond	${LABEL[$c]}	$RUN_RC	$wall	$ae	$ae_src	$aew	$wb	$sint	$rss	$btps	$rtps	$tpct	$worst	$p99	$bworst	$bp99	$ledger_ok	$heap_after	$p_copy	$p_idx	$p_rep	$p_swap	$p_fin	$wbp" >>"$RESULTS"
 	local msg
 	msg=$(printf '%-3s %-7s %-26s load avg %-5s rc=%s wall %6.2f s  AE %s ms (%s)  sampled AE-wait %s ms, write-blocking %s ms  RSS %s kB' \
 		"$rep" "$cond" "${LABEL[$c]}" "$LOADAVG" "$RUN_RC" "$wall" "$ae" "$ae_src" "$aew" "$wb" "$rss")
@@ -205,6 +210,7 @@ run_one()
 	[ "$cond" = load ] && [ "$nfailed" != 0 ] && msg+="  ($nfailed failed transactions)"
 	[ "$cond" = noload ] && [ "$ledger_ok" != OK ] && msg+="  ROWS CHANGED: $ledger_ok"
 	case $c in rebuild*) msg+="  [copy $p_copy s, index $p_idx s, replay $p_rep s, swap $p_swap s, finish $p_fin s]" ;; esac
+	[ "$wbp" != - ] && msg+="  [worst latency by phase, ms: $wbp]"
 	say "$msg"
 	echo "$msg" >>"$BENCH_WORK/runs.log"
 	if [ "$RUN_RC" != 0 ]; then
@@ -288,7 +294,7 @@ q postgres -c "CHECKPOINT"
 say "table: heap $(human_bytes "$HEAP0") compact -> $(human_bytes "$HEAP1") bloated; total with indexes $(human_bytes "$TOTAL0") -> $(human_bytes "$TOTAL1")"
 
 RESULTS=$BENCH_WORK/results.tsv
-printf 'rep\tcond\tcontender\texit\twall_s\tae_ms\tae_src\taewait_ms\twb_ms\tsample_ms\trss_kb\tbase_tps\trun_tps\ttput_pct\tworst_ms\tp99_ms\tbase_worst_ms\tbase_p99_ms\tledger\theap_after\tcopy_s\tindex_s\treplay_s\tswap_s\tfinish_s\n' >"$RESULTS"
+printf 'rep\tcond\tcontender\texit\twall_s\tae_ms\tae_src\taewait_ms\twb_ms\tsample_ms\trss_kb\tbase_tps\trun_tps\ttput_pct\tworst_ms\tp99_ms\tbase_worst_ms\tbase_p99_ms\tledger\theap_after\tcopy_s\tindex_s\treplay_s\tswap_s\tfinish_s\tworst_by_phase\n' >"$RESULTS"
 
 CONDS=()
 [ "$DO_NOLOAD" = 1 ] && CONDS+=(noload)

@@ -134,6 +134,41 @@ if ($mode eq 'txlog')
 	exit 0;
 }
 
+# --- pgbench logs split by pg_rebuild's phases ----------------------------------
+# stats.pl txphases T0 "preflight install copy index replay swap finish" FILE...
+# The phases follow each other from T0 with the durations pg_rebuild printed
+# (rounded to 3 digits: the boundaries are good to about 1%).  Prints, per
+# phase, the worst latency of the transactions that overlapped it.
+if ($mode eq 'txphases')
+{
+	my ($t0, $durs, @files) = @ARGV;
+	my @d = split ' ', $durs;
+	my @names = qw(preflight install copy index replay swap finish);
+	my @b = ($t0);
+	for my $x (@d) { push @b, $b[-1] + ($x eq '-' ? 0 : $x) }
+	my @worst = (0) x @names;
+	for my $f (@files)
+	{
+		open(my $fh, '<', $f) or next;
+		while (<$fh>)
+		{
+			next unless /\n\z/;
+			my @x = split ' ';
+			next unless @x >= 6 && $x[2] =~ /^\d+$/;
+			my $end = $x[4] + $x[5] / 1e6;
+			my $lat = $x[2] / 1000.0;
+			my $start = $end - $lat / 1000.0;
+			for my $i (0 .. $#names)
+			{
+				$worst[$i] = $lat if $end >= $b[$i] && $start < $b[ $i + 1 ] && $lat > $worst[$i];
+			}
+		}
+		close $fh;
+	}
+	print join(' ', map { sprintf('%.0f', $_) } @worst), "\n";
+	exit 0;
+}
+
 # --- pg_rebuild's output ------------------------------------------------------
 sub dur
 {
@@ -305,6 +340,29 @@ if ($mode eq 'report')
 			);
 		}
 	}
+	# --- pg_rebuild under load: where the worst latency happened ---
+	my @prow;
+	for my $c (@order)
+	{
+		next unless $c =~ /^pg_rebuild/;
+		my $rs = $runs{"load\t$c"} or next;
+		my @ok = grep { $_->{exit} == 0 && defined $_->{worst_by_phase} && $_->{worst_by_phase} ne '-' } @$rs;
+		next unless @ok;
+		my @m;
+		for my $r (@ok)
+		{
+			my @w = split /,/, $r->{worst_by_phase};
+			for my $i (0 .. $#w) { $m[$i] = $w[$i] if !defined $m[$i] || $w[$i] > $m[$i] }
+		}
+		push @prow, [ $c, map { fmt_ms($_) } @m ];
+	}
+	if (@prow)
+	{
+		print "\npg_rebuild under load: worst application latency by phase (max over the runs; a transaction counts\n"
+		  . "in every phase it overlapped; phase boundaries from pg_rebuild's own phase times)\n\n";
+		print table([ 'contender', 'preflight', 'install', 'copy', 'index', 'replay', 'swap', 'finish' ], \@prow);
+	}
+
 	# --- the targets of the issue, checked against these figures ---
 	my $get = sub {
 		my ($cond, $c, $f, $how) = @_;

@@ -206,7 +206,7 @@ for my $case (
 		$err,
 		qr/^pg_rebuild: error: the application wrote NULL into column "note" of "public"\."contacts" during the run, so --set-not-null "note" cannot be applied$/m,
 		"NULL during $phase: the column is named");
-	like($err, qr/^pg_rebuild: detail: The row with key \("id"\)=\($victim\) holds NULL in "note" now\.$/m,
+	like($err, qr/^pg_rebuild: detail: The row with key \(id\)=\($victim\) holds NULL in "note" now\.$/m,
 		"NULL during $phase: the row is named by its key");
 	like($err, qr/^pg_rebuild: detail: Nothing was changed/m,
 		"NULL during $phase: nothing was changed");
