@@ -165,4 +165,29 @@ is($node->safe_psql('postgres', "SELECT inhparent::regclass FROM pg_inherits WHE
 ($ret, $o, $e) = $node->psql('postgres', "INSERT INTO shop.orders (cid, amount, note) VALUES (1, 1, NULL)");
 like($e, qr/null value in column "note"/, 'the intended change: note is NOT NULL');
 $session->quit;
+
+# UNLOGGED, column compression, a tablespace, a security_invoker view.
+my $ts_dir = PostgreSQL::Test::Utils::tempdir_short();
+$node->safe_psql('postgres', qq{
+	CREATE TABLESPACE fast LOCATION '$ts_dir';
+	CREATE UNLOGGED TABLE scratch (id int PRIMARY KEY USING INDEX TABLESPACE fast, body text COMPRESSION pglz,
+		other text) TABLESPACE fast;
+	ALTER TABLE scratch ALTER COLUMN other SET STORAGE EXTERNAL;
+	INSERT INTO scratch SELECT g, repeat('x', 3000) FROM generate_series(1, 200) g;
+	CREATE VIEW scratch_v WITH (security_invoker = true) AS SELECT id FROM scratch;
+});
+my $props = q{SELECT c.relpersistence, ts.spcname, a.attcompression, b.attstorage,
+	(SELECT spcname FROM pg_class i JOIN pg_tablespace t ON t.oid = i.reltablespace WHERE i.relname = 'scratch_pkey'),
+	(SELECT reloptions FROM pg_class WHERE relname = 'scratch_v')
+	FROM pg_class c LEFT JOIN pg_tablespace ts ON ts.oid = c.reltablespace
+	JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'body'
+	JOIN pg_attribute b ON b.attrelid = c.oid AND b.attname = 'other'
+	WHERE c.oid = 'scratch'::regclass};
+my $props_before = $node->safe_psql('postgres', $props);
+is($props_before, 'u|fast|p|e|fast|{security_invoker=true}', 'scratch table set up');
+($rc, $out, $err) = run_rebuild($node, '-t', 'scratch');
+is($rc, 0, 'an unlogged table in a tablespace is rebuilt') or diag($err);
+is($node->safe_psql('postgres', $props), $props_before,
+	'UNLOGGED, tablespaces of the table and its index, COMPRESSION, STORAGE and the view options are kept');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM scratch_v'), '200', 'the security_invoker view reads the new table');
 done_testing();
