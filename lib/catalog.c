@@ -7,16 +7,7 @@
 #include "ident.h"
 #include "log.h"
 
-/*
- * Version-specific SQL lives here, one fragment per feature, chosen by the
- * server version (first entry whose min_version the server reaches).
- */
-typedef struct VersionedSql
-{
-	int			min_version;
-	const char *sql;
-} VersionedSql;
-
+/* Version-specific fragments (chosen by conn_versioned). */
 static const VersionedSql attcompression_sql[] = {
 	{140000, "a.attcompression::text"},
 	{0, "''::text"}
@@ -32,14 +23,6 @@ static const VersionedSql schema_publications_sql[] = {
 		"WHERE n.nspname::text OPERATOR(pg_catalog.=) ANY (ARRAY[%text, %text])"},
 	{0, NULL}
 };
-
-static const char *
-versioned(const VersionedSql *list, int server_version)
-{
-	for (;; list++)
-		if (server_version >= list->min_version)
-			return list->sql;
-}
 
 long long
 catalog_resolve_table(Conn *c, const char *schema, const char *name, char **found_schema)
@@ -264,7 +247,7 @@ read_columns(Conn *c, TableDesc *t)
 			   "    AND d.deptype OPERATOR(pg_catalog.=) ANY (ARRAY['a','i']::\"char\"[]) LIMIT 1) sq ON true "
 			   "WHERE a.attrelid OPERATOR(pg_catalog.=) %%oid AND a.attnum OPERATOR(pg_catalog.>) 0 "
 			   "AND NOT a.attisdropped ORDER BY a.attnum",
-			   versioned(attcompression_sql, conn_server_version(c)));
+			   conn_versioned(c, attcompression_sql));
 	res = conn_queryf(c, sql.data, t->oid);
 	sb_free(&sql);
 	if (res == NULL)
@@ -763,7 +746,7 @@ catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_sch
 							   StrVec *problems)
 {
 	PGresult   *res;
-	const char *schema_pubs = versioned(schema_publications_sql, conn_server_version(c));
+	const char *schema_pubs = conn_versioned(c, schema_publications_sql);
 
 	res = conn_queryf(c, dependents_sql, t->oid, (PGbool) at_swap, (PGbool) at_swap);
 	if (res == NULL)

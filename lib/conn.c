@@ -484,6 +484,16 @@ conn_server_version(const Conn *c)
 	return PQserverVersion(c->pg);
 }
 
+const char *
+conn_versioned(const Conn *c, const VersionedSql *list)
+{
+	int			v = conn_server_version(c);
+
+	for (;; list++)
+		if (v >= list->min_version)
+			return list->sql;
+}
+
 int
 conn_backend_pid(const Conn *c)
 {

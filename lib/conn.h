@@ -147,6 +147,19 @@ void		conn_wait_any(Conn **conns, int n, int timeout_ms);
  */
 void		conn_set_wait_hook(bool (*hook) (void *arg), void *arg);
 
+/*
+ * Version-specific SQL is kept in tables of these, newest first, ending with
+ * an entry of min_version 0; conn_versioned picks the first entry the
+ * server of c reaches.
+ */
+typedef struct VersionedSql
+{
+	int			min_version;
+	const char *sql;
+} VersionedSql;
+
+const char *conn_versioned(const Conn *c, const VersionedSql *list);
+
 /* Sleeps for ms milliseconds unless interrupted. */
 void		pgr_sleep_ms(double ms);
 /* Monotonic clock in seconds. */

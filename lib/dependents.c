@@ -7,13 +7,7 @@
 #include "ident.h"
 #include "log.h"
 
-/* Version-specific fragments (see catalog.c for the same idea). */
-typedef struct VersionedSql
-{
-	int			min_version;
-	const char *sql;
-} VersionedSql;
-
+/* Version-specific fragments (chosen by conn_versioned). */
 static const VersionedSql sqlbody_sql[] = {
 	{140000, "p.prosqlbody IS NOT NULL"},
 	{0, "false"}
@@ -38,14 +32,6 @@ static const VersionedSql stattarget_sql[] = {
 	{130000, "coalesce(s.stxstattarget::int4, -1)"},
 	{0, "-1"}
 };
-
-static const char *
-versioned(const VersionedSql *list, int v)
-{
-	for (;; list++)
-		if (v >= list->min_version)
-			return list->sql;
-}
 
 static DepObject *
 add(Dependents *d, DepKind kind)
@@ -142,7 +128,7 @@ read_functions(Conn *c, const TableDesc *t, Dependents *d)
 									"      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %%oid)) "
 									"  OR (p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'plpgsql') "
 									"      AND p.prosrc ~* %%text)) ORDER BY 1",
-									versioned(sqlbody_sql, conn_server_version(c)));
+									conn_versioned(c, sqlbody_sql));
 	PGresult   *res = conn_queryf(c, spec, t->oid, re);
 
 	free(spec);
@@ -263,7 +249,7 @@ read_policies(Conn *c, const TableDesc *t, Dependents *d)
 static bool
 read_publications(Conn *c, const TableDesc *t, Dependents *d)
 {
-	PGresult   *res = conn_queryf(c, versioned(publication_sql, conn_server_version(c)), t->oid);
+	PGresult   *res = conn_queryf(c, conn_versioned(c, publication_sql), t->oid);
 
 	if (res == NULL)
 		return false;
@@ -336,7 +322,7 @@ read_statistics(Conn *c, const TableDesc *t, Dependents *d)
 									"n.nspname::text "
 									"FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace "
 									"WHERE s.stxrelid = %%oid ORDER BY 1",
-									versioned(stattarget_sql, conn_server_version(c)));
+									conn_versioned(c, stattarget_sql));
 	PGresult   *res = conn_queryf(c, spec, t->oid);
 
 	free(spec);

@@ -573,7 +573,7 @@ take_table_lock(Run *r)
 		return false;
 	if (!got)
 	{
-		char	   *who = state_describe_holder(r->main, tool_schema, r->lock_key);
+		char	   *who = state_describe_holder(r->main, r->lock_key);
 
 		log_error("another pg_rebuild run is active on %s", r->t.qname);
 		log_detail("It is held by %s. Nothing was changed.", who);
@@ -1434,7 +1434,7 @@ recover_once(Run *r, Step *step, bool *lost)
 		}
 		if (!got)
 		{
-			char	   *who = state_describe_holder(r->main, tool_schema, r->lock_key);
+			char	   *who = state_describe_holder(r->main, r->lock_key);
 
 			log_error("after reconnecting, the table's pg_rebuild lock is held by %s", who);
 			log_detail("Another pg_rebuild (perhaps a --cleanup) took over this run's table; this run stops.");

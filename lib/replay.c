@@ -116,21 +116,19 @@ replay_batch_once(Conn *c, const Plan *plan, long long limit)
 long long
 replay_rest_in_transaction(Conn *c, const Plan *plan)
 {
-	long long	upto = batch_upto(c, plan, 0);
-	char	   *sql;
-	PGresult   *res;
-	long long	n = 0;
+	/* one round trip under the lock: the last entry and how many there are */
+	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s), 0), count(*) FROM %s", plan->log_id_q, plan->log_q);
+	PGresult   *res = conn_query(c, sql);
+	long long	upto;
+	long long	n;
 
-	if (upto <= 0)
-		return upto;
-	sql = pgr_psprintf("SELECT count(*) FROM %s", plan->log_q);
-	res = conn_query(c, sql);
 	free(sql);
 	if (res == NULL)
 		return -1;
-	n = atoll(PQgetvalue(res, 0, 0));
+	upto = atoll(PQgetvalue(res, 0, 0));
+	n = atoll(PQgetvalue(res, 0, 1));
 	PQclear(res);
-	if (apply_upto(c, plan, upto, false) < 0)
+	if (upto > 0 && apply_upto(c, plan, upto, false) < 0)
 		return -1;
 	return n;
 }

@@ -178,12 +178,11 @@ state_unlock(Conn *c, long long key)
 }
 
 char *
-state_describe_holder(Conn *c, const char *tool_schema, long long key)
+state_describe_holder(Conn *c, long long key)
 {
 	PGresult   *res;
 	char	   *out;
 
-	(void) tool_schema;
 	res = conn_queryf(c,
 					  "SELECT 'pid ' || a.pid || ', user ' || coalesce(a.usename::text, '?') || ', from '"
 					  " || coalesce(host(a.client_addr), 'local socket') || ', application '"

@@ -40,7 +40,7 @@ bool		state_schema_exists(Conn *c, const char *tool_schema, bool *exists) __attr
 bool		state_try_lock(Conn *c, long long key, bool *got) __attribute__((warn_unused_result));
 void		state_unlock(Conn *c, long long key);
 /* "pid 123, user u, from host h, since 12:00:01" for whoever holds key. */
-char	   *state_describe_holder(Conn *c, const char *tool_schema, long long key);
+char	   *state_describe_holder(Conn *c, long long key);
 
 typedef struct RunInfo
 {

@@ -285,15 +285,11 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		return ATTEMPT_FAILED;
 	}
 	sv_init(&problems);
+	/* t->oid is the old table's now: the renames kept the OIDs */
+	if (!catalog_unsupported_dependents(c, t, s->tool_schema, true, &problems))
 	{
-		TableDesc	old = *t;
-
-		old.oid = t->oid;		/* the old table keeps its OID */
-		if (!catalog_unsupported_dependents(c, &old, s->tool_schema, true, &problems))
-		{
-			sv_free(&problems);
-			return fail_attempt(c, "could not check dependencies at the swap", false);
-		}
+		sv_free(&problems);
+		return fail_attempt(c, "could not check dependencies at the swap", false);
 	}
 	if (problems.n > 0)
 	{
