@@ -466,6 +466,7 @@ conn_close(Conn *c)
 	if (c == NULL)
 		return;
 	unregister_cancel(c->cancel_slot);
+	conn_record_free(NULL, c->recording);
 	if (c->pg)
 		PQfinish(c->pg);
 	conn_clear_error(c);
@@ -562,6 +563,9 @@ conn_best_effort(Conn *c, const char *sql)
 	PGresult   *res;
 
 	if (c == NULL || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
+		return;
+	/* a ROLLBACK outside a transaction only puts a WARNING in the server log */
+	if (strcmp(sql, "ROLLBACK") == 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE)
 		return;
 	log_echo_sql(c->label, sql);
 	res = PQexec(c->pg, sql);
@@ -722,6 +726,345 @@ conn_query(Conn *c, const char *sql)
 	return collect_results(c, PGRES_TUPLES_OK);
 }
 
+/* One statement of a recording, with the image of what it returned. */
+typedef struct RecordedQuery
+{
+	char	   *stmt;
+	PGparam    *param;
+	char		name[32];		/* its prepared statement, "" if run unnamed */
+	StrBuf		image;
+} RecordedQuery;
+
+struct ConnRecording
+{
+	RecordedQuery *items;
+	int			n;
+	int			cap;
+	bool		broken;			/* a statement failed while recorded */
+};
+
+/* Prepared statements of recordings are named pgr_rec_<n>. */
+static unsigned int record_prepared_seq = 0;
+
+/*
+ * The parameter types of a libpqtypes spec, in order, as type OIDs, for
+ * PQprepare: the server must not guess them, since libpqtypes sends binary
+ * values of its own types.  false when the spec uses a type not listed
+ * here or when the count differs from the PGparam's (then the statement is
+ * not prepared).
+ */
+static bool
+spec_param_types(const char *spec, PGparam *param, Oid *types, int max, int *n)
+{
+	static const struct
+	{
+		const char *name;
+		Oid			oid;
+	}			known[] = {
+		{"bool", 16}, {"int8", 20}, {"int2", 21}, {"int4", 23}, {"text", 25}, {"oid", 26},
+		{"float8", 701}, {"name", 19},
+	};
+
+	*n = 0;
+	for (const char *p = strchr(spec, '%'); p != NULL; p = strchr(p + 1, '%'))
+	{
+		size_t		len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.[]");
+		bool		found = false;
+
+		if (len == 0)
+			return false;
+		for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++)
+			if (strlen(known[k].name) == len && strncmp(known[k].name, p + 1, len) == 0)
+			{
+				if (*n == max)
+					return false;
+				types[(*n)++] = known[k].oid;
+				found = true;
+				break;
+			}
+		if (!found)
+			return false;
+	}
+	return *n == PQparamCount(param);
+}
+
+/*
+ * Runs a statement for a recording: prepared (generic plans being wanted,
+ * the planning is paid now, not when the recording is checked), unless its
+ * parameter types cannot be told.  Same statement text, same prepared
+ * statement.
+ */
+static PGresult *
+run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, PGparam *param,
+			 char *name, size_t namelen)
+{
+	ConnRecording *r = c->recording;
+	Oid			types[64];
+	int			ntypes;
+	PGresult   *res;
+
+	name[0] = '\0';
+	for (int i = 0; i < r->n; i++)
+		if (r->items[i].name[0] && strcmp(r->items[i].stmt, stmt) == 0)
+		{
+			snprintf(name, namelen, "%s", r->items[i].name);
+			break;
+		}
+	if (name[0] == '\0' && spec_param_types(spec, param, types, 64, &ntypes))
+	{
+		snprintf(name, namelen, "pgr_rec_%u", ++record_prepared_seq);
+		if (!PQsendPrepare(c->pg, name, stmt, ntypes, types))
+		{
+			record_error(c, NULL);
+			return NULL;
+		}
+		res = collect_results(c, PGRES_COMMAND_OK);
+		if (res == NULL)
+			return NULL;
+		PQclear(res);
+	}
+	if (!(name[0] ? PQparamSendQueryPrepared(c->pg, param, name, 1) : PQparamSendQuery(c->pg, param, stmt, 1)))
+	{
+		record_error(c, NULL);
+		return NULL;
+	}
+	return collect_results(c, want);
+}
+
+/*
+ * An exact image of a result: status, shape, column types and formats,
+ * every value with its length (binary values may hold zero bytes).
+ */
+static void
+result_image(const PGresult *res, StrBuf *sb)
+{
+	int			nrows = PQntuples(res);
+	int			ncols = PQnfields(res);
+
+	sb_appendf(sb, "%d %d %d\n", (int) PQresultStatus(res), nrows, ncols);
+	for (int j = 0; j < ncols; j++)
+		sb_appendf(sb, "%u %d\n", (unsigned int) PQftype(res, j), PQfformat(res, j));
+	for (int i = 0; i < nrows; i++)
+		for (int j = 0; j < ncols; j++)
+		{
+			if (PQgetisnull(res, i, j))
+			{
+				sb_append(sb, "N\n");
+				continue;
+			}
+			sb_appendf(sb, "%d:", PQgetlength(res, i, j));
+			sb_append_n(sb, PQgetvalue(res, i, j), (size_t) PQgetlength(res, i, j));
+			sb_append_char(sb, '\n');
+		}
+}
+
+/* Keeps stmt and param (the recording owns them now) and the result's image. */
+static void
+record_query(ConnRecording *r, char *stmt, PGparam *param, const char *name, const PGresult *res)
+{
+	RecordedQuery *q;
+
+	if (res == NULL)
+		r->broken = true;
+	if (r->n == r->cap)
+	{
+		r->cap = r->cap ? r->cap * 2 : 16;
+		r->items = pgr_realloc(r->items, sizeof(RecordedQuery) * (size_t) r->cap);
+	}
+	q = &r->items[r->n++];
+	q->stmt = stmt;
+	q->param = param;
+	snprintf(q->name, sizeof(q->name), "%s", name);
+	sb_init(&q->image);
+	if (res)
+		result_image(res, &q->image);
+}
+
+void
+conn_record_start(Conn *c)
+{
+	conn_record_free(c, c->recording);
+	c->recording = pgr_calloc(1, sizeof(ConnRecording));
+}
+
+ConnRecording *
+conn_record_stop(Conn *c)
+{
+	ConnRecording *r = c->recording;
+
+	c->recording = NULL;
+	return r;
+}
+
+void
+conn_record_free(Conn *c, ConnRecording *r)
+{
+	StrBuf		sql;
+
+	if (r == NULL)
+		return;
+	sb_init(&sql);
+	for (int i = 0; i < r->n; i++)
+	{
+		bool		first = r->items[i].name[0] != '\0';
+
+		for (int k = 0; k < i && first; k++)
+			if (strcmp(r->items[k].name, r->items[i].name) == 0)
+				first = false;
+		if (first)
+			sb_appendf(&sql, "DEALLOCATE %s;", r->items[i].name);
+		free(r->items[i].stmt);
+		PQparamClear(r->items[i].param);
+		sb_free(&r->items[i].image);
+	}
+	/* the prepared statements, unless the session is gone or its transaction failed */
+	if (c && sql.len > 0 && c->pg && PQstatus(c->pg) == CONNECTION_OK &&
+		PQtransactionStatus(c->pg) != PQTRANS_INERROR)
+		conn_best_effort(c, sql.data);
+	sb_free(&sql);
+	free(r->items);
+	free(r);
+}
+
+/*
+ * Compares one result of a check with its recorded image: *same becomes
+ * false on any difference; a failed statement is recorded in c (the first
+ * one) and makes *ok false.
+ */
+static void
+check_one(Conn *c, const RecordedQuery *q, PGresult *res, bool *ok, bool *same)
+{
+	StrBuf		now;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		if (*ok)
+			record_error(c, res);
+		*ok = false;
+		*same = false;
+		return;
+	}
+	sb_init(&now);
+	result_image(res, &now);
+	if (now.len != q->image.len || memcmp(now.data, q->image.data, now.len) != 0)
+		*same = false;
+	sb_free(&now);
+}
+
+/* Sends one recorded statement again (its prepared statement if it has one). */
+static bool
+send_recorded(Conn *c, const RecordedQuery *q)
+{
+	log_echo_sql(c->label, q->name[0] ? q->name : q->stmt);
+	if (!(q->name[0] ? PQparamSendQueryPrepared(c->pg, q->param, q->name, 1) :
+		  PQparamSendQuery(c->pg, q->param, q->stmt, 1)))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	return true;
+}
+
+bool
+conn_record_check(Conn *c, const ConnRecording *r, bool *same)
+{
+	bool		ok = true;
+	int			sent = 0;
+
+	*same = false;
+	if (r == NULL || r->broken || r->n == 0)
+		return true;
+	*same = true;
+#ifdef HAVE_PQ_PIPELINE
+	if (!PQenterPipelineMode(c->pg))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	for (; sent < r->n; sent++)
+	{
+		if (!send_recorded(c, &r->items[sent]))
+		{
+			ok = false;
+			break;
+		}
+	}
+	if (ok && !PQpipelineSync(c->pg))
+	{
+		record_error(c, NULL);
+		ok = false;
+	}
+	if (!ok)
+	{
+		/* nothing sensible can follow on this connection: the caller gives up */
+		*same = false;
+		return false;
+	}
+	for (int i = 0; i < sent; i++)
+	{
+		PGresult   *res;
+
+		await_result(c);
+		res = PQgetResult(c->pg);
+		check_one(c, &r->items[i], res, &ok, same);
+		PQclear(res);
+		if (res == NULL)
+			return false;		/* connection lost */
+		/* each statement's results end with a NULL */
+		while ((res = PQgetResult(c->pg)) != NULL)
+			PQclear(res);
+	}
+	/* the end of the pipeline */
+	for (;;)
+	{
+		PGresult   *res;
+		ExecStatusType st;
+
+		await_result(c);
+		res = PQgetResult(c->pg);
+		if (res == NULL)
+		{
+			if (PQstatus(c->pg) != CONNECTION_OK)
+			{
+				if (ok)
+					record_error(c, NULL);
+				return false;
+			}
+			continue;
+		}
+		st = PQresultStatus(res);
+		PQclear(res);
+		if (st == PGRES_PIPELINE_SYNC)
+			break;
+	}
+	if (!PQexitPipelineMode(c->pg))
+	{
+		if (ok)
+			record_error(c, NULL);
+		return false;
+	}
+#else
+	for (; sent < r->n && ok; sent++)
+	{
+		PGresult   *res;
+
+		if (!send_recorded(c, &r->items[sent]))
+		{
+			ok = false;
+			break;
+		}
+		res = collect_results(c, PGRES_TUPLES_OK);
+		check_one(c, &r->items[sent], res, &ok, same);
+		PQclear(res);
+	}
+#endif
+	if (!ok)
+		*same = false;
+	else
+		conn_clear_error(c);
+	return ok;
+}
+
 /* Runs a libpqtypes spec; want says which result status is success. */
 static PGresult *
 run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
@@ -742,6 +1085,14 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 		return NULL;
 	}
 	log_echo_sql(c->label, stmt);
+	if (c->recording)
+	{
+		char		name[32];
+
+		res = run_recorded(c, want, spec, stmt, param, name, sizeof(name));
+		record_query(c->recording, stmt, param, name, res);
+		return res;
+	}
 	if (!PQparamSendQuery(c->pg, param, stmt, 1))
 	{
 		PQparamClear(param);
@@ -749,9 +1100,9 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 		record_error(c, NULL);
 		return NULL;
 	}
+	res = collect_results(c, want);
 	PQparamClear(param);
 	free(stmt);
-	res = collect_results(c, want);
 	return res;
 }
 

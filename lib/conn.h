@@ -37,6 +37,8 @@ typedef struct ConnParams
 	char	   *startup_options;	/* computed by conn_open: the user's options plus ours */
 } ConnParams;
 
+typedef struct ConnRecording ConnRecording;
+
 typedef struct Conn
 {
 	PGconn	   *pg;
@@ -49,6 +51,7 @@ typedef struct Conn
 	char	   *constraint;
 	int			cancel_slot;	/* index in the interrupt registry, -1 if none */
 	bool		busy;			/* a statement is running (the wait hook must not use it) */
+	ConnRecording *recording;	/* see conn_record_start */
 } Conn;
 
 /* Set by SIGINT / SIGTERM (see conn_install_signal_handlers). */
@@ -94,7 +97,8 @@ bool		conn_lost(const Conn *c);
 
 /*
  * Runs sql (typically ROLLBACK) ignoring any failure, and keeps the error
- * recorded from before, so it can still be reported.
+ * recorded from before, so it can still be reported.  A ROLLBACK is not
+ * sent when the session is in no transaction.
  */
 void		conn_best_effort(Conn *c, const char *sql);
 
@@ -117,6 +121,29 @@ PGresult   *conn_query(Conn *c, const char *sql) __attribute__((warn_unused_resu
 PGresult   *conn_queryf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
 /* Same, for commands (no rows wanted). */
 bool		conn_execf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
+
+/*
+ * Recording: from conn_record_start to conn_record_stop, every conn_queryf
+ * and conn_execf on c is kept, its statement, its parameters and an exact
+ * image of its result.  conn_record_check later runs them all again in one
+ * round trip (libpq pipeline mode; one by one with an older libpq) and sets
+ * *same when every one of them returned exactly what it returned the first
+ * time.  While recording, statements whose parameter types are known are
+ * prepared (named pgr_rec_<n>), so that with plan_cache_mode set to
+ * force_generic_plan the check runs no planner.  Statements that read the catalog one after the other, each taking
+ * its parameters from the results before, are then known to give the same
+ * answers as a fresh read: the swap reads the catalog before it takes its
+ * lock, and under the lock only checks that nothing changed.
+ * conn_record_check returns false on a failure (error recorded in c);
+ * *same is false when the recording cannot vouch (a statement failed while
+ * it was recorded).
+ */
+void		conn_record_start(Conn *c);
+ConnRecording *conn_record_stop(Conn *c);
+bool		conn_record_check(Conn *c, const ConnRecording *r, bool *same)
+			__attribute__((warn_unused_result));
+/* Frees r and deallocates its prepared statements on c (c may be NULL). */
+void		conn_record_free(Conn *c, ConnRecording *r);
 
 /* Logs the last error as "error: <what>: <message>", then its detail and hint. */
 void		conn_report(const Conn *c, const char *what);

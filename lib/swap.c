@@ -53,10 +53,11 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 
 /*
  * Default privileges may have granted the new table rights the old one did
- * not have: revoke every grant on it but the owner's, before re-granting.
+ * not have: revoke every grant on it but the owner's, then grant what the
+ * old table had; the statements go in one round trip.
  */
 static bool
-revoke_default_grants(Conn *c, const TableDesc *t)
+reset_grants(Conn *c, const TableDesc *t, const StmtList *grants)
 {
 	PGresult   *res = conn_queryf(c,
 								  "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN NULL "
@@ -64,20 +65,26 @@ revoke_default_grants(Conn *c, const TableDesc *t)
 								  "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
 								  "WHERE c.oid = pg_catalog.to_regclass(%text) AND a.grantee <> c.relowner",
 								  t->qname);
-	bool		ok = true;
+	StrBuf		sql;
+	bool		ok;
 
 	if (res == NULL)
 		return false;
-	for (int i = 0; i < PQntuples(res) && ok; i++)
+	sb_init(&sql);
+	for (int i = 0; i < PQntuples(res); i++)
 	{
 		char	   *who = res_text(res, i, 0);
 		char	   *q = who ? ident_quote(who) : pgr_strdup("PUBLIC");
 
-		ok = conn_commandv(c, "REVOKE ALL ON TABLE %s FROM %s", t->qname, q);
+		sb_appendf(&sql, "REVOKE ALL ON TABLE %s FROM %s;\n", t->qname, q);
 		free(who);
 		free(q);
 	}
 	PQclear(res);
+	for (int i = 0; i < grants->n; i++)
+		sb_appendf(&sql, "%s;\n", grants->items[i].sql);
+	ok = sql.len == 0 || conn_command(c, sql.data);
+	sb_free(&sql);
 	return ok;
 }
 
@@ -138,14 +145,23 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 		state_set_phase(c, s->tool_schema, s->run_id, "swapped");
 }
 
-/* Runs every statement of l; false at the first failure. */
+/*
+ * Runs every statement of the lists, in order, as one multi-statement
+ * string: one round trip under the lock; false at the first failure.
+ */
 static bool
-run_list(Conn *c, const StmtList *l)
+run_lists(Conn *c, const StmtList *const *lists, int nlists)
 {
-	for (int i = 0; i < l->n; i++)
-		if (!conn_command(c, l->items[i].sql))
-			return false;
-	return true;
+	StrBuf		sql;
+	bool		ok;
+
+	sb_init(&sql);
+	for (int k = 0; k < nlists; k++)
+		for (int i = 0; i < lists[k]->n; i++)
+			sb_appendf(&sql, "%s;\n", lists[k]->items[i].sql);
+	ok = sql.len == 0 || conn_command(c, sql.data);
+	sb_free(&sql);
+	return ok;
 }
 
 typedef enum Attempt
@@ -175,23 +191,42 @@ fail_attempt(Conn *c, const char *what, bool report)
 	return ATTEMPT_FAILED;
 }
 
-/* Everything after the lock is granted, up to and including COMMIT. */
+/* What the swap read of the catalog, and the plan made from it. */
+typedef struct SwapRead
+{
+	Dependents	deps;
+	DepPlan		dp;
+	bool		valid;
+} SwapRead;
+
+static void
+swap_read_free(SwapRead *r)
+{
+	if (!r->valid)
+		return;
+	dep_plan_free(&r->dp);
+	dependents_free(&r->deps);
+	r->valid = false;
+}
+
+/*
+ * Reads the table and the objects around it, checks both against what
+ * preflight read (fingerprints), and plans the re-creation of the
+ * dependents.  Runs before the lock, recorded, and again under the lock
+ * only if the recorded reads no longer return the same.
+ */
 static Attempt
-swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
+read_and_check(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapRead *r)
 {
 	TableDesc	now;
 	char	   *canon;
 	uint64_t	fp;
-	StrVec		problems;
-	bool		same;
-	long long	n;
-	Dependents	deps;
-	DepPlan		dp;
 	char	   *err = NULL;
 
-	/* 1. the definition is still what preflight read */
+	memset(r, 0, sizeof(*r));
+	/* the definition is still what preflight read */
 	if (!catalog_read_table(c, t->oid, &now))
-		return fail_attempt(c, "could not re-read the table at the swap", false);
+		return fail_attempt(c, "could not re-read the table at the swap", true);
 	canon = catalog_canonical_text(&now);
 	fp = fingerprint_text(canon);
 	free(canon);
@@ -201,43 +236,92 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		conn_best_effort(c, "ROLLBACK");
 		log_error("the definition of %s changed while it was being rebuilt", t->qname);
 		log_detail("Some DDL (ALTER TABLE, CREATE INDEX, COMMENT, GRANT, ...) ran on the table after "
-				   "pg_rebuild read it; the rebuilt copy would not match. The swap was rolled back.");
+				   "pg_rebuild read it; the rebuilt copy would not match. Nothing was swapped: "
+				   "the table is unchanged.");
 		log_hint("Run pg_rebuild again once the DDL is done.");
 		return ATTEMPT_FAILED;
 	}
 
-	/* 1b. and so are the objects around it; capture their definitions now */
-	if (!dependents_read(c, t, &deps))
-		return fail_attempt(c, "could not re-read the objects around the table at the swap", false);
-	canon = dependents_canonical_text(&deps);
+	/* and so are the objects around it; capture their definitions now */
+	if (!dependents_read(c, t, &r->deps))
+		return fail_attempt(c, "could not re-read the objects around the table at the swap", true);
+	canon = dependents_canonical_text(&r->deps);
 	fp = fingerprint_text(canon);
 	free(canon);
 	if (fp != s->dep_fingerprint)
 	{
-		dependents_free(&deps);
+		dependents_free(&r->deps);
 		conn_best_effort(c, "ROLLBACK");
 		log_error("the objects around %s (views, triggers, foreign keys, policies, ...) changed while it "
 				  "was being rebuilt", t->qname);
-		log_detail("The swap was rolled back; the table is unchanged.");
+		log_detail("Nothing was swapped: the table is unchanged.");
 		log_hint("Run pg_rebuild again once the DDL is done.");
 		return ATTEMPT_FAILED;
 	}
-	if (!plan_dependents(s->plan_input, plan, &deps, &dp, &err))
+	if (!plan_dependents(s->plan_input, plan, &r->deps, &r->dp, &err))
 	{
-		dependents_free(&deps);
+		dependents_free(&r->deps);
 		conn_best_effort(c, "ROLLBACK");
 		log_error("cannot carry over the objects around %s: %s", t->qname, err);
-		log_detail("The swap was rolled back; the table is unchanged.");
+		log_detail("Nothing was swapped: the table is unchanged.");
 		free(err);
 		return ATTEMPT_FAILED;
 	}
+	r->valid = true;
+	return ATTEMPT_DONE;
+}
+
+static Attempt swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+						  const SwapRead *r, SwapResult *out);
+
+/*
+ * Everything after the lock is granted, up to and including COMMIT.  pre
+ * is what read_and_check found just before the lock, and rec the recording
+ * of its reads.
+ */
+static Attempt
+swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, const SwapRead *pre,
+			const ConnRecording *rec, SwapResult *out)
+{
+	bool		same;
+	SwapRead	again = {0};
+	const SwapRead *r = pre;
+	Attempt		a;
+
+	/*
+	 * 1. the catalog is still what was read just before the lock: all the
+	 * reads again in one round trip, each result compared with the first;
+	 * on any difference, read it all again under the lock
+	 */
+	if (!conn_record_check(c, rec, &same))
+		return fail_attempt(c, "could not check the table's definition at the swap", true);
+	if (!same)
+	{
+		log_verbose("the catalog changed between the read before the lock and the lock: reading it again");
+		a = read_and_check(c, t, plan, s, &again);
+		if (a != ATTEMPT_DONE)
+			return a;
+		r = &again;
+	}
+	a = swap_apply(c, t, plan, s, r, out);
+	swap_read_free(&again);
+	return a;
+}
+
+/* The swap proper, under the lock, with the dependents read and planned. */
+static Attempt
+swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s, const SwapRead *r,
+		   SwapResult *out)
+{
+	StrVec		problems;
+	bool		same;
+	long long	n;
+	const StmtList *lists[3];
 
 	/* 2. the rest of the log: the table is locked, nothing new arrives */
 	n = replay_rest_in_transaction(c, plan);
 	if (n < 0)
 	{
-		dep_plan_free(&dp);
-		dependents_free(&deps);
 		if (conn_failed_with(c, "23502"))
 		{
 			conn_best_effort(c, "ROLLBACK");
@@ -253,23 +337,15 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	 * re-created against the new table, then privileges (default privileges
 	 * revoked first)
 	 */
-	if (!run_list(c, &dp.before_renames) || !run_list(c, &plan->swap) || !run_list(c, &dp.after_renames))
-	{
-		dep_plan_free(&dp);
-		dependents_free(&deps);
+	lists[0] = &r->dp.before_renames;
+	lists[1] = &plan->swap;
+	lists[2] = &r->dp.after_renames;
+	if (!run_lists(c, lists, 3))
 		return fail_attempt(c, "a statement of the swap failed", true);
-	}
-	dep_plan_free(&dp);
 	/* 3b. the record, in the same transaction */
-	if (!record_swapped(c, t, plan, s, &deps))
-	{
-		dependents_free(&deps);
+	if (!record_swapped(c, t, plan, s, &r->deps))
 		return fail_attempt(c, "could not record the swap", true);
-	}
-	dependents_free(&deps);
-	if (!revoke_default_grants(c, t))
-		return fail_attempt(c, "could not reset the new table's privileges", true);
-	if (!run_list(c, &plan->grants))
+	if (!reset_grants(c, t, &plan->grants))
 		return fail_attempt(c, "could not carry over the table's privileges", true);
 
 	/* 4. safety nets: same privileges, nothing left pointing at the old table */
@@ -343,6 +419,8 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		double		locked_at;
 		Attempt		a;
 		char	   *lock_sql;
+		SwapRead	pre;
+		ConnRecording *rec;
 		long long	replayed;
 		double		give_up = s->kill_blockers ? deadline + 6.0 : deadline;
 
@@ -353,6 +431,25 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		out->attempts++;
+		/*
+		 * Read and plan before the lock, recorded: under the lock one round
+		 * trip checks that the reads still return the same.
+		 */
+		if (!conn_command(c, "SET LOCAL plan_cache_mode = force_generic_plan"))
+		{
+			conn_report(c, "could not prepare the swap");
+			conn_best_effort(c, "ROLLBACK");
+			return false;
+		}
+		conn_record_start(c);
+		a = read_and_check(c, t, plan, s, &pre);
+		rec = conn_record_stop(c);
+		if (a != ATTEMPT_DONE)
+		{
+			conn_record_free(c, rec);
+			return false;
+		}
+		pgr_test_pause("SWAP_PREREAD");
 		lock_sql = pgr_psprintf("SAVEPOINT pgr_swap; SET LOCAL lock_timeout = '%dms'; "
 								"LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
 								s->lock_timeout_ms, t->qname);
@@ -360,7 +457,9 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		{
 			free(lock_sql);
 			locked_at = pgr_now();
-			a = swap_locked(c, t, plan, s, out);
+			a = swap_locked(c, t, plan, s, &pre, rec, out);
+			swap_read_free(&pre);
+			conn_record_free(c, rec);
 			if (a == ATTEMPT_DONE)
 			{
 				out->lock_held_ms = (pgr_now() - locked_at) * 1000.0;
@@ -372,6 +471,8 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		else
 		{
 			free(lock_sql);
+			swap_read_free(&pre);
+			conn_record_free(c, rec);
 			if (conn_lost(c))
 			{
 				log_warning("could not lock the table for the swap: lost the connection: %s",

@@ -7,6 +7,7 @@ use Test::More;
 use Text::ParseWords qw(shellwords);
 use Time::HiRes ();
 use PgRebuildTest;
+use PgRebuildFault;
 
 my $node = new_node('lock_wait', log_statement => 'none');
 
@@ -30,21 +31,6 @@ sub blocker
 	my $pid = $s->query_safe('SELECT pg_backend_pid()');
 	$s->query_safe("BEGIN; $sql");
 	return ($s, $pid);
-}
-
-# Waits until the background run's output matches $re; returns whether it did.
-sub wait_for_output
-{
-	my ($h, $re, $timeout) = @_;
-	my $deadline = Time::HiRes::time() + ($timeout // 60);
-	while (Time::HiRes::time() < $deadline)
-	{
-		my $running = rebuild_running($h);
-		return 1 if $h->{stdout} =~ $re || $h->{stderr} =~ $re;
-		return 0 unless $running;
-		Time::HiRes::sleep(0.05);
-	}
-	return 0;
 }
 
 sub attempts_reported
