@@ -467,6 +467,7 @@ conn_close(Conn *c)
 		return;
 	unregister_cancel(c->cancel_slot);
 	conn_record_free(NULL, c->recording);
+	PQclear(c->batch_kept);
 	if (c->pg)
 		PQfinish(c->pg);
 	conn_clear_error(c);
@@ -575,6 +576,8 @@ conn_best_effort(Conn *c, const char *sql)
 		PQclear(res);
 }
 
+static bool batch_send(Conn *c, const char *sql, int nparams, const char *const *values);
+
 /* Sends a cancel request for whatever runs on c. */
 static void
 cancel_running(Conn *c)
@@ -666,6 +669,8 @@ conn_command(Conn *c, const char *sql)
 {
 	PGresult   *res;
 
+	if (c->batching)
+		return batch_send(c, sql, 0, NULL);
 	log_echo_sql(c->label, sql);
 	if (!PQsendQuery(c->pg, sql))
 	{
@@ -699,6 +704,12 @@ conn_command_params(Conn *c, const char *sql, int nparams, const char *const *va
 {
 	PGresult   *res;
 
+	if (c->batching)
+	{
+		if (affected)
+			*affected = 0;
+		return batch_send(c, sql, nparams, values);
+	}
 	log_echo_sql(c->label, sql);
 	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0))
 	{
@@ -880,20 +891,34 @@ record_query(ConnRecording *r, char *stmt, PGparam *param, const char *name, con
 		result_image(res, &q->image);
 }
 
-void
+/*
+ * The recorded statements are prepared with generic plans (their planning
+ * happens while recording, not at the check); only they: a generic plan for
+ * other parameterized statements of the transaction could be a poor one.
+ */
+static const char *const generic_plans_on = "SET LOCAL plan_cache_mode = force_generic_plan";
+static const char *const generic_plans_off = "SET LOCAL plan_cache_mode TO DEFAULT";
+
+bool
 conn_record_start(Conn *c)
 {
 	conn_record_free(c, c->recording);
+	c->recording = NULL;
+	if (!conn_command(c, generic_plans_on))
+		return false;
 	c->recording = pgr_calloc(1, sizeof(ConnRecording));
+	return true;
 }
 
-ConnRecording *
-conn_record_stop(Conn *c)
+bool
+conn_record_stop(Conn *c, ConnRecording **out)
 {
-	ConnRecording *r = c->recording;
-
+	*out = c->recording;
 	c->recording = NULL;
-	return r;
+	/* after a failure the transaction may be over (or failed): nothing to reset */
+	if (c->pg == NULL || PQtransactionStatus(c->pg) != PQTRANS_INTRANS)
+		return true;
+	return conn_command(c, generic_plans_off);
 }
 
 void
@@ -965,56 +990,43 @@ send_recorded(Conn *c, const RecordedQuery *q)
 	return true;
 }
 
-bool
-conn_record_check(Conn *c, const ConnRecording *r, bool *same)
+#ifdef HAVE_PQ_PIPELINE
+/*
+ * Ends a pipeline of n statements sent on c: syncs, reads each statement's
+ * result and hands it to each(c, i, res, arg, &ok) (which records the first
+ * failure and clears ok), reads the sync and leaves pipeline mode.  false
+ * when a statement failed or the connection broke (error recorded in c).
+ */
+typedef void (*PipelineResultFn) (Conn *c, int i, PGresult *res, void *arg, bool *ok);
+
+static bool
+pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 {
 	bool		ok = true;
-	int			sent = 0;
 
-	*same = false;
-	if (r == NULL || r->broken || r->n == 0)
-		return true;
-	*same = true;
-#ifdef HAVE_PQ_PIPELINE
-	if (!PQenterPipelineMode(c->pg))
+	if (!PQpipelineSync(c->pg))
 	{
 		record_error(c, NULL);
 		return false;
 	}
-	for (; sent < r->n; sent++)
-	{
-		if (!send_recorded(c, &r->items[sent]))
-		{
-			ok = false;
-			break;
-		}
-	}
-	if (ok && !PQpipelineSync(c->pg))
-	{
-		record_error(c, NULL);
-		ok = false;
-	}
-	if (!ok)
-	{
-		/* nothing sensible can follow on this connection: the caller gives up */
-		*same = false;
-		return false;
-	}
-	for (int i = 0; i < sent; i++)
+	for (int i = 0; i < n; i++)
 	{
 		PGresult   *res;
 
 		await_result(c);
 		res = PQgetResult(c->pg);
-		check_one(c, &r->items[i], res, &ok, same);
-		PQclear(res);
 		if (res == NULL)
+		{
+			if (ok)
+				record_error(c, NULL);
 			return false;		/* connection lost */
+		}
+		each(c, i, res, arg, &ok);
+		PQclear(res);
 		/* each statement's results end with a NULL */
 		while ((res = PQgetResult(c->pg)) != NULL)
 			PQclear(res);
 	}
-	/* the end of the pipeline */
 	for (;;)
 	{
 		PGresult   *res;
@@ -1043,7 +1055,79 @@ conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 			record_error(c, NULL);
 		return false;
 	}
+	return ok;
+}
+#endif
+
+/* Any statement of a pipeline: success is a command or rows. */
+static void
+expect_success(Conn *c, PGresult *res, bool *ok)
+{
+	ExecStatusType st = PQresultStatus(res);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && *ok)
+	{
+		record_error(c, res);
+		*ok = false;
+	}
+}
+
+typedef struct CheckState
+{
+	const ConnRecording *r;
+	bool	   *same;
+} CheckState;
+
+/* The SET, the recorded statements, the RESET. */
+static void
+check_result_of(Conn *c, int i, PGresult *res, void *arg, bool *ok)
+{
+	CheckState *cs = arg;
+
+	if (i >= 1 && i <= cs->r->n)
+		check_one(c, &cs->r->items[i - 1], res, ok, cs->same);
+	else
+		expect_success(c, res, ok);
+}
+
+bool
+conn_record_check(Conn *c, const ConnRecording *r, bool *same)
+{
+	bool		ok = true;
+	int			sent = 0;
+
+	*same = false;
+	if (r == NULL || r->broken || r->n == 0)
+		return true;
+	*same = true;
+#ifdef HAVE_PQ_PIPELINE
+	{
+		CheckState	cs = {r, same};
+
+		if (!PQenterPipelineMode(c->pg))
+		{
+			record_error(c, NULL);
+			*same = false;
+			return false;
+		}
+		log_echo_sql(c->label, generic_plans_on);
+		ok = PQsendQueryParams(c->pg, generic_plans_on, 0, NULL, NULL, NULL, NULL, 0);
+		for (; ok && sent < r->n; sent++)
+			ok = send_recorded(c, &r->items[sent]);
+		log_echo_sql(c->label, generic_plans_off);
+		ok = ok && PQsendQueryParams(c->pg, generic_plans_off, 0, NULL, NULL, NULL, NULL, 0);
+		if (!ok)
+		{
+			/* nothing sensible can follow on this connection: the caller gives up */
+			record_error(c, NULL);
+			*same = false;
+			return false;
+		}
+		ok = pipeline_finish(c, r->n + 2, check_result_of, &cs);
+	}
 #else
+	if (!conn_command(c, generic_plans_on))
+		return false;
 	for (; sent < r->n && ok; sent++)
 	{
 		PGresult   *res;
@@ -1057,12 +1141,129 @@ conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 		check_one(c, &r->items[sent], res, &ok, same);
 		PQclear(res);
 	}
+	if (ok && !conn_command(c, generic_plans_off))
+		return false;
 #endif
 	if (!ok)
 		*same = false;
 	else
 		conn_clear_error(c);
 	return ok;
+}
+
+/*
+ * Batches: see conn_batch_begin.  Statements are sent as they come; their
+ * results are read at conn_batch_end.
+ */
+bool
+conn_batch_begin(Conn *c)
+{
+	c->batch_n = 0;
+	c->batch_keep = -1;
+	c->batch_failed = false;
+	c->batch_kept = NULL;
+#ifdef HAVE_PQ_PIPELINE
+	if (!PQenterPipelineMode(c->pg))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	c->batching = true;
+#endif
+	return true;
+}
+
+/* In a batch: counts a statement sent (ok) or records the failure to send it. */
+static bool
+batch_sent(Conn *c, int ok)
+{
+	if (!ok && !c->batch_failed)
+	{
+		record_error(c, NULL);
+		c->batch_failed = true;
+	}
+	if (ok)
+		c->batch_n++;
+	return true;
+}
+
+static bool
+batch_send(Conn *c, const char *sql, int nparams, const char *const *values)
+{
+	log_echo_sql(c->label, sql);
+	return batch_sent(c, PQsendQueryParams(c->pg, sql, nparams, NULL, values, NULL, NULL, 0));
+}
+
+bool
+conn_batch_query(Conn *c, const char *sql)
+{
+	if (!c->batching)
+	{
+		PQclear(c->batch_kept);
+		c->batch_kept = conn_query(c, sql);
+		return c->batch_kept != NULL;
+	}
+	c->batch_keep = c->batch_n;
+	return batch_send(c, sql, 0, NULL);
+}
+
+#ifdef HAVE_PQ_PIPELINE
+static void
+batch_result_of(Conn *c, int i, PGresult *res, void *arg, bool *ok)
+{
+	PGresult  **kept = arg;
+
+	expect_success(c, res, ok);
+	if (*ok && i == c->batch_keep && PQresultStatus(res) == PGRES_TUPLES_OK)
+	{
+		*kept = PQcopyResult(res, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+		if (*kept == NULL)
+		{
+			c->message = pgr_strdup("out of memory");
+			*ok = false;
+		}
+	}
+}
+#endif
+
+bool
+conn_batch_end(Conn *c, PGresult **kept)
+{
+	bool		ok = true;
+	PGresult   *res = NULL;
+
+	if (kept)
+		*kept = NULL;
+	if (!c->batching)
+	{
+		/* without pipeline mode, everything ran as it came */
+		if (kept)
+			*kept = c->batch_kept;
+		else
+			PQclear(c->batch_kept);
+		c->batch_kept = NULL;
+		return true;
+	}
+#ifdef HAVE_PQ_PIPELINE
+	c->batching = false;
+	if (c->batch_failed)
+	{
+		/* a send failed: the connection is unusable, the caller gives up */
+		return false;
+	}
+	ok = pipeline_finish(c, c->batch_n, batch_result_of, &res);
+#endif
+	if (!ok)
+	{
+		PQclear(res);
+		return false;
+	}
+	conn_clear_error(c);
+	if (kept)
+		*kept = res;
+	else
+		PQclear(res);
+	return true;
 }
 
 /* Runs a libpqtypes spec; want says which result status is success. */
@@ -1106,12 +1307,50 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 	return res;
 }
 
+/* conn_execf inside a batch: the statement is sent, its result read later. */
+static bool
+batch_spec(Conn *c, const char *spec, va_list ap)
+{
+	PGparam    *param = PQparamCreate(c->pg);
+	size_t		buflen = strlen(spec) + 64;
+	char	   *stmt = pgr_malloc(buflen);
+	bool		ok = param != NULL && PQputvf(param, stmt, buflen, spec, ap);
+
+	if (!ok && !c->batch_failed)
+	{
+		conn_clear_error(c);
+		c->message = pgr_psprintf("internal error preparing a query: %s", PQgeterror());
+		snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
+		c->batch_failed = true;
+	}
+	if (ok)
+	{
+		log_echo_sql(c->label, stmt);
+		(void) batch_sent(c, PQparamSendQuery(c->pg, param, stmt, 1));
+	}
+	if (param)
+		PQparamClear(param);
+	free(stmt);
+	return true;
+}
+
 PGresult *
 conn_queryf(Conn *c, const char *spec, ...)
 {
 	va_list		ap;
 	PGresult   *res;
 
+	if (c->batching)
+	{
+		if (!c->batch_failed)
+		{
+			conn_clear_error(c);
+			c->message = pgr_strdup("internal error: a query that returns rows inside a batch");
+			snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
+			c->batch_failed = true;
+		}
+		return NULL;
+	}
 	va_start(ap, spec);
 	res = run_spec(c, PGRES_TUPLES_OK, spec, ap);
 	va_end(ap);
@@ -1125,6 +1364,13 @@ conn_execf(Conn *c, const char *spec, ...)
 	PGresult   *res;
 
 	va_start(ap, spec);
+	if (c->batching)
+	{
+		bool		ok = batch_spec(c, spec, ap);
+
+		va_end(ap);
+		return ok;
+	}
 	res = run_spec(c, PGRES_COMMAND_OK, spec, ap);
 	va_end(ap);
 	PQclear(res);
@@ -1382,18 +1628,37 @@ conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 void
 pgr_test_pause(const char *point)
 {
+	static struct
+	{
+		char		point[64];
+		int			count;
+	}			seen[32];
 	char		name[128];
 	const char *v;
+	const char *times;
+	int			k;
 
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s", point);
 	v = getenv(name);
-	if (v && *v)
+	if (v == NULL || *v == '\0')
+		return;
+	/* PGR_TEST_SLEEP_<POINT>_TIMES=n: only the first n times */
+	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s_TIMES", point);
+	times = getenv(name);
+	for (k = 0; k < 32 && seen[k].point[0] && strcmp(seen[k].point, point) != 0; k++)
+		;
+	if (k < 32)
 	{
-		/* a marker the tests wait for before they strike */
-		fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
-		fflush(stderr);
-		pgr_sleep_ms(atof(v));
+		if (seen[k].point[0] == '\0')
+			snprintf(seen[k].point, sizeof(seen[k].point), "%s", point);
+		if (times && *times && seen[k].count >= atoi(times))
+			return;
+		seen[k].count++;
 	}
+	/* a marker the tests wait for before they strike */
+	fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
+	fflush(stderr);
+	pgr_sleep_ms(atof(v));
 }
 
 bool

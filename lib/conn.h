@@ -52,6 +52,11 @@ typedef struct Conn
 	int			cancel_slot;	/* index in the interrupt registry, -1 if none */
 	bool		busy;			/* a statement is running (the wait hook must not use it) */
 	ConnRecording *recording;	/* see conn_record_start */
+	bool		batching;		/* see conn_batch_begin */
+	bool		batch_failed;	/* a statement of the batch could not be sent */
+	int			batch_n;		/* statements sent in the batch */
+	int			batch_keep;		/* the one whose rows conn_batch_end returns */
+	PGresult   *batch_kept;		/* its rows, without pipeline mode */
 } Conn;
 
 /* Set by SIGINT / SIGTERM (see conn_install_signal_handlers). */
@@ -129,19 +134,36 @@ bool		conn_execf(Conn *c, const char *spec, ...) __attribute__((warn_unused_resu
  * round trip (libpq pipeline mode; one by one with an older libpq) and sets
  * *same when every one of them returned exactly what it returned the first
  * time.  While recording, statements whose parameter types are known are
- * prepared (named pgr_rec_<n>), so that with plan_cache_mode set to
- * force_generic_plan the check runs no planner.  Statements that read the catalog one after the other, each taking
+ * prepared (named pgr_rec_<n>) with generic plans (plan_cache_mode is
+ * force_generic_plan from start to stop, and during the check, with SET
+ * LOCAL: c must be in a transaction block), so the check runs no planner.  Statements that read the catalog one after the other, each taking
  * its parameters from the results before, are then known to give the same
  * answers as a fresh read: the swap reads the catalog before it takes its
  * lock, and under the lock only checks that nothing changed.
+ * conn_record_start and conn_record_stop return false on a failure
+ * (error recorded in c; stop still hands the recording over).
  * conn_record_check returns false on a failure (error recorded in c);
  * *same is false when the recording cannot vouch (a statement failed while
  * it was recorded).
  */
-void		conn_record_start(Conn *c);
-ConnRecording *conn_record_stop(Conn *c);
+bool		conn_record_start(Conn *c) __attribute__((warn_unused_result));
+bool		conn_record_stop(Conn *c, ConnRecording **out) __attribute__((warn_unused_result));
 bool		conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 			__attribute__((warn_unused_result));
+/*
+ * Batches: between conn_batch_begin and conn_batch_end, conn_command (one
+ * statement per call), conn_command_params, conn_execf and conn_batch_query
+ * only send their statement and return true (rows affected read as 0); the
+ * results are read by conn_batch_end, all in one round trip (libpq pipeline
+ * mode), which returns false at the first failure (error recorded in c) and
+ * gives the rows of the conn_batch_query statement in *kept (may be NULL;
+ * caller PQclear()s).  conn_queryf fails inside a batch.  Without pipeline
+ * mode (libpq before 14) everything runs as it comes.
+ */
+bool		conn_batch_begin(Conn *c) __attribute__((warn_unused_result));
+bool		conn_batch_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
+bool		conn_batch_end(Conn *c, PGresult **kept) __attribute__((warn_unused_result));
+
 /* Frees r and deallocates its prepared statements on c (c may be NULL). */
 void		conn_record_free(Conn *c, ConnRecording *r);
 
@@ -229,7 +251,8 @@ bool		conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 /*
  * Test-only: when the environment variable PGR_TEST_SLEEP_<POINT> holds a
  * number of milliseconds, sleeps that long at the named point.  Lets tests
- * make a phase last long enough for concurrent writes to overlap it.
+ * make a phase last long enough for concurrent writes to overlap it.  With
+ * PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.
  */
 void		pgr_test_pause(const char *point);
 

@@ -857,22 +857,26 @@ print_dry_run(const Run *r)
 		   "batches of %d log entries, each in one REPEATABLE READ transaction ($1 = last entry of the batch)\n"
 		   "%s;\n%s;\n%s;\n\n", REPLAY_BATCH_DEFAULT, p->replay_delete, p->replay_insert, p->replay_trim);
 	printf("-- [replay] lock: SHARE UPDATE EXCLUSIVE on the shadow table only\nANALYZE %s;\n\n", p->shadow_q);
-	printf("-- [swap] in the second connection's transaction; on lock timeout: ROLLBACK TO SAVEPOINT, "
-		   "name the blockers, replay a batch, back off with jitter, retry, up to %.0f s\n"
+	printf("-- [swap] in the second connection's transaction, before the lock: re-read the table's definition "
+		   "and the objects around it (they must match preflight's; their definitions are captured now), "
+		   "recorded and prepared; read the grants the shadow got from default privileges; replay batches "
+		   "until one is small\n"
+		   "-- on lock timeout: ROLLBACK TO SAVEPOINT, name the blockers, replay a batch, back off with jitter, "
+		   "retry, up to %.0f s\n"
 		   "SAVEPOINT pgr_swap;\nSET LOCAL lock_timeout = '%dms';\n"
 		   "-- lock: ACCESS EXCLUSIVE on the table (held until COMMIT)\nLOCK TABLE %s IN ACCESS EXCLUSIVE MODE;\n"
-		   "-- re-read the table's definition: it must match preflight's\n"
-		   "-- replay the rest of the log (same statements as above, all entries)\n\n",
+		   "-- one round trip: the recorded reads again, each result compared with the first "
+		   "(any difference: read and check everything again under the lock)\n"
+		   "-- one round trip: replay the rest of the log (same statements as above, all entries)\n"
+		   "-- one round trip: the statements below, then revoke any grant the new table got from default "
+		   "privileges, then its own grants:\n\n",
 		   r->o->wait_timeout_s, r->o->lock_timeout_ms, t->qname);
-	printf("-- [swap] re-read the objects around the table: they must match preflight's; "
-		   "their definitions are captured now\n\n");
 	print_list("swap", &r->dplan.before_renames);
 	print_list("swap", &p->swap);
 	print_list("swap", &r->dplan.after_renames);
-	printf("-- [swap] revoke any grant the new table got from default privileges, then:\n\n");
 	print_list("swap", &p->grants);
-	printf("-- [swap] check: same privileges as before; nothing depends on the old table but its own parts\n"
-		   "COMMIT;\n\n");
+	printf("-- [swap] record the swap (one round trip); check: same privileges as before; nothing depends on "
+		   "the old table but its own parts\nCOMMIT;\n\n");
 	print_list("finish", &p->finish);
 	printf("-- [finish] lock: none on the table\nDROP FUNCTION %s();\nDROP TABLE %s;\n\n",
 		   p->func_q, p->log_q);

@@ -1,6 +1,7 @@
 /* replay.c: set-based replay of the key log. */
 #include "replay.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -52,7 +53,7 @@ apply_upto(Conn *c, const Plan *plan, long long upto, bool trim)
 	long long	consumed;
 
 	/* Key lookups by index: never let a small batch scan the whole table. */
-	if (!conn_command(c, "SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off"))
+	if (!conn_command(c, "SET LOCAL enable_hashjoin = off") || !conn_command(c, "SET LOCAL enable_mergejoin = off"))
 		return -1;
 	if (exec_upto(c, plan->replay_delete, upto) < 0 || exec_upto(c, plan->replay_insert, upto) < 0)
 		return -1;
@@ -116,20 +117,30 @@ replay_batch_once(Conn *c, const Plan *plan, long long limit)
 long long
 replay_rest_in_transaction(Conn *c, const Plan *plan)
 {
-	/* one round trip under the lock: the last entry and how many there are */
-	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s), 0), count(*) FROM %s", plan->log_id_q, plan->log_q);
-	PGresult   *res = conn_query(c, sql);
-	long long	upto;
+	/*
+	 * The table is locked: nothing new reaches the log, so every entry is
+	 * applied (no upper bound), and the count read after, all in one round
+	 * trip.
+	 */
+	char	   *sql = pgr_psprintf("SELECT count(*) FROM %s", plan->log_q);
+	PGresult   *res = NULL;
+	bool		queued;
 	long long	n;
 
+	if (!conn_batch_begin(c))
+	{
+		free(sql);
+		return -1;
+	}
+	queued = apply_upto(c, plan, LLONG_MAX, false) >= 0 && conn_batch_query(c, sql);
 	free(sql);
-	if (res == NULL)
+	if (!conn_batch_end(c, &res) || !queued || res == NULL)
+	{
+		PQclear(res);
 		return -1;
-	upto = atoll(PQgetvalue(res, 0, 0));
-	n = atoll(PQgetvalue(res, 0, 1));
+	}
+	n = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
-	if (upto > 0 && apply_upto(c, plan, upto, false) < 0)
-		return -1;
 	return n;
 }
 

@@ -52,40 +52,35 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 }
 
 /*
- * Default privileges may have granted the new table rights the old one did
- * not have: revoke every grant on it but the owner's, then grant what the
- * old table had; the statements go in one round trip.
+ * Default privileges may have granted the shadow rights the table does not
+ * have: before the lock, the statements that revoke every grant on it but
+ * its owner's (run under the lock once it has the table's name, before the
+ * table's own grants).
  */
 static bool
-reset_grants(Conn *c, const TableDesc *t, const StmtList *grants)
+plan_revokes(Conn *c, const TableDesc *t, const Plan *plan, StmtList *out)
 {
 	PGresult   *res = conn_queryf(c,
 								  "SELECT DISTINCT CASE WHEN a.grantee = 0 THEN NULL "
 								  "  ELSE pg_catalog.pg_get_userbyid(a.grantee)::text END "
 								  "FROM pg_catalog.pg_class c, pg_catalog.aclexplode(c.relacl) a "
 								  "WHERE c.oid = pg_catalog.to_regclass(%text) AND a.grantee <> c.relowner",
-								  t->qname);
-	StrBuf		sql;
-	bool		ok;
+								  plan->shadow_q);
 
 	if (res == NULL)
 		return false;
-	sb_init(&sql);
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		char	   *who = res_text(res, i, 0);
 		char	   *q = who ? ident_quote(who) : pgr_strdup("PUBLIC");
 
-		sb_appendf(&sql, "REVOKE ALL ON TABLE %s FROM %s;\n", t->qname, q);
+		stmts_add(out, "ACCESS EXCLUSIVE on the new table (held)", "REVOKE ALL ON TABLE %s FROM %s",
+				  t->qname, q);
 		free(who);
 		free(q);
 	}
 	PQclear(res);
-	for (int i = 0; i < grants->n; i++)
-		sb_appendf(&sql, "%s;\n", grants->items[i].sql);
-	ok = sql.len == 0 || conn_command(c, sql.data);
-	sb_free(&sql);
-	return ok;
+	return true;
 }
 
 /* The privileges of the old and new tables (and their columns) are the same. */
@@ -196,6 +191,7 @@ typedef struct SwapRead
 {
 	Dependents	deps;
 	DepPlan		dp;
+	StmtList	revokes;		/* the shadow's grants from default privileges */
 	bool		valid;
 } SwapRead;
 
@@ -206,6 +202,7 @@ swap_read_free(SwapRead *r)
 		return;
 	dep_plan_free(&r->dp);
 	dependents_free(&r->deps);
+	stmts_free(&r->revokes);
 	r->valid = false;
 }
 
@@ -268,6 +265,11 @@ read_and_check(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 		return ATTEMPT_FAILED;
 	}
 	r->valid = true;
+	if (!plan_revokes(c, t, plan, &r->revokes))
+	{
+		swap_read_free(r);
+		return fail_attempt(c, "could not read the rebuilt table's privileges", true);
+	}
 	return ATTEMPT_DONE;
 }
 
@@ -316,7 +318,7 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 	StrVec		problems;
 	bool		same;
 	long long	n;
-	const StmtList *lists[3];
+	const StmtList *lists[5];
 
 	/* 2. the rest of the log: the table is locked, nothing new arrives */
 	n = replay_rest_in_transaction(c, plan);
@@ -335,18 +337,24 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 	/*
 	 * 3. locks on the referencing tables, the renames, the dependents
 	 * re-created against the new table, then privileges (default privileges
-	 * revoked first)
+	 * revoked first): one round trip
 	 */
 	lists[0] = &r->dp.before_renames;
 	lists[1] = &plan->swap;
 	lists[2] = &r->dp.after_renames;
-	if (!run_lists(c, lists, 3))
+	lists[3] = &r->revokes;
+	lists[4] = &plan->grants;
+	if (!run_lists(c, lists, 5))
 		return fail_attempt(c, "a statement of the swap failed", true);
-	/* 3b. the record, in the same transaction */
-	if (!record_swapped(c, t, plan, s, &r->deps))
+	/* 3b. the record, in the same transaction, in one round trip */
+	if (!conn_batch_begin(c))
 		return fail_attempt(c, "could not record the swap", true);
-	if (!reset_grants(c, t, &plan->grants))
-		return fail_attempt(c, "could not carry over the table's privileges", true);
+	{
+		bool		queued = record_swapped(c, t, plan, s, &r->deps);
+
+		if (!conn_batch_end(c, NULL) || !queued)
+			return fail_attempt(c, "could not record the swap", true);
+	}
 
 	/* 4. safety nets: same privileges, nothing left pointing at the old table */
 	if (!privileges_match(c, t->oid, t->qname, &same))
@@ -401,6 +409,52 @@ kill_blockers(const SwapSettings *s, Conn *work, int *stage, double *next_stage_
 	*next_stage_at = pgr_now() + 1.0;
 }
 
+/* A batch this small is what a steady load leaves between two batches. */
+#define SWAP_SMALL_BATCH 50
+
+/*
+ * Replay batches on work outside the lock; on failure reports it (when says
+ * when) and rolls back the holder c.
+ */
+static bool
+replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+				   const char *when)
+{
+	long long	n = 0;
+
+	/*
+	 * Until a batch finds little (what arrived while the one before ran):
+	 * each entry left is applied under the lock.  A few rounds at most: at a
+	 * steady write rate the batches stop shrinking.
+	 */
+	for (int round = 0; round < 4; round++)
+	{
+		n = replay_batch(work, plan, REPLAY_BATCH_DEFAULT);
+		if (n < 0 || n <= SWAP_SMALL_BATCH)
+			break;
+	}
+	if (n >= 0)
+		return true;
+	/* a NULL the application wrote in a --set-not-null column: say which */
+	if (conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->set_not_null))
+	{
+		conn_best_effort(c, "ROLLBACK");
+		return false;
+	}
+	if (conn_lost(work))
+		log_warning("could not apply changes %s: lost the connection: %s", when,
+					work->message ? work->message : "connection closed");
+	else
+	{
+		char	   *what = pgr_psprintf("could not apply changes %s", when);
+
+		conn_report(work, what);
+		free(what);
+	}
+	conn_best_effort(c, "ROLLBACK");
+	return false;
+}
+
 bool
 swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s, SwapResult *out)
 {
@@ -421,7 +475,6 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		char	   *lock_sql;
 		SwapRead	pre;
 		ConnRecording *rec;
-		long long	replayed;
 		double		give_up = s->kill_blockers ? deadline + 6.0 : deadline;
 
 		if (pgr_interrupted)
@@ -435,18 +488,36 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		 * Read and plan before the lock, recorded: under the lock one round
 		 * trip checks that the reads still return the same.
 		 */
-		if (!conn_command(c, "SET LOCAL plan_cache_mode = force_generic_plan"))
+		if (!conn_record_start(c))
 		{
 			conn_report(c, "could not prepare the swap");
 			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
-		conn_record_start(c);
 		a = read_and_check(c, t, plan, s, &pre);
-		rec = conn_record_stop(c);
+		if (!conn_record_stop(c, &rec) && a == ATTEMPT_DONE)
+		{
+			conn_report(c, "could not prepare the swap");
+			conn_best_effort(c, "ROLLBACK");
+			a = ATTEMPT_FAILED;
+		}
 		if (a != ATTEMPT_DONE)
 		{
+			if (a == ATTEMPT_RETRY)
+			{
+				/* a lock timeout while reading the catalog: not expected, not retried */
+				conn_report(c, "could not read the table's definition before the swap");
+				conn_best_effort(c, "ROLLBACK");
+			}
+			swap_read_free(&pre);
 			conn_record_free(c, rec);
+			return false;
+		}
+		/* what arrived during the read: applied now, not under the lock */
+		if (!replay_before_lock(work, c, t, plan, s, "before the swap lock"))
+		{
+			conn_record_free(c, rec);
+			swap_read_free(&pre);
 			return false;
 		}
 		pgr_test_pause("SWAP_PREREAD");
@@ -516,17 +587,8 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		/* keep the backlog small while waiting */
-		replayed = replay_batch(work, plan, REPLAY_BATCH_DEFAULT);
-		if (replayed < 0)
-		{
-			if (conn_lost(work))
-				log_warning("could not apply changes while waiting for the swap lock: lost the connection: %s",
-							work->message ? work->message : "connection closed");
-			else
-				conn_report(work, "could not apply changes while waiting for the swap lock");
-			conn_best_effort(c, "ROLLBACK");
+		if (!replay_before_lock(work, c, t, plan, s, "while waiting for the swap lock"))
 			return false;
-		}
 		{
 			double		wait = backoff_next(&b);
 

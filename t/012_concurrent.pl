@@ -167,6 +167,9 @@ my $run = rebuild_under_load(
 		PGR_TEST_SLEEP_COPY_CHUNK => 60,
 		PGR_TEST_SLEEP_REPLAY_BATCH => 400,
 		PGR_TEST_SLEEP_BEFORE_SWAP => 1500,
+		# between the last replay before the lock and the lock: writes
+		# land there, so the swap has entries to apply under its lock
+		PGR_TEST_SLEEP_SWAP_PREREAD => 300,
 		PGR_TEST_SLEEP_BEFORE_SWAP_COMMIT => 300,
 		PGR_TEST_SLEEP_FINISH => 800,
 	});
