@@ -147,9 +147,9 @@ batch_part()
 		sub med { my @a = sort { $a <=> $b } @_; my $n = @a; $n % 2 ? $a[($n-1)/2] : ($a[$n/2-1] + $a[$n/2]) / 2 }
 		printf "%12s  %20s  %12s  %14s\n", "batch size", "time (s)", "entries/s", "ms per batch";
 		printf "%12s  %20s  %12s  %14s\n", "-" x 10, "-" x 16, "-" x 10, "-" x 12;
-		for my $b (sort { $a <=> $b } @o) { my $m = med(@{$t{$b}}); my $nb = int(($ARGV[0] + $b - 1) / $b);
-			my @s = sort { $a <=> $b } @{$t{$b}};
-			printf "%12s  %20s  %12s  %14.0f\n", $b, sprintf("%.2f (%.2f-%.2f)", $m, $s[0], $s[-1]), sprintf("%.0f", $ARGV[0] / $m), 1000 * $m / $nb }' \
+		for my $bs (sort { $a <=> $b } @o) { my $m = med(@{$t{$bs}}); my $nb = int(($ARGV[0] + $bs - 1) / $bs);
+			my @s = sort { $a <=> $b } @{$t{$bs}};
+			printf "%12s  %20s  %12s  %14.0f\n", $bs, sprintf("%.2f (%.2f-%.2f)", $m, $s[0], $s[-1]), sprintf("%.0f", $ARGV[0] / $m), 1000 * $m / $nb }' \
 		"$LOG_ENTRIES" <"$tsv" >>"$OUT"
 	echo >>"$OUT"
 	q postgres -c "DROP DATABASE $db"
