@@ -18,11 +18,6 @@ $node->safe_psql(
 });
 bloat_table($node, 't', delete => 0.5);
 
-sub table_oid
-{
-	return $node->safe_psql('postgres', q{SELECT 't'::regclass::oid});
-}
-
 # A session that holds a lock on t in an open transaction.
 sub blocker
 {
@@ -46,7 +41,7 @@ sub attempts_reported
 #    blocker is gone: dropping the capture trigger needs the same lock).
 # ------------------------------------------------------------------------
 my $md5 = table_md5($node, 't');
-my $oid = table_oid();
+my $oid = table_oid($node, 't');
 my ($bg, $pid) = blocker('LOCK TABLE t IN ACCESS SHARE MODE');
 my $started = Time::HiRes::time();
 my $h = start_rebuild($node, '-t', 't', '-T', '3', '--lock-timeout', '100');
@@ -72,7 +67,7 @@ like($err, qr/^pg_rebuild: detail: Nothing was changed: "public"\."t" is as it w
 	'swap timeout: stderr says nothing was changed');
 unlike($out, qr/^phase swap/m, 'swap timeout: no swap reported done');
 is(table_md5($node, 't'), $md5, 'swap timeout: same rows');
-is(table_oid(), $oid, 'swap timeout: same table (OID)');
+is(table_oid($node, 't'), $oid, 'swap timeout: same table (OID)');
 is_deeply([ run_leftovers($node) ], [], 'swap timeout: no per-run object left');
 is($node->safe_psql('postgres', q{INSERT INTO t VALUES (0, 'after') RETURNING id}),
 	0, 'swap timeout: the table takes writes');
@@ -85,14 +80,14 @@ is($rc, 0, 'without the blocker: exit 0');
 like($out, qr/^phase swap .*ACCESS EXCLUSIVE held \d+ ms, 1 attempt,/m,
 	'without the blocker: one attempt');
 is(table_md5($node, 't'), $md5, 'without the blocker: same rows');
-isnt(table_oid(), $oid, 'without the blocker: a new table');
+isnt(table_oid($node, 't'), $oid, 'without the blocker: a new table');
 
 # ------------------------------------------------------------------------
 # 2. A lock held only briefly: the run waits it out and succeeds after
 #    more than one attempt.
 # ------------------------------------------------------------------------
 $md5 = table_md5($node, 't');
-$oid = table_oid();
+$oid = table_oid($node, 't');
 ($bg, $pid) = blocker('SELECT count(*) FROM t');
 $h = start_rebuild($node, '-t', 't', '-T', '60', '--lock-timeout', '100');
 ok(wait_for_output($h, qr/^swap: attempt 1 waiting/m),
@@ -106,7 +101,7 @@ like($out, qr/blocked by pid $pid holding AccessShareLock, transaction open [\d.
 my ($n) = $out =~ /^phase swap .*ACCESS EXCLUSIVE held \d+ ms, (\d+) attempts?,/m;
 cmp_ok($n // 0, '>', 1, "brief lock: the swap took more than one attempt (" . ($n // '?') . ")");
 is(table_md5($node, 't'), $md5, 'brief lock: same rows');
-isnt(table_oid(), $oid, 'brief lock: a new table');
+isnt(table_oid($node, 't'), $oid, 'brief lock: a new table');
 is_deeply([ run_leftovers($node) ], [], 'brief lock: nothing left behind');
 $bg->quit;
 
@@ -116,7 +111,7 @@ $bg->quit;
 # ------------------------------------------------------------------------
 ($bg, $pid) = blocker(q{UPDATE t SET v = v WHERE id = 0});
 $md5 = $node->safe_psql('postgres', 'SELECT md5(string_agg(t::text, \',\' ORDER BY id)) FROM t');
-$oid = table_oid();
+$oid = table_oid($node, 't');
 $started = Time::HiRes::time();
 ($rc, $out, $err) = run_rebuild($node, '-t', 't', '-T', '2', '--lock-timeout', '100');
 $elapsed = Time::HiRes::time() - $started;
@@ -128,7 +123,7 @@ like($err, qr/^pg_rebuild: error: could not lock "public"\."t" to install the ca
 	'install timeout: stderr says why');
 like($err, qr/^pg_rebuild: detail: Nothing was changed/m, 'install timeout: nothing was changed');
 is_deeply([ run_leftovers($node) ], [], 'install timeout: nothing left behind, blocker still there');
-is(table_oid(), $oid, 'install timeout: same table (OID)');
+is(table_oid($node, 't'), $oid, 'install timeout: same table (OID)');
 $bg->query_safe('COMMIT');
 $bg->quit;
 is($node->safe_psql('postgres', 'SELECT md5(string_agg(t::text, \',\' ORDER BY id)) FROM t'),
@@ -141,7 +136,7 @@ is($node->safe_psql('postgres', 'SELECT md5(string_agg(t::text, \',\' ORDER BY i
 #    them once the blocker is gone.
 # ------------------------------------------------------------------------
 $md5 = table_md5($node, 't');
-$oid = table_oid();
+$oid = table_oid($node, 't');
 ($bg, $pid) = blocker('LOCK TABLE t IN ACCESS SHARE MODE');
 $started = Time::HiRes::time();
 ($rc, $out, $err) = run_rebuild($node, '-t', 't', '-T', '2', '--lock-timeout', '100');
@@ -195,7 +190,7 @@ is_deeply([ run_leftovers($node) ], [], '--cleanup: nothing left behind');
 ($rc, $out, $err) = run_rebuild($node, '--status');
 is($rc, 0, '--status after --cleanup: exit 0');
 like($out, qr/^no pg_rebuild run in database postgres$/m, '--status after --cleanup: no run');
-is(table_oid(), $oid, '--cleanup: same table (OID)');
+is(table_oid($node, 't'), $oid, '--cleanup: same table (OID)');
 $node->safe_psql('postgres', 'DELETE FROM t WHERE id = -1');
 is(table_md5($node, 't'), $md5, '--cleanup: same rows');
 

@@ -20,11 +20,6 @@ $node->safe_psql(
 });
 bloat_table($node, 't', delete => 0.5);
 
-sub table_oid
-{
-	return $node->safe_psql('postgres', q{SELECT 't'::regclass::oid});
-}
-
 # Runs a rebuild that pauses at $point, runs $ddl while it waits there, and
 # returns the exit code, stdout and stderr.
 sub rebuild_with_ddl_at
@@ -44,7 +39,7 @@ my $recheck_re = qr/^the catalog changed between the read before the lock and th
 #    catalog and before it has its lock: the check under the lock sees it,
 #    reads everything again under the lock, and stops.
 # ------------------------------------------------------------------------
-my $oid = table_oid();
+my $oid = table_oid($node, 't');
 my $md5 = table_md5($node, 't');
 my $rows = $node->safe_psql('postgres', 'SELECT count(*) FROM t');
 my $view_rows = $node->safe_psql('postgres', 'SELECT count(*) FROM t_view');
@@ -55,7 +50,7 @@ like($out, $recheck_re, 'change before the lock: noticed by the check under the 
 like($err, $changed_re, 'change before the lock: said what changed');
 like($err, qr/^pg_rebuild: detail: Nothing was swapped: the table is unchanged\.$/m,
 	'change before the lock: said nothing was swapped');
-is(table_oid(), $oid, 'change before the lock: the table is the original');
+is(table_oid($node, 't'), $oid, 'change before the lock: the table is the original');
 is(table_md5($node, 't'), $md5, 'change before the lock: same rows');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t_view'), $view_rows, 'change before the lock: the view works');
 is($node->safe_psql('postgres', 'SELECT count_t()'), $rows, 'change before the lock: the new function works');
@@ -65,7 +60,7 @@ is_deeply([ run_leftovers($node) ], [], 'change before the lock: nothing left be
 ($rc, $out, $err) = run_rebuild($node, '-t', 't', '-v');
 is($rc, 0, 'function there from the start: exit 0');
 unlike($out, $recheck_re, 'nothing changed: the check under the lock was enough');
-isnt(table_oid(), $oid, 'function there from the start: the table was rebuilt');
+isnt(table_oid($node, 't'), $oid, 'function there from the start: the table was rebuilt');
 is(table_md5($node, 't'), $md5, 'function there from the start: same rows');
 is($node->safe_psql('postgres', 'SELECT count_t()'), $rows, 'function there from the start: it works');
 is_deeply([ run_leftovers($node) ], [], 'function there from the start: nothing left behind');
@@ -74,13 +69,13 @@ is_deeply([ run_leftovers($node) ], [], 'function there from the start: nothing 
 # 2. A view on the table created during the copy: the read before the lock
 #    sees it; the swap stops before it takes any lock.
 # ------------------------------------------------------------------------
-$oid = table_oid();
+$oid = table_oid($node, 't');
 ($rc, $out, $err) = rebuild_with_ddl_at('COPY_START', q{CREATE VIEW t_view2 AS SELECT id FROM t});
 is($rc, 1, 'change during the copy: exit 1');
 like($err, $changed_re, 'change during the copy: said what changed');
 unlike($out, $recheck_re, 'change during the copy: seen before the lock');
 unlike($out, qr/^phase swap /m, 'change during the copy: the swap did not happen');
-is(table_oid(), $oid, 'change during the copy: the table is the original');
+is(table_oid($node, 't'), $oid, 'change during the copy: the table is the original');
 is(table_md5($node, 't'), $md5, 'change during the copy: same rows');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM t_view2'), $rows, 'change during the copy: the new view works');
 is_deeply([ run_leftovers($node) ], [], 'change during the copy: nothing left behind');
