@@ -146,7 +146,6 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 					  "CASE WHEN am.amname OPERATOR(pg_catalog.<>) 'heap' THEN am.amname::text END, "
 					  "ts.spcname::text, pg_catalog.obj_description(c.oid, 'pg_class'), c.relreplident::text, "
 					  "c.relrowsecurity, c.relforcerowsecurity, c.reltuples::float8, "
-					  "pg_catalog.pg_relation_size(c.oid)::int8, pg_catalog.pg_total_relation_size(c.oid)::int8, "
 					  "c.relpages::int8, "
 					  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
 					  "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname) "
@@ -193,10 +192,28 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 	t->rls_enabled = res_bool(res, 0, 13);
 	t->rls_forced = res_bool(res, 0, 14);
 	t->reltuples = res_float8(res, 0, 15);
-	t->heap_bytes = res_int8(res, 0, 16);
-	t->total_bytes = res_int8(res, 0, 17);
-	t->relpages = res_int8(res, 0, 18);
-	t->qname_deparsed = res_text(res, 0, 19);
+	t->relpages = res_int8(res, 0, 16);
+	t->qname_deparsed = res_text(res, 0, 17);
+	PQclear(res);
+
+	/*
+	 * The sizes change with every write: never part of a recorded read (the
+	 * swap's check under its lock would always find them changed).
+	 */
+	{
+		ConnRecording *rec = conn_record_suspend(c);
+
+		res = conn_queryf(c, "SELECT pg_catalog.pg_relation_size(%oid)::int8, "
+						  "pg_catalog.pg_total_relation_size(%oid)::int8", oid, oid);
+		conn_record_resume(c, rec);
+	}
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's size");
+		return false;
+	}
+	t->heap_bytes = res_int8(res, 0, 0);
+	t->total_bytes = res_int8(res, 0, 1);
 	PQclear(res);
 	return read_options(c, oid, false, &t->reloptions) &&
 		read_options(c, oid, true, &t->toast_reloptions);

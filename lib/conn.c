@@ -18,6 +18,11 @@
 
 volatile sig_atomic_t pgr_interrupted = 0;
 
+static bool batch_send(Conn *c, const char *sql, int nparams, const char *const *values);
+#ifdef HAVE_PQ_PIPELINE
+static void pipeline_abandon(Conn *c);
+#endif
+
 /*
  * Cancel objects of open connections, for the signal handler.  Slots are
  * filled and emptied with the signals blocked, so the handler never sees a
@@ -348,7 +353,9 @@ static const char *const session_setup =
 "pg_catalog.set_config('row_security', 'off', false), "
 "pg_catalog.set_config('statement_timeout', '0', false), "
 "pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false), "
-"pg_catalog.set_config('lock_timeout', '0', false)";
+"pg_catalog.set_config('lock_timeout', '0', false), "
+/* each statement of the swap's transaction sees what committed before it */
+"pg_catalog.set_config('default_transaction_isolation', 'read committed', false)";
 
 Conn *
 conn_open(ConnParams *params, const char *label)
@@ -565,6 +572,9 @@ conn_best_effort(Conn *c, const char *sql)
 
 	if (c == NULL || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
 		return;
+#ifdef HAVE_PQ_PIPELINE
+	pipeline_abandon(c);
+#endif
 	/* a ROLLBACK outside a transaction only puts a WARNING in the server log */
 	if (strcmp(sql, "ROLLBACK") == 0 && PQtransactionStatus(c->pg) == PQTRANS_IDLE)
 		return;
@@ -576,7 +586,6 @@ conn_best_effort(Conn *c, const char *sql)
 		PQclear(res);
 }
 
-static bool batch_send(Conn *c, const char *sql, int nparams, const char *const *values);
 
 /* Sends a cancel request for whatever runs on c. */
 static void
@@ -827,11 +836,15 @@ run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, P
 		if (!PQsendPrepare(c->pg, name, stmt, ntypes, types))
 		{
 			record_error(c, NULL);
+			name[0] = '\0';
 			return NULL;
 		}
 		res = collect_results(c, PGRES_COMMAND_OK);
 		if (res == NULL)
+		{
+			name[0] = '\0';	/* nothing to deallocate */
 			return NULL;
+		}
 		PQclear(res);
 	}
 	if (!(name[0] ? PQparamSendQueryPrepared(c->pg, param, name, 1) : PQparamSendQuery(c->pg, param, stmt, 1)))
@@ -910,6 +923,21 @@ conn_record_start(Conn *c)
 	return true;
 }
 
+ConnRecording *
+conn_record_suspend(Conn *c)
+{
+	ConnRecording *r = c->recording;
+
+	c->recording = NULL;
+	return r;
+}
+
+void
+conn_record_resume(Conn *c, ConnRecording *r)
+{
+	c->recording = r;
+}
+
 bool
 conn_record_stop(Conn *c, ConnRecording **out)
 {
@@ -963,7 +991,8 @@ check_one(Conn *c, const RecordedQuery *q, PGresult *res, bool *ok, bool *same)
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		if (*ok)
+		/* a NULL result: the failure is recorded already (collect_results) */
+		if (*ok && res != NULL)
 			record_error(c, res);
 		*ok = false;
 		*same = false;
@@ -992,6 +1021,42 @@ send_recorded(Conn *c, const RecordedQuery *q)
 
 #ifdef HAVE_PQ_PIPELINE
 /*
+ * After a failure in pipeline mode: sync, read and drop whatever is left,
+ * leave pipeline mode, so that the connection can run the caller's
+ * ROLLBACK.  Does nothing when the connection is broken or not in a
+ * pipeline.
+ */
+static void
+pipeline_abandon(Conn *c)
+{
+	if (c->pg == NULL || PQpipelineStatus(c->pg) == PQ_PIPELINE_OFF)
+		return;
+	if (PQstatus(c->pg) == CONNECTION_OK && PQpipelineSync(c->pg))
+	{
+		for (;;)
+		{
+			PGresult   *res;
+
+			await_result(c);
+			res = PQgetResult(c->pg);
+			if (res == NULL)
+			{
+				if (PQstatus(c->pg) != CONNECTION_OK)
+					break;
+				continue;
+			}
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+			{
+				PQclear(res);
+				break;
+			}
+			PQclear(res);
+		}
+	}
+	(void) PQexitPipelineMode(c->pg);
+}
+
+/*
  * Ends a pipeline of n statements sent on c: syncs, reads each statement's
  * result and hands it to each(c, i, res, arg, &ok) (which records the first
  * failure and clears ok), reads the sync and leaves pipeline mode.  false
@@ -1007,6 +1072,7 @@ pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 	if (!PQpipelineSync(c->pg))
 	{
 		record_error(c, NULL);
+		pipeline_abandon(c);
 		return false;
 	}
 	for (int i = 0; i < n; i++)
@@ -1019,7 +1085,8 @@ pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 		{
 			if (ok)
 				record_error(c, NULL);
-			return false;		/* connection lost */
+			pipeline_abandon(c);
+			return false;
 		}
 		each(c, i, res, arg, &ok);
 		PQclear(res);
@@ -1053,6 +1120,7 @@ pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 	{
 		if (ok)
 			record_error(c, NULL);
+		pipeline_abandon(c);
 		return false;
 	}
 	return ok;
@@ -1118,8 +1186,8 @@ conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 		ok = ok && PQsendQueryParams(c->pg, generic_plans_off, 0, NULL, NULL, NULL, NULL, 0);
 		if (!ok)
 		{
-			/* nothing sensible can follow on this connection: the caller gives up */
 			record_error(c, NULL);
+			pipeline_abandon(c);
 			*same = false;
 			return false;
 		}
@@ -1248,7 +1316,7 @@ conn_batch_end(Conn *c, PGresult **kept)
 	c->batching = false;
 	if (c->batch_failed)
 	{
-		/* a send failed: the connection is unusable, the caller gives up */
+		pipeline_abandon(c);
 		return false;
 	}
 	ok = pipeline_finish(c, c->batch_n, batch_result_of, &res);

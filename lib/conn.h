@@ -164,6 +164,13 @@ bool		conn_batch_begin(Conn *c) __attribute__((warn_unused_result));
 bool		conn_batch_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
 bool		conn_batch_end(Conn *c, PGresult **kept) __attribute__((warn_unused_result));
 
+/*
+ * Reads that must not be recorded (sizes, which change with every write):
+ * between conn_record_suspend and conn_record_resume(c, what it returned).
+ */
+ConnRecording *conn_record_suspend(Conn *c);
+void		conn_record_resume(Conn *c, ConnRecording *r);
+
 /* Frees r and deallocates its prepared statements on c (c may be NULL). */
 void		conn_record_free(Conn *c, ConnRecording *r);
 

@@ -43,7 +43,7 @@ guard_acquire(Guard *g, Conn *holder, double wait_timeout_s)
 
 	g->holder = holder;
 	guard_add_pid(g, conn_backend_pid(holder));
-	sql = pgr_psprintf("BEGIN; SET LOCAL lock_timeout = '%.0fms'; "
+	sql = pgr_psprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '%.0fms'; "
 					   "LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
 					   wait_timeout_s * 1000.0 < 1 ? 1 : wait_timeout_s * 1000.0, g->table->qname);
 	ok = conn_command(holder, sql);

@@ -543,20 +543,23 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		{
 			free(lock_sql);
 			swap_read_free(&pre);
-			conn_record_free(c, rec);
 			if (conn_lost(c))
 			{
 				log_warning("could not lock the table for the swap: lost the connection: %s",
 							c->message ? c->message : "connection closed");
+				conn_record_free(c, rec);
 				return false;
 			}
 			if (!conn_failed_with(c, "55P03"))
 			{
 				conn_report(c, "could not lock the table for the swap");
 				conn_best_effort(c, "ROLLBACK");
+				conn_record_free(c, rec);
 				return false;
 			}
 			conn_best_effort(c, "ROLLBACK TO SAVEPOINT pgr_swap");
+			/* the transaction is sound again: its prepared statements can go */
+			conn_record_free(c, rec);
 		}
 
 		/* a lock timeout: who is in the way, then back off */

@@ -96,4 +96,21 @@ is($rc, 0, 'lock refused, then granted: exit 0');
 is(table_md5($node, 't'), $md5, 'lock refused, then granted: same rows');
 is_deeply([ run_leftovers($node) ], [], 'lock refused, then granted: nothing left behind');
 
+# ------------------------------------------------------------------------
+# 4. Under a write load the table grows between the read and the lock: its
+#    size is not part of the recorded reads, so the check under the lock
+#    still finds nothing changed and does not read everything again.
+# ------------------------------------------------------------------------
+create_ledger_tables($node, table => 'busy', rows => 20000);
+my $load = start_ledger_load($node, table => 'busy', clients => 4, rate => 300);
+$h = start_rebuild($node, { env => { PGR_TEST_SLEEP_SWAP_PREREAD => 500 } }, '-t', 'busy', '-v');
+($rc, $out, $err) = finish_rebuild($h);
+my $stats = stop_ledger_load($load);
+is($rc, 0, 'under load: exit 0');
+like($out, qr/^phase swap .* [1-9][\d,]* changes applied under the lock$/m,
+	'under load: writes landed between the read and the lock');
+unlike($out, $recheck_re, 'under load: the check under the lock found the catalog unchanged');
+check_ledger($node, $load, 'under load: the table matches the ledger exactly');
+is_deeply([ run_leftovers($node) ], [], 'under load: nothing left behind');
+
 done_testing();
