@@ -44,16 +44,13 @@ while [ $# -gt 0 ]; do
 		--repeat) REPEAT=${2:?}; shift ;;
 		--quick) ROWS=100000; SECONDS_EACH=3; REPEAT=1 ;;
 		--keep) BENCH_KEEP=1 ;;
-		-h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; exit 0 ;;
+		-h|--help) bench_help "${BASH_SOURCE[0]}"; exit 0 ;;
 		*) die "unknown option $1 (see --help)" ;;
 	esac
 	shift
 done
 
-bench_drop_root "${BASH_SOURCE[0]}" "${ARGS[@]}"
-bench_find_tools 1 0
-bench_install_traps
-bench_cluster_start
+bench_begin "${BASH_SOURCE[0]}" 0 "${ARGS[@]}"
 
 DB=capture
 q postgres -c "CREATE DATABASE $DB"

@@ -28,6 +28,22 @@ now() { printf '%s' "$EPOCHREALTIME"; }
 # Root: re-run this script as an unprivileged user (initdb refuses root).
 # ---------------------------------------------------------------------------
 
+# bench_help SCRIPT: prints the comment block at the top of SCRIPT (its --help).
+bench_help() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$1"; }
+
+# bench_begin SCRIPT NEED_REPACK ARGS...: re-runs SCRIPT as an unprivileged
+# user when started as root, finds the tools (pg_repack too when NEED_REPACK
+# is 1), installs the cleanup traps and starts the throwaway cluster.
+bench_begin()
+{
+	local script=$1 need_repack=$2
+	shift 2
+	bench_drop_root "$script" "$@"
+	bench_find_tools 1 "$need_repack"
+	bench_install_traps
+	bench_cluster_start
+}
+
 # usage: bench_drop_root SCRIPT ARGS...   (execs; returns only when not root)
 bench_drop_root()
 {

@@ -49,7 +49,7 @@ MEMORY=0
 MEMORY_SIZES=1000000,5000000,20000000
 ARGS=("$@")
 
-usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"; }
+usage() { bench_help "${BASH_SOURCE[0]}"; }
 
 while [ $# -gt 0 ]; do
 	case $1 in

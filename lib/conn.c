@@ -809,6 +809,19 @@ spec_param_types(const char *spec, PGparam *param, Oid *types, int max, int *n)
 }
 
 /*
+ * Sends stmt with param, as the prepared statement name when name is not
+ * empty; false on failure (error recorded in c).
+ */
+static bool
+send_param(Conn *c, PGparam *param, const char *stmt, const char *name)
+{
+	if (name[0] ? PQparamSendQueryPrepared(c->pg, param, name, 1) : PQparamSendQuery(c->pg, param, stmt, 1))
+		return true;
+	record_error(c, NULL);
+	return false;
+}
+
+/*
  * Runs a statement for a recording: prepared (generic plans being wanted,
  * the planning is paid now, not when the recording is checked), unless its
  * parameter types cannot be told.  Same statement text, same prepared
@@ -847,11 +860,8 @@ run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, P
 		}
 		PQclear(res);
 	}
-	if (!(name[0] ? PQparamSendQueryPrepared(c->pg, param, name, 1) : PQparamSendQuery(c->pg, param, stmt, 1)))
-	{
-		record_error(c, NULL);
+	if (!send_param(c, param, stmt, name))
 		return NULL;
-	}
 	return collect_results(c, want);
 }
 
@@ -1010,13 +1020,7 @@ static bool
 send_recorded(Conn *c, const RecordedQuery *q)
 {
 	log_echo_sql(c->label, q->name[0] ? q->name : q->stmt);
-	if (!(q->name[0] ? PQparamSendQueryPrepared(c->pg, q->param, q->name, 1) :
-		  PQparamSendQuery(c->pg, q->param, q->stmt, 1)))
-	{
-		record_error(c, NULL);
-		return false;
-	}
-	return true;
+	return send_param(c, q->param, q->stmt, q->name);
 }
 
 #ifdef HAVE_PQ_PIPELINE
@@ -1334,26 +1338,49 @@ conn_batch_end(Conn *c, PGresult **kept)
 	return true;
 }
 
-/* Runs a libpqtypes spec; want says which result status is success. */
-static PGresult *
-run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
+/* Records an error of pg_rebuild's own (SQLSTATE XX000); takes message. */
+static void
+internal_error(Conn *c, char *message)
+{
+	conn_clear_error(c);
+	c->message = message;
+	snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
+}
+
+/*
+ * The parameters and the statement ($1, $2, ...) of a libpqtypes spec; NULL
+ * (error recorded in c) when the spec cannot be used.
+ */
+static PGparam *
+spec_statement(Conn *c, const char *spec, va_list ap, char **stmt)
 {
 	PGparam    *param = PQparamCreate(c->pg);
 	size_t		buflen = strlen(spec) + 64;
-	char	   *stmt = pgr_malloc(buflen);
-	PGresult   *res = NULL;
 
-	if (param == NULL || !PQputvf(param, stmt, buflen, spec, ap))
+	*stmt = pgr_malloc(buflen);
+	if (param == NULL || !PQputvf(param, *stmt, buflen, spec, ap))
 	{
-		conn_clear_error(c);
-		c->message = pgr_psprintf("internal error preparing a query: %s", PQgeterror());
-		snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
-		free(stmt);
+		internal_error(c, pgr_psprintf("internal error preparing a query: %s", PQgeterror()));
+		free(*stmt);
+		*stmt = NULL;
 		if (param)
 			PQparamClear(param);
 		return NULL;
 	}
-	log_echo_sql(c->label, stmt);
+	log_echo_sql(c->label, *stmt);
+	return param;
+}
+
+/* Runs a libpqtypes spec; want says which result status is success. */
+static PGresult *
+run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
+{
+	char	   *stmt;
+	PGparam    *param = spec_statement(c, spec, ap, &stmt);
+	PGresult   *res = NULL;
+
+	if (param == NULL)
+		return NULL;
 	if (c->recording)
 	{
 		char		name[32];
@@ -1379,25 +1406,19 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 static bool
 batch_spec(Conn *c, const char *spec, va_list ap)
 {
-	PGparam    *param = PQparamCreate(c->pg);
-	size_t		buflen = strlen(spec) + 64;
-	char	   *stmt = pgr_malloc(buflen);
-	bool		ok = param != NULL && PQputvf(param, stmt, buflen, spec, ap);
+	char	   *stmt;
+	PGparam    *param;
 
-	if (!ok && !c->batch_failed)
+	if (c->batch_failed)
+		return true;			/* the first failure is the one reported */
+	param = spec_statement(c, spec, ap, &stmt);
+	if (param == NULL)
 	{
-		conn_clear_error(c);
-		c->message = pgr_psprintf("internal error preparing a query: %s", PQgeterror());
-		snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
 		c->batch_failed = true;
+		return true;
 	}
-	if (ok)
-	{
-		log_echo_sql(c->label, stmt);
-		(void) batch_sent(c, PQparamSendQuery(c->pg, param, stmt, 1));
-	}
-	if (param)
-		PQparamClear(param);
+	(void) batch_sent(c, PQparamSendQuery(c->pg, param, stmt, 1));
+	PQparamClear(param);
 	free(stmt);
 	return true;
 }
@@ -1411,12 +1432,8 @@ conn_queryf(Conn *c, const char *spec, ...)
 	if (c->batching)
 	{
 		if (!c->batch_failed)
-		{
-			conn_clear_error(c);
-			c->message = pgr_strdup("internal error: a query that returns rows inside a batch");
-			snprintf(c->sqlstate, sizeof(c->sqlstate), "XX000");
-			c->batch_failed = true;
-		}
+			internal_error(c, pgr_strdup("internal error: a query that returns rows inside a batch"));
+		c->batch_failed = true;
 		return NULL;
 	}
 	va_start(ap, spec);
