@@ -1,16 +1,21 @@
 /*
  * pg_rebuild: rebuild a PostgreSQL table online.
  *
- * The program only reads the command line, prints help or the version, and
- * hands over to the engine in lib/ (rebuild.c).
+ * The program reads the command line, hands each job to the engine in lib/
+ * (rebuild.h for a rebuild, cleanup.h for --cleanup and --status), and
+ * prints what the engine returns (report.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "changes.h"
+#include "cleanup.h"
 #include "conn.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"
+#include "report.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -63,6 +68,123 @@ print_help(void)
 		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
 }
 
+static void
+params_from_options(ConnParams *p, const RebuildOptions *o)
+{
+	memset(p, 0, sizeof(*p));
+	p->dbname = o->dbname;
+	p->host = o->host;
+	p->port = o->port;
+	p->user = o->username;
+	p->prompt = o->prompt;
+	p->retry_timeout_s = o->retry_timeout_s;
+}
+
+static void
+params_free(ConnParams *p)
+{
+	free(p->password);
+	free(p->startup_options);
+}
+
+/* The requested changes, from the options (which refused duplicates already). */
+static void
+changes_from_options(ChangeSet *cs, const RebuildOptions *o)
+{
+	changes_init(cs);
+	for (size_t i = 0; i < o->set_not_null.n; i++)
+	{
+		char	   *err = NULL;
+
+		if (!changes_add_not_null(cs, o->set_not_null.items[i], &err))
+			free(err);			/* cannot happen: options_parse refused it */
+	}
+	changes_set_order(cs, o->order_by, o->n_order_by);
+}
+
+/* Rebuilds the table of -t, or prints its plan; returns the exit code. */
+static int
+rebuild_command(const RebuildOptions *o)
+{
+	ConnParams	params;
+	ChangeSet	changes;
+	RunSettings s = {
+		.jobs = o->jobs,
+		.wait_timeout_s = o->wait_timeout_s,
+		.lock_timeout_ms = o->lock_timeout_ms,
+		.retry_timeout_s = o->retry_timeout_s,
+		.kill_blockers = o->kill_blockers,
+		.catchup_timeout_s = o->catchup_timeout_s,
+	};
+	Run		   *r;
+	int			code;
+
+	params_from_options(&params, o);
+	changes_from_options(&changes, o);
+	r = run_new(&s, &params, o->table_schema, o->table_name, &changes);
+	if (!rebuild_prepare(r))
+		code = r->result.exit_code;
+	else if (o->dry_run)
+	{
+		report_dry_run(r);
+		code = PGR_EXIT_OK;
+	}
+	else
+	{
+		report_intro(r);
+		code = rebuild_table(r);
+		if (code == PGR_EXIT_OK)
+			report_summary(r);
+	}
+	run_free(r);
+	changes_free(&changes);
+	params_free(&params);
+	return code;
+}
+
+/* --cleanup or --status; returns the exit code. */
+static int
+runs_command(const RebuildOptions *o)
+{
+	ConnParams	params;
+	CleanupRequest req;
+	int			code;
+
+	params_from_options(&params, o);
+	req = (CleanupRequest) {
+		.params = &params,
+		.tool_schema = PGR_TOOL_SCHEMA,
+		.schema = o->table_schema,
+		.table = o->table_name,
+		.table_arg = o->table_arg,
+		.dry_run = o->dry_run,
+		.lock_timeout_ms = o->lock_timeout_ms,
+		.wait_timeout_s = o->wait_timeout_s,
+	};
+	if (o->cleanup)
+		code = cleanup_main(&req);
+	else
+	{
+		RunList		l;
+
+		if (!status_read(&req, &l))
+			code = PGR_EXIT_FAILED;
+		else
+		{
+			int			dead = 0;
+
+			report_status(&l, o->json);
+			for (int i = 0; i < l.n; i++)
+				dead += !l.runs[i].alive;
+			/* a dead run's leftovers: a scheduler can alert on it */
+			code = dead > 0 ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
+		}
+		run_list_free(&l);
+	}
+	params_free(&params);
+	return code;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -91,12 +213,10 @@ main(int argc, char **argv)
 	log_set_level(opts.verbosity);
 	log_set_echo(opts.echo);
 	conn_install_signal_handlers();
-	if (opts.status)
-		code = rebuild_status_main(&opts);
-	else if (opts.cleanup)
-		code = rebuild_cleanup_main(&opts);
+	if (opts.status || opts.cleanup)
+		code = runs_command(&opts);
 	else
-		code = rebuild_main(&opts);
+		code = rebuild_command(&opts);
 	options_free(&opts);
 	return code;
 }

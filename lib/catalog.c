@@ -562,8 +562,10 @@ catalog_free_table(TableDesc *t)
 		free(ix->def_prefix_table);
 		for (int k = 0; k < ix->nkeys; k++)
 		{
-			free(ix->key_columns[k]);
-			free(ix->key_ops[k]);
+			if (ix->key_columns)
+				free(ix->key_columns[k]);
+			if (ix->key_ops)
+				free(ix->key_ops[k]);
 		}
 		free(ix->key_columns);
 		free(ix->key_ops);

@@ -36,7 +36,6 @@ typedef struct ColumnDesc
 	int			stattarget;		/* -1 = default */
 	char	   *attoptions;		/* "n_distinct=100, ..." or NULL */
 	char	   *comment;
-	bool		set_not_null;	/* requested by --set-not-null */
 } ColumnDesc;
 
 typedef struct IndexDesc

@@ -7,6 +7,8 @@
 #include "ident.h"
 #include "log.h"
 #include "progress.h"
+#include "run.h"
+#include "state.h"
 
 int
 copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)
@@ -145,3 +147,57 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	out->chunks = nchunks;
 	return ok;
 }
+
+/*
+ * Creates the shadow table (recorded in the same transaction); drops a
+ * shadow left by an interrupted copy first, so a copy can start over.
+ */
+static bool
+create_shadow(Run *r)
+{
+	const Plan *p = r->plan;
+
+	if (!conn_command(r->main, "BEGIN") ||
+		!conn_command(r->main, p->drop_shadow) ||
+		!state_forget(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name) ||
+		!state_record(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name, NULL, NULL) ||
+		!run_record_phase(r, PHASE_COPY))
+		return false;
+	for (int i = 0; i < p->shadow.n; i++)
+		if (!conn_command(r->main, p->shadow.items[i].sql))
+			return false;
+	return conn_command(r->main, "COMMIT");
+}
+
+bool
+copy_phase(Run *r)
+{
+	Conn	   *failed = NULL;
+	char		rows[32];
+	char		note[96];
+
+	phase_begin(&r->clock, PHASE_COPY);
+	if (!run_ensure_guard(r))
+		return false;
+	if (!create_shadow(r))
+	{
+		run_report_failure(r, r->main, "could not create the shadow table");
+		conn_best_effort(r->main, "ROLLBACK");
+		return false;
+	}
+	if (!run_open_workers(r))
+		return false;
+	pgr_test_pause("COPY_START");
+	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, r->changes && r->changes->n_order_by > 0,
+				  run_tick, r, &r->copy, &failed))
+	{
+		if (failed || !r->guard.stop)
+			run_report_failure(r, failed ? failed : r->holder, "could not copy the rows");
+		return false;
+	}
+	snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
+			 r->copy.chunks, r->copy.chunks == 1 ? "" : "s");
+	phase_end(&r->clock, PHASE_COPY, note);
+	return true;
+}
+

@@ -26,6 +26,16 @@ typedef struct CopyResult
 	int			chunks;
 } CopyResult;
 
+typedef struct Run Run;
+
+/*
+ * The copy phase: (re)creates the shadow table, recorded in the same
+ * transaction (a shadow left by an interrupted copy is dropped first, so a
+ * copy can start over), then copies the rows with copy_run on the --jobs
+ * worker connections.
+ */
+bool		copy_phase(Run *r) __attribute__((warn_unused_result));
+
 /*
  * Copies the table into the shadow.  workers are open connections (at
  * least one) with the table owner's role; coord is the coordinator that

@@ -8,10 +8,11 @@
 #include "log.h"
 
 void
-guard_init(Guard *g, const TableDesc *t)
+guard_init(Guard *g, const TableDesc *t, const char *lock_sql)
 {
 	memset(g, 0, sizeof(*g));
 	g->table = t;
+	g->lock_sql = lock_sql;
 }
 
 void
@@ -44,8 +45,8 @@ guard_acquire(Guard *g, Conn *holder, double wait_timeout_s)
 	g->holder = holder;
 	guard_add_pid(g, conn_backend_pid(holder));
 	sql = pgr_psprintf("BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = '%.0fms'; "
-					   "LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE; SET LOCAL lock_timeout = 0",
-					   wait_timeout_s * 1000.0 < 1 ? 1 : wait_timeout_s * 1000.0, g->table->qname);
+					   "%s; SET LOCAL lock_timeout = 0",
+					   wait_timeout_s * 1000.0 < 1 ? 1 : wait_timeout_s * 1000.0, g->lock_sql);
 	ok = conn_command(holder, sql);
 	free(sql);
 	if (!ok)

@@ -31,13 +31,15 @@ typedef struct Guard
 {
 	Conn	   *holder;			/* owned by the caller */
 	const TableDesc *table;
+	const char *lock_sql;		/* LOCK TABLE ... IN SHARE UPDATE EXCLUSIVE MODE (the plan's) */
 	int			our_pids[GUARD_MAX_PIDS];	/* our own sessions: never reported or canceled */
 	int			n_our_pids;
 	double		last_tick;
 	bool		stop;			/* the run must stop (already logged) */
 } Guard;
 
-void		guard_init(Guard *g, const TableDesc *t);
+/* lock_sql is the plan's statement for the lock; it must outlive g. */
+void		guard_init(Guard *g, const TableDesc *t, const char *lock_sql);
 void		guard_add_pid(Guard *g, int pid);
 
 /*

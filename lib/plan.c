@@ -85,32 +85,60 @@ plan_dollar_tag(const char *body)
 	return tag;
 }
 
+/* The column is written by the copy and the replay (generated ones compute themselves). */
 static bool
-requested_not_null(const PlanInput *in, const char *col)
+copied(const PlanInput *in, const ColumnDesc *col)
 {
-	return in->set_not_null && sv_contains(in->set_not_null, col);
+	return !col->generated && changes_keeps(in->changes, col);
 }
 
-/* "a", "b", ... with an optional alias prefix; generated columns left out. */
+/* The columns the copy and the replay write: "a", "b", ... */
 static char *
-column_list(const TableDesc *t, const char *alias, int *count)
+target_list(const PlanInput *in, int *count)
 {
+	const TableDesc *t = in->table;
 	StrBuf		sb;
 	int			n = 0;
 
 	sb_init(&sb);
 	for (int i = 0; i < t->ncolumns; i++)
 	{
-		if (t->columns[i].generated)
+		if (!copied(in, &t->columns[i]))
 			continue;
 		if (n++ > 0)
 			sb_append(&sb, ", ");
-		if (alias)
-			sb_appendf(&sb, "%s.", alias);
 		ident_append(&sb, t->columns[i].name);
 	}
 	if (count)
 		*count = n;
+	return sb_steal(&sb);
+}
+
+/*
+ * What the copy and the replay select from a row of the table (alias may be
+ * NULL) for the columns of target_list, in the same order: each column's
+ * source expression (changes.h).
+ */
+static char *
+source_list(const PlanInput *in, const char *alias)
+{
+	const TableDesc *t = in->table;
+	StrBuf		sb;
+	int			n = 0;
+
+	sb_init(&sb);
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		char	   *e;
+
+		if (!copied(in, &t->columns[i]))
+			continue;
+		if (n++ > 0)
+			sb_append(&sb, ", ");
+		e = changes_source_expr(in->changes, &t->columns[i], alias);
+		sb_append(&sb, e);
+		free(e);
+	}
 	return sb_steal(&sb);
 }
 
@@ -152,7 +180,7 @@ append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *col)
 
 	sb_append(sb, "    ");
 	ident_append(sb, col->name);
-	sb_appendf(sb, " %s", col->type);
+	sb_appendf(sb, " %s", changes_target_type(in->changes, col));
 	if (col->collation)
 		sb_appendf(sb, " COLLATE %s", col->collation);
 	if (col->generated)
@@ -171,7 +199,7 @@ append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *col)
 	}
 	else if (col->default_expr)
 		sb_appendf(sb, " DEFAULT %s", col->default_expr);
-	if (col->notnull || requested_not_null(in, col->name))
+	if (changes_not_null(in->changes, col))
 		sb_append(sb, " NOT NULL");
 }
 
@@ -187,6 +215,8 @@ plan_shadow(const PlanInput *in, Plan *p)
 	sb_appendf(&sb, "CREATE %sTABLE %s (\n", t->persistence == 'u' ? "UNLOGGED " : "", p->shadow_q);
 	for (int i = 0; i < t->ncolumns; i++)
 	{
+		if (!changes_keeps(in->changes, &t->columns[i]))
+			continue;
 		if (!first)
 			sb_append(&sb, ",\n");
 		first = false;
@@ -232,8 +262,11 @@ plan_shadow(const PlanInput *in, Plan *p)
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		const ColumnDesc *col = &t->columns[i];
-		char	   *qc = ident_quote(col->name);
+		char	   *qc;
 
+		if (!changes_keeps(in->changes, col))
+			continue;
+		qc = ident_quote(col->name);
 		if (col->storage && col->type_storage && col->storage != col->type_storage)
 			stmts_add(&p->shadow, "ACCESS EXCLUSIVE on the shadow table only",
 					  "ALTER TABLE %s ALTER COLUMN %s SET STORAGE %s", p->shadow_q, qc,
@@ -297,20 +330,22 @@ static void
 plan_copy(const PlanInput *in, Plan *p)
 {
 	const TableDesc *t = in->table;
-	char	   *cols = column_list(t, NULL, &p->n_copy_columns);
+	char	   *cols = target_list(in, &p->n_copy_columns);
+	char	   *src = source_list(in, NULL);
 
 	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s",
 							   p->shadow_q, cols,
 							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
-							   cols, t->qname);
-	if (in->n_order_by > 0)
+							   src, t->qname);
+	if (in->changes && in->changes->n_order_by > 0)
 	{
-		char	   *ob = order_items_sql(in->order_by, in->n_order_by, NULL);
+		char	   *ob = order_items_sql(in->changes->order_by, in->changes->n_order_by, NULL);
 
 		p->copy_order_by = pgr_psprintf(" ORDER BY %s", ob);
 		free(ob);
 	}
 	free(cols);
+	free(src);
 }
 
 static bool
@@ -537,8 +572,8 @@ plan_replay(const PlanInput *in, Plan *p)
 	const IndexDesc *key = &t->indexes[t->key_index];
 	char	   *match_s = key_match(key, "s", "l");
 	char	   *match_o = key_match(key, "o", "l");
-	char	   *cols = column_list(t, NULL, NULL);
-	char	   *ocols = column_list(t, "o", NULL);
+	char	   *cols = target_list(in, NULL);
+	char	   *ocols = source_list(in, "o");
 
 	/*
 	 * One batch = every log entry up to $1 visible to one REPEATABLE READ
@@ -673,10 +708,45 @@ plan_swap(const PlanInput *in, Plan *p)
 		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s ENABLE ROW LEVEL SECURITY", t->qname);
 
-	stmts_add(&p->finish, "ACCESS EXCLUSIVE on the old table only, under lock_timeout",
-			  "DROP TABLE %s RESTRICT", p->old_q);
 	free(new_name_q);
 	free(old_name_q);
+}
+
+/* The statements that take the run's locks on the table, and the shadow's ANALYZE. */
+static void
+plan_locks(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+
+	p->lock_timeout = pgr_psprintf("SET LOCAL lock_timeout = '%dms'", in->lock_timeout_ms);
+	p->guard_lock = pgr_psprintf("LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE", t->qname);
+	p->swap_lock = pgr_psprintf("LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", t->qname);
+	p->analyze = pgr_psprintf("ANALYZE %s", p->shadow_q);
+	p->drop_shadow = object_finish_sql(OBJ_SHADOW, t->schema, p->shadow_name, NULL, NULL);
+}
+
+/* Adds the statement that removes a recorded object to l. */
+static void
+add_finish(StmtList *l, ObjKind k, const char *schema, const char *name, const char *tschema,
+		   const char *tname)
+{
+	char	   *sql = object_finish_sql(k, schema, name, tschema, tname);
+
+	stmts_add(l, object_finish_lock(k), "%s", sql);
+	free(sql);
+}
+
+/*
+ * What the finish removes, in the order it removes recorded objects
+ * (objects.h): the triggers went with the swap, the shadow became the
+ * table; the foreign keys to validate are the dependents' (DepPlan).
+ */
+static void
+plan_finish(const PlanInput *in, Plan *p)
+{
+	add_finish(&p->finish, OBJ_FUNCTION, in->tool_schema, p->func_name, NULL, NULL);
+	add_finish(&p->finish, OBJ_LOG, in->tool_schema, p->log_name, NULL, NULL);
+	add_finish(&p->finish, OBJ_OLD, in->table->schema, p->old_name, NULL, NULL);
 }
 
 bool
@@ -734,6 +804,8 @@ plan_build(const PlanInput *in, Plan *p, char **err)
 	}
 	plan_replay(in, p);
 	plan_swap(in, p);
+	plan_locks(in, p);
+	plan_finish(in, p);
 	return true;
 }
 
@@ -758,6 +830,11 @@ plan_free(Plan *p)
 	free(p->replay_delete);
 	free(p->replay_insert);
 	free(p->replay_trim);
+	free(p->lock_timeout);
+	free(p->guard_lock);
+	free(p->swap_lock);
+	free(p->analyze);
+	free(p->drop_shadow);
 	stmts_free(&p->swap);
 	stmts_free(&p->grants);
 	stmts_free(&p->finish);
@@ -874,8 +951,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 				add_comment(&out->prepare, what, o->comment);
 				free(what);
 				if (o->state == 'v')
-					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the table, ROW SHARE on the referenced table",
-							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", t->qname, nq);
+					add_finish(&out->validate, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name);
 				*truncate_old = true;
 				free(def);
 				break;
@@ -890,8 +966,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 				add_comment(&out->after_renames, what, o->comment);
 				free(what);
 				if (o->state == 'v')
-					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the table",
-							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", t->qname, nq);
+					add_finish(&out->validate, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name);
 				*truncate_old = true;
 				free(def);
 				break;
@@ -908,8 +983,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 				add_comment(&out->after_renames, what, o->comment);
 				free(what);
 				if (o->state == 'v')
-					stmts_add(&out->validate, "SHARE UPDATE EXCLUSIVE on the referencing table, ROW SHARE on the table",
-							  "ALTER TABLE %s VALIDATE CONSTRAINT %s", o->rel_q, nq);
+					add_finish(&out->validate, OBJ_VALIDATE, o->rel_schema, o->name, o->rel_schema, o->rel_name);
 				free(def);
 				break;
 			}

@@ -19,8 +19,10 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "changes.h"
 #include "dependents.h"
 #include "ident.h"
+#include "objects.h"
 #include "str.h"
 
 /* One statement and the lock it takes, for --dry-run and --echo. */
@@ -40,11 +42,10 @@ typedef struct StmtList
 typedef struct PlanInput
 {
 	const TableDesc *table;
-	const StrVec *set_not_null; /* column names */
-	const OrderItem *order_by;
-	int			n_order_by;
+	const ChangeSet *changes;	/* may be NULL: none */
 	const char *tool_schema;
 	long long	lock_key;		/* advisory lock key of runs on this table */
+	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
 } PlanInput;
 
@@ -64,6 +65,7 @@ typedef struct Plan
 	const char *truncate_trigger;
 
 	StmtList	install;		/* log table, capture function, triggers: one transaction */
+	char	   *drop_shadow;	/* a shadow left by an interrupted copy, before the copy starts over */
 	StmtList	shadow;			/* CREATE TABLE and column settings: one transaction */
 	char	   *copy_sql;		/* INSERT ... SELECT ... FROM ONLY t (chunk predicate appended) */
 	char	   *copy_order_by;	/* " ORDER BY ..." or NULL */
@@ -72,9 +74,13 @@ typedef struct Plan
 	char	   *replay_delete;	/* $1 = highest log id of the batch */
 	char	   *replay_insert;
 	char	   *replay_trim;
+	char	   *analyze;		/* ANALYZE of the shadow, before the swap */
+	char	   *lock_timeout;	/* SET LOCAL lock_timeout = <--lock-timeout> */
+	char	   *guard_lock;		/* the holder's SHARE UPDATE EXCLUSIVE, install to swap */
+	char	   *swap_lock;		/* the swap's ACCESS EXCLUSIVE */
 	StmtList	swap;			/* after LOCK and the final replay: triggers, sequences, renames */
 	StmtList	grants;			/* then: privileges and flags of the new table */
-	StmtList	finish;			/* after COMMIT of the swap */
+	StmtList	finish;			/* after COMMIT of the swap, in the order of objects.h */
 	int			n_copy_columns;
 } Plan;
 

@@ -8,16 +8,6 @@
 #include "conn.h"
 #include "log.h"
 
-static const char *const phase_names[PHASE_COUNT] = {
-	"preflight", "install", "copy", "index", "replay", "swap", "finish"
-};
-
-const char *
-phase_name(Phase p)
-{
-	return (p >= 0 && p < PHASE_COUNT) ? phase_names[p] : "?";
-}
-
 void
 phase_clock_init(PhaseClock *pc)
 {

@@ -7,19 +7,8 @@
 
 #include <stddef.h>
 
-typedef enum Phase
-{
-	PHASE_PREFLIGHT,
-	PHASE_INSTALL,
-	PHASE_COPY,
-	PHASE_INDEX,
-	PHASE_REPLAY,
-	PHASE_SWAP,
-	PHASE_FINISH,
-	PHASE_COUNT
-} Phase;
+#include "phases.h"
 
-const char *phase_name(Phase p);
 
 typedef struct PhaseClock
 {

@@ -7,6 +7,8 @@
 
 #include "ident.h"
 #include "log.h"
+#include "run.h"
+#include "state.h"
 
 /* Runs sql with $1 = upto; returns affected rows or -1. */
 static long long
@@ -161,8 +163,9 @@ replay_backlog(Conn *c, const Plan *plan)
 }
 
 bool
-replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec *set_not_null)
+replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const ChangeSet *changes)
 {
+	const ColumnChange *cc;
 	const IndexDesc *key;
 	StrBuf		sql;
 	StrBuf		keys;
@@ -170,8 +173,10 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec
 	char	   *col_q;
 	char	   *row = NULL;
 
-	if (!conn_failed_with(failed, "23502") || failed->column == NULL ||
-		!sv_contains(set_not_null, failed->column) || t->key_index < 0)
+	if (!conn_failed_with(failed, "23502") || failed->column == NULL || t->key_index < 0)
+		return false;
+	cc = changes_for(changes, failed->column);
+	if (cc == NULL || !cc->set_not_null)
 		return false;
 	key = &t->indexes[t->key_index];
 	col_q = ident_quote(failed->column);
@@ -210,3 +215,133 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec
 	sb_free(&keys);
 	return true;
 }
+
+/* Replay until a batch consumes fewer entries than this, then try the swap. */
+#define SWAP_BACKLOG_THRESHOLD 1000
+
+/* The highest log id handed out so far (what was captured), -1 on failure. */
+static long long
+captured_so_far(Run *r)
+{
+	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s), 0) FROM %s", r->plan->log_id_q, r->plan->log_q);
+	PGresult   *res = conn_query(r->main, sql);
+	long long	n = -1;
+
+	free(sql);
+	if (res)
+	{
+		n = atoll(PQgetvalue(res, 0, 0));
+		PQclear(res);
+	}
+	return n;
+}
+
+/*
+ * Replays batches until one consumes fewer than threshold entries.  Stops
+ * the run when the backlog has not shrunk for --catchup-timeout.
+ */
+static bool
+replay_until_small(Run *r, long long threshold)
+{
+	double		start = pgr_now();
+	long long	best_backlog = -1;
+	double		best_at = start;
+	long long	captured_at_start = captured_so_far(r);
+	long long	applied_at_start = r->replayed;
+	double		last_touch = start;
+
+	for (;;)
+	{
+		long long	n = replay_batch(r->main, r->plan, REPLAY_BATCH_DEFAULT);
+		long long	backlog;
+		char		a[32];
+		char		b[32];
+		double		now;
+
+		if (n < 0)
+		{
+			run_report_failure(r, r->main, "could not apply the captured changes");
+			return false;
+		}
+		r->replayed += n;
+		pgr_test_pause("REPLAY_BATCH");
+		if (!guard_tick(&r->guard))
+		{
+			if (!r->guard.stop)
+				run_report_failure(r, r->holder, "lost the lock on the table");
+			return false;
+		}
+		if (n < threshold)
+			return true;
+		if (pgr_interrupted)
+		{
+			log_error("interrupted during the replay");
+			return false;
+		}
+		backlog = replay_backlog(r->main, r->plan);
+		now = pgr_now();
+		if (backlog >= 0 && (best_backlog < 0 || backlog < best_backlog))
+		{
+			best_backlog = backlog;
+			best_at = now;
+		}
+		else if (now - best_at > r->s->catchup_timeout_s)
+		{
+			long long	captured = captured_so_far(r);
+			double		el = now - start;
+
+			log_error("the replay is not catching up with the application's writes: the backlog "
+					  "(about %lld changes) has not shrunk for %.0f s (--catchup-timeout)", backlog,
+					  r->s->catchup_timeout_s);
+			log_detail("Changes were captured at %.0f per second and applied at %.0f per second.",
+					   captured >= 0 && captured_at_start >= 0 ? (double) (captured - captured_at_start) / el : 0.0,
+					   (double) (r->replayed - applied_at_start) / el);
+			log_hint("Run it at a quieter time, or with more time (--catchup-timeout).");
+			return false;
+		}
+		if (now - last_touch >= 1.0)
+		{
+			/* last progress, for --status */
+			if (!run_record_phase(r, PHASE_REPLAY))
+			{
+				run_report_failure(r, r->main, "could not record the progress");
+				return false;
+			}
+			last_touch = now;
+		}
+		log_progress("replay: %s changes applied, backlog about %s, %.0f changes/s",
+					 format_count(r->replayed, a, sizeof(a)), format_count(backlog < 0 ? 0 : backlog, b, sizeof(b)),
+					 (double) (r->replayed - applied_at_start) / (now - start + 1e-9));
+	}
+}
+
+bool
+replay_phase(Run *r)
+{
+	char		note[96];
+	char		n[32];
+
+	phase_begin(&r->clock, PHASE_REPLAY);
+	if (!run_ensure_guard(r))
+		return false;
+	if (!run_record_phase(r, PHASE_REPLAY))
+	{
+		run_report_failure(r, r->main, "could not record the phase");
+		return false;
+	}
+	if (!replay_until_small(r, SWAP_BACKLOG_THRESHOLD))
+		return false;
+	/* Statistics before the swap, so the first queries on the new table plan well. */
+	if (!conn_command(r->main, r->plan->analyze))
+	{
+		run_report_failure(r, r->main, "could not analyze the shadow table");
+		return false;
+	}
+	if (!replay_until_small(r, SWAP_BACKLOG_THRESHOLD))
+		return false;
+	log_progress_clear();
+	snprintf(note, sizeof(note), "%s changes applied", format_count(r->replayed, n, sizeof(n)));
+	phase_end(&r->clock, PHASE_REPLAY, note);
+	return true;
+}
+

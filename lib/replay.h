@@ -16,8 +16,18 @@
 #include <stdbool.h>
 
 #include "catalog.h"
+#include "changes.h"
 #include "conn.h"
 #include "plan.h"
+
+typedef struct Run Run;
+
+/*
+ * The replay phase: batches until one is small, ANALYZE of the shadow,
+ * batches again (the swap replays the rest under its lock).  Stops the run
+ * when the backlog has not shrunk for --catchup-timeout.
+ */
+bool		replay_phase(Run *r) __attribute__((warn_unused_result));
 
 /*
  * Applies one batch of at most limit entries.  Returns the number of log
@@ -40,11 +50,11 @@ long long	replay_backlog(Conn *c, const Plan *plan) __attribute__((warn_unused_r
 
 /*
  * When failed's last error is a not-null violation in one of the
- * --set-not-null columns (the application wrote a NULL there during the
+ * columns made NOT NULL by the changes (the application wrote a NULL there during the
  * run), reports it as such, naming the column and the key of a row that holds
  * the NULL now (read on q, outside any failed transaction), and returns true.
  * Otherwise reports nothing and returns false.
  */
-bool		replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const StrVec *set_not_null);
+bool		replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const ChangeSet *changes);
 
 #endif							/* PGR_REPLAY_H */

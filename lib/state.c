@@ -292,14 +292,14 @@ state_free_runs(RunInfo *runs, int nruns)
 
 long long
 state_create_run(Conn *c, const char *tool_schema, unsigned int relid, const char *schema,
-				 const char *table, long long key)
+				 const char *table, long long key, const char *phase)
 {
 	char	   *q = ident_quote(tool_schema);
 	char	   *spec = pgr_psprintf("INSERT INTO %s.runs (relid, schema_name, table_name, lock_key, phase, client) "
-									"VALUES (%%oid, %%text, %%text, %%int8, 'install', "
+									"VALUES (%%oid, %%text, %%text, %%int8, %%text, "
 									"coalesce(host(inet_client_addr()), 'local socket')) RETURNING run_id",
 									q);
-	PGresult   *res = conn_queryf(c, spec, relid, schema, table, (PGint8) key);
+	PGresult   *res = conn_queryf(c, spec, relid, schema, table, (PGint8) key, phase);
 	long long	id = 0;
 
 	free(spec);
@@ -313,12 +313,13 @@ state_create_run(Conn *c, const char *tool_schema, unsigned int relid, const cha
 }
 
 bool
-state_record(Conn *c, const char *tool_schema, long long run_id, const char *kind,
+state_record(Conn *c, const char *tool_schema, long long run_id, ObjKind kind,
 			 const char *schema, const char *name, const char *table_schema, const char *table_name)
 {
 	char	   *q = ident_quote(tool_schema);
 	char	   *spec = pgr_psprintf("INSERT INTO %s.run_objects VALUES (%%int8, %%text, %%text, %%text, %%text, %%text)", q);
-	bool		ok = conn_execf(c, spec, (PGint8) run_id, kind, schema, name, table_schema, table_name);
+	bool		ok = conn_execf(c, spec, (PGint8) run_id, object_kind_recorded(kind), schema, name, table_schema,
+							  table_name);
 
 	free(spec);
 	free(q);
@@ -326,13 +327,13 @@ state_record(Conn *c, const char *tool_schema, long long run_id, const char *kin
 }
 
 bool
-state_forget(Conn *c, const char *tool_schema, long long run_id, const char *kind,
+state_forget(Conn *c, const char *tool_schema, long long run_id, ObjKind kind,
 			 const char *schema, const char *name)
 {
 	char	   *q = ident_quote(tool_schema);
 	char	   *spec = pgr_psprintf("DELETE FROM %s.run_objects WHERE run_id = %%int8 AND kind = %%text "
 									"AND schema_name = %%text AND object_name = %%text", q);
-	bool		ok = conn_execf(c, spec, (PGint8) run_id, kind, schema, name);
+	bool		ok = conn_execf(c, spec, (PGint8) run_id, object_kind_recorded(kind), schema, name);
 
 	free(spec);
 	free(q);
@@ -349,221 +350,4 @@ state_set_phase(Conn *c, const char *tool_schema, long long run_id, const char *
 	free(spec);
 	free(q);
 	return ok;
-}
-
-/* The statement that drops one recorded object (NULL if nothing to drop). */
-static char *
-drop_statement(Conn *c, const char *kind, const char *schema, const char *name,
-			   const char *tschema, const char *tname)
-{
-	char	   *obj = ident_quote_qualified(schema, name);
-	char	   *sql = NULL;
-
-	if (strcmp(kind, "trigger") == 0)
-	{
-		PGresult   *res = conn_queryf(c, "SELECT 1 FROM pg_catalog.pg_trigger tg "
-									  "JOIN pg_catalog.pg_class r ON r.oid = tg.tgrelid "
-									  "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
-									  "WHERE n.nspname = %text AND r.relname = %text AND tg.tgname = %text",
-									  tschema, tname, name);
-
-		if (res != NULL && PQntuples(res) > 0)
-		{
-			char	   *tq = ident_quote_qualified(tschema, tname);
-			char	   *nq = ident_quote(name);
-
-			sql = pgr_psprintf("DROP TRIGGER %s ON %s", nq, tq);
-			free(tq);
-			free(nq);
-		}
-		PQclear(res);
-	}
-	else if (strcmp(kind, "function") == 0)
-		sql = pgr_psprintf("DROP FUNCTION IF EXISTS %s()", obj);
-	else if (strcmp(kind, "validate") == 0)
-	{
-		/* a foreign key re-added NOT VALID by the swap: validate it if it is still there */
-		PGresult   *res = conn_queryf(c, "SELECT 1 FROM pg_catalog.pg_constraint co "
-									  "JOIN pg_catalog.pg_class r ON r.oid = co.conrelid "
-									  "JOIN pg_catalog.pg_namespace n ON n.oid = r.relnamespace "
-									  "WHERE n.nspname = %text AND r.relname = %text AND co.conname = %text "
-									  "AND NOT co.convalidated",
-									  tschema, tname, name);
-
-		if (res != NULL && PQntuples(res) > 0)
-		{
-			char	   *tq = ident_quote_qualified(tschema, tname);
-			char	   *nq = ident_quote(name);
-
-			sql = pgr_psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", tq, nq);
-			free(tq);
-			free(nq);
-		}
-		PQclear(res);
-	}
-	else if (strcmp(kind, "old") == 0)
-		sql = pgr_psprintf("DROP TABLE IF EXISTS %s RESTRICT", obj);
-	else
-		sql = pgr_psprintf("DROP TABLE IF EXISTS %s", obj);
-	free(obj);
-	return sql;
-}
-
-/* Drops one object and forgets it, retrying lock timeouts until the deadline. */
-static bool
-drop_one(Conn *c, const char *tool_schema, long long run_id, const char *kind, const char *schema,
-		 const char *name, const char *tschema, const char *tname, int lock_timeout_ms, double deadline)
-{
-	Backoff		b;
-
-	backoff_init(&b, 50, 2000, (uint64_t) run_id * 7919u + (uint64_t) pgr_now());
-	for (;;)
-	{
-		char	   *drop;
-		bool		ok;
-
-		if (!conn_commandv(c, "BEGIN; SET LOCAL lock_timeout = '%dms'", lock_timeout_ms))
-			return false;
-		drop = drop_statement(c, kind, schema, name, tschema, tname);
-		ok = (drop == NULL || conn_command(c, drop)) &&
-			state_forget(c, tool_schema, run_id, kind, schema, name) &&
-			conn_command(c, "COMMIT");
-		free(drop);
-		if (ok)
-			return true;
-		if (!conn_ok(c))
-			return false;
-		if (!conn_failed_with(c, "55P03") || pgr_now() >= deadline || pgr_interrupted)
-			return false;
-		conn_best_effort(c, "ROLLBACK");
-		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000));
-	}
-}
-
-/*
- * A leftover trigger that cannot be dropped (ACCESS EXCLUSIVE refused by a
- * long transaction) can often still be disabled (SHARE ROW EXCLUSIVE, which
- * readers do not block), so it costs the application nothing until
- * --cleanup drops it.
- */
-static void
-disable_trigger(Conn *c, const char *name, const char *tschema, const char *tname, int lock_timeout_ms)
-{
-	char	   *tq = ident_quote_qualified(tschema, tname);
-	char	   *nq = ident_quote(name);
-
-	if (conn_commandv(c, "BEGIN; SET LOCAL lock_timeout = '%dms'; ALTER TABLE %s DISABLE TRIGGER %s; COMMIT",
-					  lock_timeout_ms * 5, tq, nq))
-		log_detail("The trigger %s on %s was disabled meanwhile: it no longer fires.", name, tq);
-	else
-		conn_best_effort(c, "ROLLBACK");
-	free(tq);
-	free(nq);
-}
-
-bool
-state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_timeout_ms,
-				  double wait_timeout_s, StrVec *removed)
-{
-	char	   *q = ident_quote(tool_schema);
-	char	   *spec = pgr_psprintf("SELECT kind, schema_name, object_name, table_schema, table_name "
-									"FROM %s.run_objects WHERE run_id = %%int8 "
-									"ORDER BY array_position(ARRAY['trigger','function','log','shadow','old','validate'], kind)",
-									q);
-	PGresult   *res;
-	double		deadline = pgr_now() + wait_timeout_s;
-	bool		all = true;
-	bool		trigger_stuck = false;
-
-	conn_best_effort(c, "ROLLBACK");	/* leave any failed transaction */
-	res = conn_queryf(c, spec, (PGint8) run_id);
-	free(spec);
-	if (res == NULL)
-	{
-		conn_report(c, "could not read the objects of the pg_rebuild run");
-		free(q);
-		return false;
-	}
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		char	   *kind = res_text(res, i, 0);
-		char	   *schema = res_text(res, i, 1);
-		char	   *name = res_text(res, i, 2);
-		char	   *tschema = res_text(res, i, 3);
-		char	   *tname = res_text(res, i, 4);
-		char	   *what = ident_quote_qualified(schema, name);
-
-		if (trigger_stuck && (strcmp(kind, "function") == 0 || strcmp(kind, "log") == 0))
-		{
-			/* a trigger still uses them: they must stay as long as it does */
-		}
-		else if (drop_one(c, tool_schema, run_id, kind, schema, name, tschema, tname, lock_timeout_ms, deadline))
-		{
-			if (strcmp(kind, "trigger") == 0)
-			{
-				char	   *tq = ident_quote_qualified(tschema, tname);
-
-				sv_push_owned(removed, pgr_psprintf("removed trigger %s on %s", name, tq));
-				free(tq);
-			}
-			else if (strcmp(kind, "validate") == 0)
-			{
-				char	   *tq = ident_quote_qualified(tschema, tname);
-
-				sv_push_owned(removed, pgr_psprintf("validated foreign key %s on %s", name, tq));
-				free(tq);
-			}
-			else
-				sv_push_owned(removed, pgr_psprintf("removed %s %s",
-													strcmp(kind, "function") == 0 ? "function" :
-													strcmp(kind, "log") == 0 ? "log table" :
-													strcmp(kind, "shadow") == 0 ? "shadow table" : "old table",
-													what));
-		}
-		else
-		{
-			bool		lock = conn_failed_with(c, "55P03");
-
-			if (strcmp(kind, "validate") == 0)
-			{
-				conn_report(c, "could not validate a foreign key re-added by the swap");
-				log_detail("Foreign key %s on %s.%s is marked NOT VALID; it stays recorded for pg_rebuild --cleanup.",
-						   name, tschema, tname);
-			}
-			else
-			{
-				conn_report(c, "could not remove a leftover object");
-				log_detail("The object is %s %s%s%s; it stays recorded for pg_rebuild --cleanup.", kind,
-						   strcmp(kind, "trigger") == 0 ? name : what,
-						   strcmp(kind, "trigger") == 0 ? " on " : "",
-						   strcmp(kind, "trigger") == 0 ? tname : "");
-			}
-			conn_best_effort(c, "ROLLBACK");
-			if (strcmp(kind, "trigger") == 0)
-			{
-				trigger_stuck = true;
-				if (lock)
-					disable_trigger(c, name, tschema, tname, lock_timeout_ms);
-			}
-			all = false;
-		}
-		free(kind);
-		free(schema);
-		free(name);
-		free(tschema);
-		free(tname);
-		free(what);
-	}
-	PQclear(res);
-	if (all)
-	{
-		char	   *del = pgr_psprintf("DELETE FROM %s.runs WHERE run_id = %%int8", q);
-
-		all = conn_execf(c, del, (PGint8) run_id);
-		if (!all)
-			conn_report(c, "could not delete the record of the pg_rebuild run");
-		free(del);
-	}
-	free(q);
-	return all;
 }

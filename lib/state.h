@@ -16,6 +16,7 @@
 #include <stdbool.h>
 
 #include "conn.h"
+#include "objects.h"
 #include "str.h"
 
 #define PGR_TOOL_SCHEMA "pgrebuild"
@@ -70,25 +71,14 @@ void		state_free_runs(RunInfo *runs, int nruns);
  * run id, or 0 on failure (not logged: the caller reports).
  */
 long long	state_create_run(Conn *c, const char *tool_schema, unsigned int relid, const char *schema,
-							 const char *table, long long key) __attribute__((warn_unused_result));
+							 const char *table, long long key, const char *phase) __attribute__((warn_unused_result));
 /* Records an object, in the caller's transaction. */
-bool		state_record(Conn *c, const char *tool_schema, long long run_id, const char *kind,
+bool		state_record(Conn *c, const char *tool_schema, long long run_id, ObjKind kind,
 						 const char *schema, const char *name, const char *table_schema,
 						 const char *table_name) __attribute__((warn_unused_result));
 /* Forgets an object, in the caller's transaction. */
-bool		state_forget(Conn *c, const char *tool_schema, long long run_id, const char *kind,
+bool		state_forget(Conn *c, const char *tool_schema, long long run_id, ObjKind kind,
 						 const char *schema, const char *name) __attribute__((warn_unused_result));
 bool		state_set_phase(Conn *c, const char *tool_schema, long long run_id, const char *phase) __attribute__((warn_unused_result));
-
-/*
- * Drops every object recorded for run_id in the safe order, each in its own
- * short transaction; lock waits use lock_timeout_ms per attempt and give up
- * after wait_timeout_s.  Adds one line per object to removed ("removed
- * trigger ...", "validated foreign key ...").  When
- * everything is gone, deletes the run's row too.  Returns false if anything
- * remains (the reason was logged).
- */
-bool		state_cleanup_run(Conn *c, const char *tool_schema, long long run_id, int lock_timeout_ms,
-							  double wait_timeout_s, StrVec *removed) __attribute__((warn_unused_result));
 
 #endif							/* PGR_STATE_H */

@@ -11,6 +11,7 @@
 #include "ident.h"
 #include "log.h"
 #include "replay.h"
+#include "run.h"
 #include "state.h"
 
 /* Names the sessions holding locks on the table (after a failed attempt). */
@@ -126,18 +127,18 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 		if (o->state != 'v')
 			continue;
 		if ((o->kind == DEP_FK_OUT || o->kind == DEP_FK_SELF) &&
-			!state_record(c, s->tool_schema, s->run_id, "validate", t->schema, o->name, t->schema, t->name))
+			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name))
 			return false;
 		if (o->kind == DEP_FK_IN &&
-			!state_record(c, s->tool_schema, s->run_id, "validate", o->rel_schema, o->name, o->rel_schema,
+			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, o->rel_schema, o->name, o->rel_schema,
 						  o->rel_name))
 			return false;
 	}
-	return state_forget(c, s->tool_schema, s->run_id, "shadow", t->schema, plan->shadow_name) &&
-		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->capture_trigger) &&
-		state_forget(c, s->tool_schema, s->run_id, "trigger", t->schema, plan->truncate_trigger) &&
-		state_record(c, s->tool_schema, s->run_id, "old", t->schema, plan->old_name, NULL, NULL) &&
-		state_set_phase(c, s->tool_schema, s->run_id, "swapped");
+	return state_forget(c, s->tool_schema, s->run_id, OBJ_SHADOW, t->schema, plan->shadow_name) &&
+		state_forget(c, s->tool_schema, s->run_id, OBJ_TRIGGER, t->schema, plan->capture_trigger) &&
+		state_forget(c, s->tool_schema, s->run_id, OBJ_TRIGGER, t->schema, plan->truncate_trigger) &&
+		state_record(c, s->tool_schema, s->run_id, OBJ_OLD, t->schema, plan->old_name, NULL, NULL) &&
+		state_set_phase(c, s->tool_schema, s->run_id, phase_def(PHASE_FINISH)->recorded);
 }
 
 /*
@@ -327,7 +328,7 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 		if (conn_failed_with(c, "23502"))
 		{
 			conn_best_effort(c, "ROLLBACK");
-			if (replay_report_null(c, c, t, s->set_not_null))
+			if (replay_report_null(c, c, t, s->changes))
 				return ATTEMPT_FAILED;
 		}
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
@@ -436,7 +437,7 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 	if (n >= 0)
 		return true;
 	/* a NULL the application wrote in a --set-not-null column: say which */
-	if (conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->set_not_null))
+	if (conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes))
 	{
 		conn_best_effort(c, "ROLLBACK");
 		return false;
@@ -521,9 +522,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		pgr_test_pause("SWAP_PREREAD");
-		lock_sql = pgr_psprintf("SAVEPOINT pgr_swap; SET LOCAL lock_timeout = '%dms'; "
-								"LOCK TABLE %s IN ACCESS EXCLUSIVE MODE",
-								s->lock_timeout_ms, t->qname);
+		lock_sql = pgr_psprintf("SAVEPOINT pgr_swap; %s; %s", plan->lock_timeout, plan->swap_lock);
 		if (conn_command(c, lock_sql))
 		{
 			free(lock_sql);
@@ -565,7 +564,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		/* a lock timeout: who is in the way, then back off */
 		if (pgr_now() - last_report >= 1.0 || out->attempts == 1)
 		{
-			swap_report_blockers(c, t, "swap", out->attempts, pgr_now() - start);
+			swap_report_blockers(c, t, phase_name(PHASE_SWAP), out->attempts, pgr_now() - start);
 			last_report = pgr_now();
 		}
 		if (pgr_now() >= give_up)
@@ -601,3 +600,45 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		}
 	}
 }
+
+bool
+swap_phase(Run *r)
+{
+	SwapSettings s = {
+		.lock_timeout_ms = r->s->lock_timeout_ms,
+		.wait_timeout_s = r->s->wait_timeout_s,
+		.tool_schema = r->tool_schema,
+		.run_id = r->run_id,
+		.fingerprint = r->fingerprint,
+		.dep_fingerprint = r->dep_fingerprint,
+		.plan_input = &r->plan_input,
+		.kill_blockers = r->s->kill_blockers,
+		.changes = r->changes,
+		.guard = &r->guard,
+	};
+	char		note[128];
+
+	phase_begin(&r->clock, PHASE_SWAP);
+	if (!run_ensure_guard(r))
+		return false;
+	if (!run_record_phase(r, PHASE_SWAP))
+	{
+		run_report_failure(r, r->main, "could not record the phase");
+		return false;
+	}
+	pgr_test_pause("BEFORE_SWAP");
+	if (!swap_run(r->main, r->t, r->plan, &s, &r->swap))
+	{
+		if (conn_lost(r->holder))
+			run_report_failure(r, r->holder, "the swap was interrupted");
+		return false;
+	}
+	r->swapped = true;
+	run_close_holder(r);			/* its transaction committed with the swap */
+	r->replayed += r->swap.final_entries;
+	snprintf(note, sizeof(note), "ACCESS EXCLUSIVE held %.0f ms, %d attempt%s, %lld changes applied under the lock",
+			 r->swap.lock_held_ms, r->swap.attempts, r->swap.attempts == 1 ? "" : "s", r->swap.final_entries);
+	phase_end(&r->clock, PHASE_SWAP, note);
+	return true;
+}
+

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "catalog.h"
+#include "changes.h"
 #include "conn.h"
 #include "guard.h"
 #include "plan.h"
@@ -37,7 +38,7 @@ typedef struct SwapSettings
 	uint64_t	dep_fingerprint;	/* of the dependents at preflight */
 	const PlanInput *plan_input;	/* to plan the dependents again from what the swap reads */
 	bool		kill_blockers;	/* after wait_timeout: cancel, then terminate, the blockers */
-	const StrVec *set_not_null; /* to name an application NULL met by the last replay */
+	const ChangeSet *changes;	/* to name an application NULL met by the last replay */
 	Guard	   *guard;			/* its holder connection runs the swap transaction */
 } SwapSettings;
 
@@ -49,6 +50,11 @@ typedef struct SwapResult
 	bool		committed;
 	bool		timed_out;		/* gave up after --wait-timeout */
 } SwapResult;
+
+typedef struct Run Run;
+
+/* The swap phase: swap_run with the run's settings, in the holder's transaction. */
+bool		swap_phase(Run *r) __attribute__((warn_unused_result));
 
 /*
  * Runs the swap in the transaction that s->guard's holder opened (it holds

@@ -137,18 +137,22 @@ main(void)
 {
 	TableDesc	t;
 	Plan		p;
-	StrVec		nn;
+	ChangeSet	cs;
 	char	   *err = NULL;
 	const char *create;
 	PlanInput	in;
 	OrderItem	ob[1] = {{.column = "total", .descending = true}};
 
 	make_table(&t);
-	sv_init(&nn);
-	sv_push(&nn, "Note \"x\"");
+	changes_init(&cs);
+	ok(changes_add_not_null(&cs, "Note \"x\"", &err), "NOT NULL requested");
+	ok(!changes_add_not_null(&cs, "Note \"x\"", &err), "the same column twice refused");
+	free(err);
+	err = NULL;
+	changes_set_order(&cs, ob, 1);
 	in = (PlanInput) {
-		.table = &t, .set_not_null = &nn, .order_by = ob, .n_order_by = 1,
-		.tool_schema = "pgrebuild", .lock_key = 42, .server_version = 150000
+		.table = &t, .changes = &cs, .tool_schema = "pgrebuild", .lock_key = 42,
+		.lock_timeout_ms = 100, .server_version = 150000
 	};
 	ok(plan_build(&in, &p, &err), "plan builds (%s)", err ? err : "ok");
 
@@ -223,14 +227,21 @@ main(void)
 	ok(list_has(&p.grants, "GRANT SELECT ON TABLE \"Sales\".\"Orders\" TO \"reader\""), "table grant");
 	ok(list_has(&p.grants, "GRANT UPDATE (\"total\") ON TABLE \"Sales\".\"Orders\" TO PUBLIC"), "column grant to PUBLIC");
 	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "the table's own autovacuum setting comes back");
-	ok(list_has(&p.finish, "DROP TABLE \"Sales\".\"pgrebuild_old_16390\" RESTRICT"), "old table dropped RESTRICT");
+	ok(list_has(&p.finish, "DROP TABLE IF EXISTS \"Sales\".\"pgrebuild_old_16390\" RESTRICT"), "old table dropped RESTRICT");
+	ok(list_pos(&p.finish, "DROP FUNCTION IF EXISTS \"pgrebuild\".\"capture_16390\"()") == 0 &&
+	   list_pos(&p.finish, "DROP TABLE IF EXISTS \"pgrebuild\".\"log_16390\"") == 1 &&
+	   list_pos(&p.finish, "pgrebuild_old_16390") == 2,
+	   "finish in the order of the recorded objects: function, log, old table");
+	is_str(p.swap_lock, "LOCK TABLE \"Sales\".\"Orders\" IN ACCESS EXCLUSIVE MODE", "the swap's lock");
+	is_str(p.guard_lock, "LOCK TABLE \"Sales\".\"Orders\" IN SHARE UPDATE EXCLUSIVE MODE", "the holder's lock");
+	is_str(p.lock_timeout, "SET LOCAL lock_timeout = '100ms'", "lock timeout of one attempt");
 	plan_free(&p);
 
 	/* serial column, no order: OWNED BY moves, no OVERRIDING */
 	t.columns[0].identity = 0;
 	free(t.columns[0].identity_options);
 	t.columns[0].identity_options = NULL;
-	in.n_order_by = 0;
+	changes_set_order(&cs, NULL, 0);
 	ok(plan_build(&in, &p, &err), "plan with a serial column");
 	ok(list_has(&p.swap, "ALTER SEQUENCE \"Sales\".\"Orders_id_seq\" OWNED BY \"Sales\".\"pgrebuild_new_16390\".\"id\""),
 	   "serial sequence moves to the new table");
@@ -238,6 +249,37 @@ main(void)
 	ok(p.copy_order_by == NULL, "no ORDER BY");
 	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "autovacuum restore");
 	plan_free(&p);
+
+	/* the change model: the plan asks each column its type and its source */
+	{
+		ChangeSet	c2;
+		PlanInput	in2 = in;
+
+		changes_init(&c2);
+		c2.ncolumns = 2;
+		c2.columns = calloc(2, sizeof(ColumnChange));
+		c2.columns[0].column = s("total");
+		c2.columns[0].new_type = s("bigint");
+		c2.columns[0].using_expr = s("round(total)::bigint");
+		c2.columns[1].column = s("Note \"x\"");
+		c2.columns[1].drop = true;
+		in2.changes = &c2;
+		ok(plan_build(&in2, &p, &err), "plan with a type change and a dropped column");
+		ok(strstr(p.shadow.items[0].sql, "\"total\" bigint DEFAULT 0") != NULL, "the new type in the shadow");
+		ok(strstr(p.shadow.items[0].sql, "Note") == NULL, "the dropped column is not in the shadow");
+		ok(!list_has(&p.shadow, "Note"), "nor its column settings");
+		ok(strstr(p.copy_sql, "(\"id\", \"total\") SELECT \"id\", (round(total)::bigint) FROM") != NULL,
+		   "the copy writes the kept columns from their source expressions (%s)", p.copy_sql);
+		ok(strstr(p.replay_insert, "SELECT o.\"id\", (round(total)::bigint) FROM ONLY") != NULL,
+		   "the replay too (%s)", p.replay_insert);
+		plan_free(&p);
+		free(c2.columns[0].using_expr);
+		c2.columns[0].using_expr = NULL;
+		ok(plan_build(&in2, &p, &err), "plan with a type change without USING");
+		ok(strstr(p.copy_sql, "SELECT \"id\", \"total\"::bigint FROM") != NULL, "the column cast (%s)", p.copy_sql);
+		plan_free(&p);
+		changes_free(&c2);
+	}
 
 	/* a key column named like the log's id column */
 	free(t.indexes[0].key_columns[0]);
@@ -291,6 +333,8 @@ main(void)
 		o->kind = DEP_FK_IN;
 		o->name = s("r_fk");
 		o->rel_q = s("public.r");
+		o->rel_schema = s("public");
+		o->rel_name = s("r");
 		o->def = s("FOREIGN KEY (oid) REFERENCES \"Sales\".\"Orders\"(id)");
 		o->state = 'v';
 		o = &d.items[2];
@@ -342,7 +386,7 @@ main(void)
 		ok(list_has(&dp.before_renames, "LOCK TABLE public.r IN ACCESS EXCLUSIVE MODE"), "referencing table locked");
 		ok(list_has(&dp.after_renames, "ALTER TABLE public.r DROP CONSTRAINT \"r_fk\", ADD CONSTRAINT \"r_fk\" FOREIGN KEY (oid) REFERENCES \"Sales\".\"Orders\"(id) NOT VALID"),
 		   "incoming foreign key dropped and re-added NOT VALID");
-		ok(list_has(&dp.validate, "ALTER TABLE public.r VALIDATE CONSTRAINT \"r_fk\""), "validated after the swap");
+		ok(list_has(&dp.validate, "ALTER TABLE \"public\".\"r\" VALIDATE CONSTRAINT \"r_fk\""), "validated after the swap");
 		ok(list_has(&dp.prepare, "ADD CONSTRAINT \"p_fk\" FOREIGN KEY (pid) REFERENCES public.p(id) NOT VALID") &&
 		   !list_has(&dp.prepare, "NOT VALID NOT VALID"), "outgoing foreign key on the shadow, one NOT VALID");
 		ok(!list_has(&dp.validate, "p_fk"), "a foreign key that was NOT VALID is not validated");
@@ -384,7 +428,7 @@ main(void)
 	t.key_index = -1;
 	ok(!plan_build(&in, &p, &err) && err && strstr(err, "replay key"), "no replay key: refused");
 	free(err);
-	sv_free(&nn);
+	changes_free(&cs);
 	catalog_free_table(&t);
 	return done_testing();
 }

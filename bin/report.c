@@ -1,0 +1,207 @@
+/*
+ * report.c: everything pg_rebuild prints on standard output about a run:
+ * the intro, the --dry-run plan, the summary, and --status.
+ */
+#include "report.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ident.h"
+#include "log.h"
+#include "replay.h"
+
+/* Whether the changes make a column NOT NULL that is not (a scan for NULLs). */
+static bool
+has_new_not_null(const Run *r)
+{
+	StrVec		cols;
+	bool		any;
+
+	sv_init(&cols);
+	changes_new_not_null(r->changes, r->t, &cols);
+	any = cols.n > 0;
+	sv_free(&cols);
+	return any;
+}
+
+void
+report_intro(const Run *r)
+{
+	const TableDesc *t = r->t;
+	const IndexDesc *key = &t->indexes[t->key_index];
+	char		rows[32];
+	char		heap[32];
+	char		total[32];
+	char	   *changes = changes_describe(r->changes);
+
+	if (t->reltuples >= 0)
+		format_count((long long) t->reltuples, rows, sizeof(rows));
+	else
+		snprintf(rows, sizeof(rows), "an unknown number of");	/* never analyzed */
+	log_info("rebuilding table %s in database %s: about %s rows, heap %s, total %s with %d index%s",
+			 t->qname, PQdb(r->main->pg), rows,
+			 format_bytes(t->heap_bytes, heap, sizeof(heap)), format_bytes(t->total_bytes, total, sizeof(total)),
+			 t->nindexes, t->nindexes == 1 ? "" : "es");
+	log_info("  changes: %s", changes ? changes : "none (compaction only)");
+	free(changes);
+	log_info("  replay key: %s (%s); jobs %d; lock timeout %d ms; wait timeout %.0f s",
+			 key->name, key->primary ? "primary key" : "unique index", r->s->jobs,
+			 r->s->lock_timeout_ms, r->s->wait_timeout_s);
+}
+
+static void
+print_list(const char *phase, const StmtList *l)
+{
+	for (int i = 0; i < l->n; i++)
+		printf("-- [%s] lock: %s\n%s;\n\n", phase, l->items[i].lock, l->items[i].sql);
+}
+
+void
+report_dry_run(const Run *r)
+{
+	const Plan *p = r->plan;
+	const TableDesc *t = r->t;
+
+	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n\n", t->qname);
+	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
+		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
+	printf("-- [install] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff "
+		   "up to %.0f s; the run and each object are recorded in %s.runs / run_objects\n",
+		   r->s->lock_timeout_ms, r->s->wait_timeout_s, r->tool_schema);
+	print_list("install", &p->install);
+	printf("-- [install] then, on a second connection, held until the swap commits (lets the application's "
+		   "reads and writes through; makes DDL, VACUUM FULL, CLUSTER and CREATE INDEX on the table wait, and "
+		   "pg_rebuild cancels such a waiter so the application does not queue behind it)\n"
+		   "-- lock: SHARE UPDATE EXCLUSIVE on the table, waiting at most --wait-timeout\n"
+		   "BEGIN;\n%s;\n\n", p->guard_lock);
+	print_list("copy", &p->shadow);
+	printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, "
+		   "all under one exported snapshot (%d connection%s)\n%s%s%s;\n\n",
+		   r->s->jobs, r->s->jobs > 1 ? "s" : "", p->copy_sql,
+		   (p->copy_order_by || conn_server_version(r->main) < 140000) ? "" :
+		   " WHERE ctid >= '(<first block>,0)' AND ctid < '(<next range>,0)'",
+		   p->copy_order_by ? p->copy_order_by : "");
+	print_list("index", &p->indexes);
+	print_list("index", &p->constraints);
+	if (r->dplan->prepare.n > 0)
+		printf("-- [index] one transaction, SET LOCAL lock_timeout, retried with backoff:\n\n");
+	print_list("index", &r->dplan->prepare);
+	printf("-- [replay] lock: ROW EXCLUSIVE on the shadow table, ACCESS SHARE on the table; "
+		   "batches of %d log entries, each in one REPEATABLE READ transaction ($1 = last entry of the batch)\n"
+		   "%s;\n%s;\n%s;\n\n", REPLAY_BATCH_DEFAULT, p->replay_delete, p->replay_insert, p->replay_trim);
+	printf("-- [replay] lock: SHARE UPDATE EXCLUSIVE on the shadow table only\n%s;\n\n", p->analyze);
+	printf("-- [swap] in the second connection's transaction, before the lock: re-read the table's definition "
+		   "and the objects around it (they must match preflight's; their definitions are captured now), "
+		   "recorded and prepared; read the grants the shadow got from default privileges; replay batches "
+		   "until one is small\n"
+		   "-- on lock timeout: ROLLBACK TO SAVEPOINT, name the blockers, replay a batch, back off with jitter, "
+		   "retry, up to %.0f s\n"
+		   "SAVEPOINT pgr_swap;\n%s;\n"
+		   "-- lock: ACCESS EXCLUSIVE on the table (held until COMMIT)\n%s;\n"
+		   "-- one round trip: the recorded reads again, each result compared with the first "
+		   "(any difference: read and check everything again under the lock)\n"
+		   "-- one round trip: replay the rest of the log (same statements as above, all entries)\n"
+		   "-- one round trip: the statements below, then revoke any grant the new table got from default "
+		   "privileges, then its own grants:\n\n",
+		   r->s->wait_timeout_s, p->lock_timeout, p->swap_lock);
+	print_list("swap", &r->dplan->before_renames);
+	print_list("swap", &p->swap);
+	print_list("swap", &r->dplan->after_renames);
+	print_list("swap", &p->grants);
+	printf("-- [swap] record the swap (one round trip); check: same privileges as before; nothing depends on "
+		   "the old table but its own parts\nCOMMIT;\n\n");
+	printf("-- [finish] each statement in its own transaction, under lock_timeout, retried with backoff\n\n");
+	print_list("finish", &p->finish);
+	print_list("finish", &r->dplan->validate);
+}
+
+void
+report_summary(const Run *r)
+{
+	const RunResult *res = &r->result;
+	char		rows[32];
+	char		h0[32];
+	char		h1[32];
+	char		t0[32];
+	char		t1[32];
+	char		all[32];
+
+	log_info("rebuilt %s: %s rows; heap %s -> %s; total %s -> %s; %s in all; "
+			 "ACCESS EXCLUSIVE held %.0f ms at the swap",
+			 r->t->qname, format_count(res->rows, rows, sizeof(rows)),
+			 format_bytes(res->heap_before, h0, sizeof(h0)), format_bytes(res->heap_after, h1, sizeof(h1)),
+			 format_bytes(res->total_before, t0, sizeof(t0)), format_bytes(res->total_after, t1, sizeof(t1)),
+			 format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms);
+}
+
+static void
+status_json(const RunInfo *runs, int n)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_append(&sb, "[");
+	for (int i = 0; i < n; i++)
+	{
+		const RunInfo *r = &runs[i];
+
+		sb_appendf(&sb, "%s\n  {\"run_id\": %lld, \"schema\": ", i ? "," : "", r->run_id);
+		sb_append_json(&sb, r->schema_name);
+		sb_append(&sb, ", \"table\": ");
+		sb_append_json(&sb, r->table_name);
+		sb_append(&sb, ", \"phase\": ");
+		sb_append_json(&sb, r->phase);
+		sb_append(&sb, ", \"started\": ");
+		sb_append_json(&sb, r->started);
+		sb_append(&sb, ", \"last_progress\": ");
+		sb_append_json(&sb, r->updated);
+		sb_appendf(&sb, ", \"alive\": %s, \"pid\": %d, \"objects\": [", r->alive ? "true" : "false", r->pid);
+		for (size_t k = 0; k < r->objects.n; k++)
+		{
+			if (k)
+				sb_append(&sb, ", ");
+			sb_append_json(&sb, r->objects.items[k]);
+		}
+		sb_append(&sb, "]}");
+	}
+	sb_append(&sb, n ? "\n]\n" : "]\n");
+	fputs(sb.data, stdout);
+	sb_free(&sb);
+}
+
+
+void
+report_status(const RunList *l, bool json)
+{
+	if (json)
+	{
+		status_json(l->runs, l->n);
+		return;
+	}
+	if (l->n == 0)
+	{
+		printf("no pg_rebuild run in database %s\n", l->dbname);
+		return;
+	}
+	for (int i = 0; i < l->n; i++)
+	{
+		const RunInfo *r = &l->runs[i];
+		char	   *tq = ident_quote_qualified(r->schema_name, r->table_name);
+
+		printf("run %lld  table %s  phase %s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+			   r->started, r->updated, r->alive ? "alive" : "DEAD");
+		if (r->alive)
+			printf(" (pid %d)\n", r->pid);
+		else
+		{
+			char	   *sq = ident_shell_quote(tq);
+
+			printf(" (was pid %d): run pg_rebuild --cleanup -t %s\n", r->pid, sq);
+			free(sq);
+		}
+		for (size_t k = 0; k < r->objects.n; k++)
+			printf("    %s\n", r->objects.items[k]);
+		free(tq);
+	}
+}

@@ -1,0 +1,23 @@
+/*
+ * report.h: what the program prints about a run, from the data the engine
+ * returns: the intro before the phases, the --dry-run plan, the summary, and
+ * the --status listing.  Diagnostics are not here: they go through log.h.
+ */
+#ifndef PGR_REPORT_H
+#define PGR_REPORT_H
+
+#include <stdbool.h>
+
+#include "cleanup.h"
+#include "run.h"
+
+/* The table, its size, the changes and the settings, before the first phase. */
+void		report_intro(const Run *r);
+/* Every statement of the plan with the lock it takes (r prepared). */
+void		report_dry_run(const Run *r);
+/* Rows, sizes before and after, time, and the lock held at the swap. */
+void		report_summary(const Run *r);
+/* The recorded runs, as lines or as a JSON array. */
+void		report_status(const RunList *l, bool json);
+
+#endif							/* PGR_REPORT_H */

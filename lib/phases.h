@@ -1,0 +1,53 @@
+/*
+ * phases.h: the one table of a run's phases.
+ *
+ * Everything that names or orders the phases reads this table: the
+ * orchestrator (which function runs each phase, and where a run goes on
+ * after a lost connection), the phase lines of the output, and the phase
+ * recorded in the runs table for --status and --cleanup.
+ */
+#ifndef PGR_PHASES_H
+#define PGR_PHASES_H
+
+#include <stdbool.h>
+
+typedef enum Phase
+{
+	PHASE_PREFLIGHT,
+	PHASE_INSTALL,
+	PHASE_COPY,
+	PHASE_INDEX,
+	PHASE_REPLAY,
+	PHASE_SWAP,
+	PHASE_FINISH,
+	PHASE_COUNT
+} Phase;
+
+typedef struct Run Run;
+
+typedef struct PhaseDef
+{
+	Phase		phase;
+	const char *name;			/* in phase lines and messages */
+	/*
+	 * What the runs table says while the run is in this phase (NULL: the
+	 * run is not recorded yet).  The finish's "swapped" is written by the
+	 * swap's own transaction: it means that the swap committed.
+	 */
+	const char *recorded;
+	bool		(*run) (Run *r);	/* NULL for preflight, which runs before the others */
+	/*
+	 * After a lost connection during this phase, the run goes on from
+	 * resume_at (the copy starts over, for one).  The install and the swap
+	 * first find out from the run's record whether they committed.
+	 */
+	Phase		resume_at;
+} PhaseDef;
+
+/* The definition of p. */
+const PhaseDef *phase_def(Phase p);
+const char *phase_name(Phase p);
+/* The phase whose recorded name is s; false when none is. */
+bool		phase_from_recorded(const char *s, Phase *p);
+
+#endif							/* PGR_PHASES_H */

@@ -1,0 +1,331 @@
+/* run.c: the run object, its connections and its failure path. */
+#include "run.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "cleanup.h"
+#include "ident.h"
+#include "log.h"
+#include "replay.h"
+#include "state.h"
+
+Run *
+run_new(const RunSettings *s, ConnParams *params, const char *schema, const char *table,
+		const ChangeSet *changes)
+{
+	Run		   *r = pgr_calloc(1, sizeof(Run));
+
+	r->s = s;
+	r->params = params;
+	r->want_schema = schema;
+	r->want_name = table;
+	r->changes = changes;
+	r->tool_schema = PGR_TOOL_SCHEMA;
+	phase_clock_init(&r->clock);
+	return r;
+}
+
+void
+run_free(Run *r)
+{
+	if (r == NULL)
+		return;
+	run_close_workers(r);
+	run_close_holder(r);
+	if (r->main && r->locked && conn_ok(r->main))
+		state_unlock(r->main, r->lock_key);
+	conn_close(r->main);
+	if (r->plan)
+		plan_free(r->plan);
+	if (r->dplan)
+		dep_plan_free(r->dplan);
+	if (r->deps)
+		dependents_free(r->deps);
+	if (r->t)
+		catalog_free_table(r->t);
+	free(r->plan);
+	free(r->dplan);
+	free(r->deps);
+	free(r->t);
+	free(r);
+}
+
+bool
+run_record_phase(Run *r, Phase p)
+{
+	return state_set_phase(r->main, r->tool_schema, r->run_id, phase_def(p)->recorded);
+}
+
+/* Opens a connection acting as the table's owner. */
+Conn *
+run_open_as_owner(Run *r, const char *label)
+{
+	Conn	   *c = conn_open(r->params, label);
+
+	if (c && !conn_set_role(c, r->role))
+	{
+		conn_report(c, "could not act as the table's owner");
+		conn_close(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+run_close_workers(Run *r)
+{
+	for (int i = 0; i < r->nworkers; i++)
+		conn_close(r->workers[i]);
+	free(r->workers);
+	r->workers = NULL;
+	r->nworkers = 0;
+}
+
+void
+run_close_holder(Run *r)
+{
+	if (r->holder)
+	{
+		conn_best_effort(r->holder, "ROLLBACK");
+		conn_close(r->holder);
+	}
+	r->holder = NULL;
+	r->guard.holder = NULL;
+}
+
+/*
+ * Makes sure the holder connection keeps SHARE UPDATE EXCLUSIVE on the table
+ * (again, after a lost connection).
+ */
+bool
+run_ensure_guard(Run *r)
+{
+	if (r->holder && conn_ok(r->holder) && r->guard.holder == r->holder)
+		return true;
+	run_close_holder(r);
+	r->holder = run_open_as_owner(r, "holder");
+	if (r->holder == NULL)
+		return false;
+	if (!guard_acquire(&r->guard, r->holder, r->s->wait_timeout_s))
+	{
+		r->guard.holder = NULL;
+		return false;
+	}
+	return true;
+}
+
+/* The guard's check, for the pool's wait loop. */
+bool
+run_tick(void *arg)
+{
+	Run		   *r = arg;
+
+	return guard_tick(&r->guard);
+}
+
+bool
+run_open_workers(Run *r)
+{
+	r->workers = pgr_calloc((size_t) r->s->jobs, sizeof(Conn *));
+	for (int i = 0; i < r->s->jobs; i++)
+	{
+		char		label[32];
+
+		snprintf(label, sizeof(label), "worker %d", i + 1);
+		r->workers[i] = run_open_as_owner(r, label);
+		if (r->workers[i] == NULL)
+			return false;
+		guard_add_pid(&r->guard, conn_backend_pid(r->workers[i]));
+		r->nworkers++;
+	}
+	return true;
+}
+
+/* Appends " flag 'value'" to sb, shell-quoted. */
+static void
+append_arg(StrBuf *sb, const char *flag, const char *value)
+{
+	char	   *q = ident_shell_quote(value);
+
+	sb_appendf(sb, " %s %s", flag, q);
+	free(q);
+}
+
+void
+run_print_cleanup_hint(const Run *r)
+{
+	StrBuf		sb;
+	Conn	   *c = r->main;
+
+	sb_init(&sb);
+	sb_append(&sb, "pg_rebuild --cleanup");
+	if (c && c->pg && conn_ok(c))
+	{
+		/* never the connection string itself: it may hold a password */
+		append_arg(&sb, "-d", PQdb(c->pg));
+		if (PQhost(c->pg) && *PQhost(c->pg))
+			append_arg(&sb, "-h", PQhost(c->pg));
+		if (PQport(c->pg) && *PQport(c->pg))
+			append_arg(&sb, "-p", PQport(c->pg));
+		if (PQuser(c->pg))
+			append_arg(&sb, "-U", PQuser(c->pg));
+	}
+	else
+	{
+		/* the connection is gone: what the options and connection string said */
+		static const char *const keys[][2] = {{"-d", "dbname"}, {"-h", "host"}, {"-p", "port"}, {"-U", "user"}};
+
+		for (int i = 0; i < 4; i++)
+		{
+			char	   *v = conn_target_value(r->params, keys[i][1]);
+
+			if (v)
+				append_arg(&sb, keys[i][0], v);
+			free(v);
+		}
+	}
+	if (r->t)
+	{
+		char	   *tq = ident_quote_qualified(r->t->schema, r->t->name);
+
+		append_arg(&sb, "-t", tq);
+		free(tq);
+	}
+	log_hint("Run: %s", sb.data);
+	sb_free(&sb);
+}
+
+/* run_fail, returning the exit code. */
+static int
+fail(Run *r)
+{
+	StrVec		removed;
+	bool		clean;
+
+	conn_set_wait_hook(NULL, NULL);
+	run_close_workers(r);
+	run_close_holder(r);		/* its lock would block our own cleanup */
+	if (pgr_interrupted)
+		r->result.interrupted = true;
+	pgr_interrupted = 0;		/* a second signal interrupts the cleanup itself */
+	if (r->run_id == 0)
+	{
+		log_detail("Nothing was changed: the table is as it was.");
+		return PGR_EXIT_FAILED;
+	}
+	if (!conn_ok(r->main))
+	{
+		conn_close(r->main);
+		log_info("reconnecting to remove this run's objects");
+		r->main = run_open_as_owner(r, "main");
+		if (r->main == NULL)
+		{
+			log_detail("The table itself was %s, but this run's objects are still in the database.",
+					   r->swapped ? "rebuilt" : "not changed");
+			run_print_cleanup_hint(r);
+			return PGR_EXIT_LEFTOVERS;
+		}
+	}
+	sv_init(&removed);
+	/*
+	 * Removing the trigger needs ACCESS EXCLUSIVE on the table, which a long
+	 * transaction can refuse for ever: try for a bounded time (the user may
+	 * have interrupted us), then leave the rest to --cleanup.
+	 */
+	clean = cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
+							  r->s->wait_timeout_s < 3 ? 3 : r->s->wait_timeout_s > 15 ? 15 : r->s->wait_timeout_s,
+							  &removed);
+	for (size_t i = 0; i < removed.n; i++)
+		log_verbose("%s", removed.items[i]);
+	sv_free(&removed);
+	if (clean && !r->swapped)
+	{
+		log_detail("Nothing was changed: %s is as it was, and every object of this run was removed.",
+				   r->t->qname);
+		return PGR_EXIT_FAILED;
+	}
+	if (r->swapped)
+		log_detail("The swap had committed: %s is rebuilt.%s", r->t->qname,
+				   clean ? " Its leftovers were removed." : " Some leftovers remain.");
+	else
+		log_detail("The table %s was not changed, but some of this run's objects remain.", r->t->qname);
+	if (!clean)
+	{
+		run_print_cleanup_hint(r);
+		return PGR_EXIT_LEFTOVERS;
+	}
+	return r->swapped ? PGR_EXIT_OK : PGR_EXIT_FAILED;
+}
+
+int
+run_fail(Run *r)
+{
+	r->result.exit_code = fail(r);
+	return r->result.exit_code;
+}
+
+/*
+ * An application NULL in a --set-not-null column during the run makes the
+ * copy or replay fail with not_null_violation: name the column and a key.
+ */
+void
+run_report_failure(Run *r, Conn *failed, const char *what)
+{
+	if (r->guard.stop)
+		return;					/* the guard said why already */
+	if (failed && conn_failed_with(failed, "23502") && conn_ok(r->main))
+	{
+		conn_best_effort(r->main, "ROLLBACK");
+		if (replay_report_null(failed, r->main, r->t, r->changes))
+			return;
+	}
+	if (failed && conn_lost(failed) && !pgr_interrupted && r->recoveries < PGR_MAX_RECOVERIES)
+	{
+		log_warning("%s: lost the connection: %s", what, failed->message ? failed->message : "connection closed");
+		return;
+	}
+	if (failed && conn_failed_with(failed, "57014") && pgr_interrupted)
+	{
+		log_error("%s: interrupted by a signal", what);
+		return;
+	}
+	if (failed)
+		conn_report(failed, what);
+	else
+		log_error("%s", what);
+}
+
+bool
+run_with_lock_retries(Run *r, const StmtList *l, const char *what)
+{
+	double		start = pgr_now();
+	double		deadline = start + r->s->wait_timeout_s;
+	Backoff		b;
+
+	if (l->n == 0)
+		return true;
+	backoff_init(&b, r->s->lock_timeout_ms / 2.0 + 1, 5000, (uint64_t) (start * 1e6) + 17);
+	for (;;)
+	{
+		bool		ok = conn_commandv(r->main, "BEGIN; SET LOCAL lock_timeout = '%dms'", r->s->lock_timeout_ms);
+
+		for (int i = 0; ok && i < l->n; i++)
+			ok = conn_command(r->main, l->items[i].sql);
+		if (ok && conn_command(r->main, "COMMIT"))
+			return true;
+		if (!conn_failed_with(r->main, "55P03") || pgr_now() >= deadline || pgr_interrupted)
+		{
+			char	   *msg = pgr_psprintf("could not %s", what);
+
+			run_report_failure(r, r->main, msg);
+			free(msg);
+			conn_best_effort(r->main, "ROLLBACK");
+			return false;
+		}
+		conn_best_effort(r->main, "ROLLBACK");
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
+	}
+}
+

@@ -1,0 +1,163 @@
+/*
+ * run.h: one run of pg_rebuild on one table, as an object.
+ *
+ * A Run holds everything about one rebuild: what was asked, its
+ * connections, what preflight read and planned, its record in the database,
+ * and its figures.  Nothing about a run lives outside it, so a program can
+ * rebuild several tables one after another in one process: make a Run,
+ * prepare it (rebuild.h), execute it, read its result, free it, and make the
+ * next one.
+ *
+ * The phase functions (install.h, copy.h, index.h, replay.h, swap.h,
+ * cleanup.h) take the Run; this file has what they share: the connections,
+ * the guard, and the failure path.
+ */
+#ifndef PGR_RUN_H
+#define PGR_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "changes.h"
+#include "conn.h"
+#include "copy.h"
+#include "dependents.h"
+#include "guard.h"
+#include "phases.h"
+#include "plan.h"
+#include "progress.h"
+#include "swap.h"
+
+/* Exit codes (see the man page). */
+#define PGR_EXIT_OK			0	/* rebuilt (or: nothing to do) */
+#define PGR_EXIT_FAILED		1	/* failed; the table is unchanged, nothing left behind */
+#define PGR_EXIT_USAGE		2	/* bad command line */
+#define PGR_EXIT_LEFTOVERS	3	/* failed and objects remain: run --cleanup */
+
+/* Reconnections allowed in one run (each bounded by --retry-timeout). */
+#define PGR_MAX_RECOVERIES 5
+
+/* How a run behaves; shared by the runs of one command. */
+typedef struct RunSettings
+{
+	int			jobs;			/* connections for the copy and the index builds */
+	double		wait_timeout_s; /* total time to keep trying for a lock */
+	int			lock_timeout_ms;	/* one lock attempt */
+	double		retry_timeout_s;	/* total time to retry a lost connection */
+	bool		kill_blockers;	/* after wait_timeout_s, cancel then terminate the swap's blockers */
+	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
+} RunSettings;
+
+/* What a run did, for the summary and the caller. */
+typedef struct RunResult
+{
+	int			exit_code;		/* PGR_EXIT_* */
+	bool		rebuilt;		/* the swap committed */
+	bool		interrupted;	/* stopped by SIGINT or SIGTERM: the caller stops too */
+	long long	rows;			/* copied */
+	long long	changes;		/* captured changes applied */
+	long long	heap_before;
+	long long	heap_after;
+	long long	total_before;
+	long long	total_after;
+	double		seconds;		/* wall time of the whole run */
+	double		lock_held_ms;	/* ACCESS EXCLUSIVE at the swap */
+	int			lock_attempts;
+} RunResult;
+
+struct Run
+{
+	/* What was asked.  Owned by the caller, kept alive until run_free. */
+	const RunSettings *s;
+	ConnParams *params;			/* shared by the runs of a command (the password is asked once) */
+	const char *want_schema;	/* as given; NULL: found through the search_path */
+	const char *want_name;
+	const ChangeSet *changes;
+	const char *tool_schema;
+
+	/* Its connections (see run_open_workers, run_ensure_guard). */
+	Conn	   *main;
+	Conn	  **workers;
+	int			nworkers;
+	Conn	   *holder;			/* holds SHARE UPDATE EXCLUSIVE from install to swap */
+	Guard		guard;
+	int			recoveries;		/* reconnections after a lost connection */
+
+	/* What preflight read, checked and planned: NULL until then. */
+	TableDesc  *t;
+	Dependents *deps;
+	Plan	   *plan;
+	DepPlan    *dplan;
+	PlanInput	plan_input;
+	uint64_t	fingerprint;	/* of t at preflight */
+	uint64_t	dep_fingerprint;	/* of deps at preflight */
+	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
+
+	/* Its state in the database. */
+	long long	lock_key;		/* the table's advisory lock */
+	bool		locked;
+	long long	run_id;			/* 0 until the run is recorded */
+	bool		swapped;
+
+	/* Figures. */
+	PhaseClock	clock;
+	CopyResult	copy;
+	SwapResult	swap;
+	long long	replayed;
+	RunResult	result;
+};
+
+/*
+ * A new run of table (schema may be NULL) with these settings and changes,
+ * connecting with params.  Connects to nothing yet.  Free with run_free.
+ */
+Run		   *run_new(const RunSettings *s, ConnParams *params, const char *schema, const char *table,
+					const ChangeSet *changes);
+/* Closes its connections (releasing its table lock) and frees it. */
+void		run_free(Run *r);
+
+/* Opens a connection that acts as the table's owner; NULL (logged) on failure. */
+Conn	   *run_open_as_owner(Run *r, const char *label);
+/* Opens the --jobs worker connections; false (logged) on failure. */
+bool		run_open_workers(Run *r) __attribute__((warn_unused_result));
+void		run_close_workers(Run *r);
+void		run_close_holder(Run *r);
+/*
+ * Makes sure the holder connection keeps SHARE UPDATE EXCLUSIVE on the
+ * table (again, after a lost connection).  False (logged) on failure.
+ */
+bool		run_ensure_guard(Run *r) __attribute__((warn_unused_result));
+/* The guard's check, as a wait hook or a pool's tick (arg is the Run). */
+bool		run_tick(void *arg);
+
+/* Records in the runs table that the run is in phase p (and that it is alive). */
+bool		run_record_phase(Run *r, Phase p) __attribute__((warn_unused_result));
+
+/*
+ * Runs l in one transaction under --lock-timeout, retried with backoff up
+ * to --wait-timeout (statements that lock other tables, such as adding a
+ * foreign key, must never make the application queue behind them).  False
+ * (reported as "could not <what>") on failure.
+ */
+bool		run_with_lock_retries(Run *r, const StmtList *l, const char *what) __attribute__((warn_unused_result));
+
+/*
+ * Reports the failure of what on connection failed (which may be NULL):
+ * an application NULL in a new NOT NULL column is named with its key, a lost
+ * connection that the run will retry is a warning, a signal is said to be
+ * one, the rest is the server's error.
+ */
+void		run_report_failure(Run *r, Conn *failed, const char *what);
+
+/*
+ * Called on any failure: before the swap committed, removes this run's
+ * objects and says the table is as it was; after, what is left must go
+ * through --cleanup.  Sets and returns r->result.exit_code.
+ */
+int			run_fail(Run *r);
+
+/* Logs the hint "Run: pg_rebuild --cleanup ..." with this run's connection options. */
+void		run_print_cleanup_hint(const Run *r);
+
+#endif							/* PGR_RUN_H */
