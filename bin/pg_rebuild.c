@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "conn.h"
+#include "cancel.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"

@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
 #include "progress.h"
+#include "test_hooks.h"
 
 int
 copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)

@@ -7,16 +7,10 @@
 
 #include <stdbool.h>
 
+#include "connect.h"
 #include "ident.h"
 #include "log.h"
 #include "str.h"
-
-typedef enum PromptPassword
-{
-	PROMPT_DEFAULT = 0,			/* ask only when the server wants one */
-	PROMPT_NEVER,				/* -w */
-	PROMPT_ALWAYS				/* -W */
-} PromptPassword;
 
 typedef struct RebuildOptions
 {

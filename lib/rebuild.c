@@ -5,8 +5,11 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cancel.h"
 #include "catalog.h"
+#include "clock.h"
 #include "conn.h"
+#include "connect.h"
 #include "copy.h"
 #include "dependents.h"
 #include "fingerprint.h"
@@ -14,10 +17,12 @@
 #include "ident.h"
 #include "log.h"
 #include "plan.h"
+#include "pool.h"
 #include "progress.h"
 #include "replay.h"
 #include "state.h"
 #include "swap.h"
+#include "test_hooks.h"
 
 /* Replay until a batch consumes fewer entries than this, then try the swap. */
 #define SWAP_BACKLOG_THRESHOLD 1000

@@ -5,8 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
+#include "pipeline.h"
 
 /* Runs sql with $1 = upto; returns affected rows or -1. */
 static long long

@@ -6,12 +6,17 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "cancel.h"
+#include "clock.h"
 #include "dependents.h"
 #include "fingerprint.h"
 #include "ident.h"
 #include "log.h"
+#include "pipeline.h"
+#include "record.h"
 #include "replay.h"
 #include "state.h"
+#include "test_hooks.h"
 
 /* Names the sessions holding locks on the table (after a failed attempt). */
 void

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect.h"
 #include "options.h"
 #include "tap.h"
 
