@@ -14,6 +14,7 @@
 #include "log.h"
 #include "record.h"
 #include "str.h"
+#include "test_hooks.h"
 
 /* Reads a password from the terminal without echo; NULL if there is none. */
 static char *
@@ -250,6 +251,7 @@ conn_open(ConnParams *params, const char *label)
 		double		left;
 		double		wait;
 
+		pgr_test_pause("CONNECT");
 		pg = connect_once(params);
 		if (PQstatus(pg) == CONNECTION_OK)
 			break;

@@ -1,4 +1,4 @@
-/* test_hooks.c: pauses at named points, for the tests, set through the environment. */
+/* test_hooks.c: the test build's pauses and settings, read from PGR_TEST_* variables. */
 #include "test_hooks.h"
 
 #include <stdio.h>
@@ -41,4 +41,15 @@ pgr_test_pause(const char *point)
 	fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
 	fflush(stderr);
 	pgr_sleep_ms(atof(v));
+}
+
+long long
+pgr_test_setting(const char *name)
+{
+	char		var[128];
+	const char *v;
+
+	snprintf(var, sizeof(var), "PGR_TEST_%s", name);
+	v = getenv(var);
+	return v ? atoll(v) : 0;
 }
