@@ -16,7 +16,7 @@ static PGcancel *volatile cancel_slots[MAX_CANCEL_SLOTS];
 static void
 handle_signal(int signo)
 {
-	char		errbuf[256];
+	char errbuf[256];
 
 	(void) signo;
 	pgr_interrupted = 1;
@@ -41,7 +41,7 @@ conn_install_signal_handlers(void)
 static void
 block_signals(sigset_t *old)
 {
-	sigset_t	set;
+	sigset_t set;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -52,8 +52,8 @@ block_signals(sigset_t *old)
 int
 cancel_register(PGconn *pg)
 {
-	sigset_t	old;
-	int			slot = -1;
+	sigset_t old;
+	int		 slot = -1;
 
 	block_signals(&old);
 	for (int i = 0; i < MAX_CANCEL_SLOTS; i++)
@@ -70,8 +70,8 @@ cancel_register(PGconn *pg)
 void
 cancel_unregister(int slot)
 {
-	sigset_t	old;
-	PGcancel   *cancel;
+	sigset_t  old;
+	PGcancel *cancel;
 
 	if (slot < 0)
 		return;
@@ -83,12 +83,12 @@ cancel_unregister(int slot)
 		PQfreeCancel(cancel);
 }
 
-static bool (*wait_hook) (void *) = NULL;
+static bool (*wait_hook)(void *) = NULL;
 static void *wait_hook_arg = NULL;
-static bool in_wait_hook = false;
+static bool	 in_wait_hook = false;
 
 void
-conn_set_wait_hook(bool (*hook) (void *arg), void *arg)
+conn_set_wait_hook(bool (*hook)(void *arg), void *arg)
 {
 	wait_hook = hook;
 	wait_hook_arg = arg;
@@ -97,7 +97,7 @@ conn_set_wait_hook(bool (*hook) (void *arg), void *arg)
 bool
 cancel_call_wait_hook(void)
 {
-	bool		ok;
+	bool ok;
 
 	if (wait_hook == NULL || in_wait_hook)
 		return true;
@@ -110,8 +110,8 @@ cancel_call_wait_hook(void)
 void
 cancel_request(PGconn *pg)
 {
-	PGcancel   *cancel = PQgetCancel(pg);
-	char		errbuf[256];
+	PGcancel *cancel = PQgetCancel(pg);
+	char	  errbuf[256];
 
 	if (cancel)
 	{

@@ -23,7 +23,7 @@ extern volatile sig_atomic_t pgr_interrupted;
  * stops at once and the caller's error path can clean up.  SIGPIPE is
  * ignored (a server gone away is an error to report, not a death).
  */
-void		conn_install_signal_handlers(void);
+void						 conn_install_signal_handlers(void);
 
 /*
  * The registry of connections the signal handler cancels.  cancel_register
@@ -32,11 +32,11 @@ void		conn_install_signal_handlers(void);
  * what runs on it).  cancel_unregister frees the slot's object; -1 is
  * ignored.  The registry owns the cancel objects; pg stays the caller's.
  */
-int			cancel_register(PGconn *pg);
-void		cancel_unregister(int slot);
+int							 cancel_register(PGconn *pg);
+void						 cancel_unregister(int slot);
 
 /* Sends a cancel request for whatever runs on pg now; failures are ignored. */
-void		cancel_request(PGconn *pg);
+void						 cancel_request(PGconn *pg);
 
 /*
  * A function called about every 200 ms while a statement runs long or
@@ -45,13 +45,13 @@ void		cancel_request(PGconn *pg);
  * the running statement is canceled and the sleep ends.  It is never called
  * from within itself.  NULL to remove.  arg stays the caller's.
  */
-void		conn_set_wait_hook(bool (*hook) (void *arg), void *arg);
+void						 conn_set_wait_hook(bool (*hook)(void *arg), void *arg);
 
 /*
  * Calls the wait hook (for code that waits: the query layer, the sleep);
  * true to go on waiting, false to stop.  True when there is no hook or
  * when the hook is running already.
  */
-bool		cancel_call_wait_hook(void);
+bool						 cancel_call_wait_hook(void);
 
-#endif							/* PGR_CANCEL_H */
+#endif /* PGR_CANCEL_H */

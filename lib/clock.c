@@ -17,11 +17,11 @@ pgr_now(void)
 void
 pgr_sleep_ms(double ms)
 {
-	double		until = pgr_now() + ms / 1000.0;
+	double until = pgr_now() + ms / 1000.0;
 
 	while (!pgr_interrupted)
 	{
-		double		left = until - pgr_now();
+		double			left = until - pgr_now();
 		struct timespec ts;
 
 		if (left <= 0)

@@ -6,13 +6,13 @@
 #define PGR_CLOCK_H
 
 /* Monotonic clock in seconds. */
-double		pgr_now(void);
+double pgr_now(void);
 
 /*
  * Sleeps for ms milliseconds unless interrupted (pgr_interrupted), calling
  * the wait hook (see conn_set_wait_hook) about every 100 ms; returns early
  * when the hook says stop.
  */
-void		pgr_sleep_ms(double ms);
+void   pgr_sleep_ms(double ms);
 
-#endif							/* PGR_CLOCK_H */
+#endif /* PGR_CLOCK_H */

@@ -39,7 +39,7 @@ conn_server_version(const Conn *c)
 const char *
 conn_versioned(const Conn *c, const VersionedSql *list)
 {
-	int			v = conn_server_version(c);
+	int v = conn_server_version(c);
 
 	for (;; list++)
 		if (v >= list->min_version)
@@ -110,7 +110,7 @@ check_result(Conn *c, PGresult *res, ExecStatusType want)
 void
 conn_best_effort(Conn *c, const char *sql)
 {
-	PGresult   *res;
+	PGresult *res;
 
 	if (c == NULL || c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK)
 		return;
@@ -129,16 +129,16 @@ conn_best_effort(Conn *c, const char *sql)
 void
 conn_await(Conn *c)
 {
-	double		start = pgr_now();
-	double		last_hook = start;
-	bool		canceled = false;
+	double start = pgr_now();
+	double last_hook = start;
+	bool   canceled = false;
 
 	c->busy = true;
 	while (PQisBusy(c->pg))
 	{
-		fd_set		rfds;
+		fd_set		   rfds;
 		struct timeval tv = {0, 100000};
-		int			fd = PQsocket(c->pg);
+		int			   fd = PQsocket(c->pg);
 
 		if (fd < 0)
 			break;
@@ -163,9 +163,9 @@ conn_await(Conn *c)
 PGresult *
 conn_await_results(Conn *c, ExecStatusType want)
 {
-	PGresult   *res;
-	PGresult   *last = NULL;
-	bool		ok = true;
+	PGresult *res;
+	PGresult *last = NULL;
+	bool	  ok = true;
 
 	conn_await(c);
 	while ((res = PQgetResult(c->pg)) != NULL)
@@ -191,7 +191,7 @@ conn_await_results(Conn *c, ExecStatusType want)
 bool
 conn_command(Conn *c, const char *sql)
 {
-	PGresult   *res;
+	PGresult *res;
 
 	if (c->batching)
 		return batch_send(c, sql, 0, NULL);
@@ -209,9 +209,9 @@ conn_command(Conn *c, const char *sql)
 bool
 conn_commandv(Conn *c, const char *fmt, ...)
 {
-	StrBuf		sb;
-	va_list		ap;
-	bool		ok;
+	StrBuf	sb;
+	va_list ap;
+	bool	ok;
 
 	sb_init(&sb);
 	va_start(ap, fmt);
@@ -226,7 +226,7 @@ bool
 conn_command_params(Conn *c, const char *sql, int nparams, const char *const *values,
 					long long *affected)
 {
-	PGresult   *res;
+	PGresult *res;
 
 	if (c->batching)
 	{
@@ -272,8 +272,8 @@ conn_set_error_text(Conn *c, const char *sqlstate, char *message)
 PGparam *
 conn_spec_statement(Conn *c, const char *spec, va_list ap, char **stmt)
 {
-	PGparam    *param = PQparamCreate(c->pg);
-	size_t		buflen = strlen(spec) + 64;
+	PGparam *param = PQparamCreate(c->pg);
+	size_t	 buflen = strlen(spec) + 64;
 
 	*stmt = pgr_malloc(buflen);
 	if (param == NULL || !PQputvf(param, *stmt, buflen, spec, ap))
@@ -293,9 +293,9 @@ conn_spec_statement(Conn *c, const char *spec, va_list ap, char **stmt)
 static PGresult *
 run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 {
-	char	   *stmt;
-	PGparam    *param = conn_spec_statement(c, spec, ap, &stmt);
-	PGresult   *res = NULL;
+	char	 *stmt;
+	PGparam	 *param = conn_spec_statement(c, spec, ap, &stmt);
+	PGresult *res = NULL;
 
 	if (param == NULL)
 		return NULL;
@@ -317,8 +317,8 @@ run_spec(Conn *c, ExecStatusType want, const char *spec, va_list ap)
 PGresult *
 conn_queryf(Conn *c, const char *spec, ...)
 {
-	va_list		ap;
-	PGresult   *res;
+	va_list	  ap;
+	PGresult *res;
 
 	if (c->batching)
 	{
@@ -336,13 +336,13 @@ conn_queryf(Conn *c, const char *spec, ...)
 bool
 conn_execf(Conn *c, const char *spec, ...)
 {
-	va_list		ap;
-	PGresult   *res;
+	va_list	  ap;
+	PGresult *res;
 
 	va_start(ap, spec);
 	if (c->batching)
 	{
-		bool		ok = batch_send_spec(c, spec, ap);
+		bool ok = batch_send_spec(c, spec, ap);
 
 		va_end(ap);
 		return ok;
@@ -378,7 +378,7 @@ res_isnull(const PGresult *res, int row, int col)
 char *
 res_text(const PGresult *res, int row, int col)
 {
-	PGtext		v = NULL;
+	PGtext v = NULL;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%text", col, &v) || v == NULL)
 		return NULL;
@@ -388,7 +388,7 @@ res_text(const PGresult *res, int row, int col)
 int
 res_int4(const PGresult *res, int row, int col)
 {
-	PGint4		v = 0;
+	PGint4 v = 0;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int4", col, &v))
 		return 0;
@@ -398,7 +398,7 @@ res_int4(const PGresult *res, int row, int col)
 long long
 res_int8(const PGresult *res, int row, int col)
 {
-	PGint8		v = 0;
+	PGint8 v = 0;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int8", col, &v))
 		return 0;
@@ -408,7 +408,7 @@ res_int8(const PGresult *res, int row, int col)
 double
 res_float8(const PGresult *res, int row, int col)
 {
-	PGfloat8	v = 0;
+	PGfloat8 v = 0;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%float8", col, &v))
 		return 0;
@@ -418,7 +418,7 @@ res_float8(const PGresult *res, int row, int col)
 bool
 res_bool(const PGresult *res, int row, int col)
 {
-	PGbool		v = 0;
+	PGbool v = 0;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%bool", col, &v))
 		return false;
@@ -428,7 +428,7 @@ res_bool(const PGresult *res, int row, int col)
 Oid
 res_oid(const PGresult *res, int row, int col)
 {
-	Oid			v = 0;
+	Oid v = 0;
 
 	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%oid", col, &v))
 		return 0;

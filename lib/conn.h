@@ -29,29 +29,29 @@ typedef struct ConnRecording ConnRecording;
  */
 typedef struct Conn
 {
-	PGconn	   *pg;
-	char		label[32];		/* "main", "copy 2", ... for --echo and messages */
-	char		sqlstate[6];	/* of the last failure, "" if none */
-	char	   *message;		/* of the last failure */
-	char	   *detail;
-	char	   *hint;
-	char	   *column;			/* PG_DIAG_COLUMN_NAME of the last failure */
-	char	   *constraint;
-	int			cancel_slot;	/* index in the interrupt registry, -1 if none */
-	bool		busy;			/* a statement is running (the wait hook must not use it) */
-	ConnRecording *recording;	/* see record.h */
-	bool		batching;		/* see pipeline.h */
-	bool		batch_failed;	/* a statement of the batch could not be sent */
-	int			batch_n;		/* statements sent in the batch */
-	int			batch_keep;		/* the one whose rows conn_batch_end returns */
-	PGresult   *batch_kept;		/* its rows, without pipeline mode */
+	PGconn		  *pg;			 /* the libpq connection */
+	char		   label[32];	 /* "main", "copy 2", ... for --echo and messages */
+	char		   sqlstate[6];	 /* of the last failure, "" if none */
+	char		  *message;		 /* of the last failure */
+	char		  *detail;		 /* its detail */
+	char		  *hint;		 /* its hint */
+	char		  *column;		 /* its PG_DIAG_COLUMN_NAME */
+	char		  *constraint;	 /* its PG_DIAG_CONSTRAINT_NAME */
+	int			   cancel_slot;	 /* index in the interrupt registry, -1 if none */
+	bool		   busy;		 /* a statement is running (the wait hook must not use it) */
+	ConnRecording *recording;	 /* see record.h */
+	bool		   batching;	 /* see pipeline.h */
+	bool		   batch_failed; /* a statement of the batch could not be sent */
+	int			   batch_n;		 /* statements sent in the batch */
+	int			   batch_keep;	 /* the one whose rows conn_batch_end returns */
+	PGresult	  *batch_kept;	 /* its rows, without pipeline mode */
 } Conn;
 
 /* True when the connection is still usable. */
-bool		conn_ok(const Conn *c);
-int			conn_server_version(const Conn *c);
+bool	  conn_ok(const Conn *c);
+int		  conn_server_version(const Conn *c);
 /* The server process of the connection. */
-int			conn_backend_pid(const Conn *c);
+int		  conn_backend_pid(const Conn *c);
 
 /*
  * True when the last failure on c means the connection (or the server) went
@@ -59,7 +59,7 @@ int			conn_backend_pid(const Conn *c);
  * broken, or the error is of class 08 (connection exception) or 57P01-57P03
  * (administrator or crash shutdown, cannot connect now).
  */
-bool		conn_lost(const Conn *c);
+bool	  conn_lost(const Conn *c);
 
 /*
  * Runs sql (typically ROLLBACK) ignoring any failure, and keeps the error
@@ -67,35 +67,35 @@ bool		conn_lost(const Conn *c);
  * sent when the session is in no transaction.  Leaves a pipeline left open
  * by a failure first.
  */
-void		conn_best_effort(Conn *c, const char *sql);
+void	  conn_best_effort(Conn *c, const char *sql);
 
 /* Runs one or more statements that return no rows; false on failure. */
-bool		conn_command(Conn *c, const char *sql) __attribute__((warn_unused_result));
-bool		conn_commandv(Conn *c, const char *fmt, ...) PGR_PRINTF(2, 3) __attribute__((warn_unused_result));
+bool	  conn_command(Conn *c, const char *sql) __attribute__((warn_unused_result));
+bool	  conn_commandv(Conn *c, const char *fmt, ...) PGR_PRINTF(2, 3) __attribute__((warn_unused_result));
 /*
  * Runs one statement with text parameters $1..$n (for generated SQL that
  * holds user identifiers and so must not pass through a libpqtypes spec).
  * *affected (may be NULL) gets the number of rows affected.
  */
-bool		conn_command_params(Conn *c, const char *sql, int nparams, const char *const *values,
-								long long *affected) __attribute__((warn_unused_result));
+bool	  conn_command_params(Conn *c, const char *sql, int nparams, const char *const *values,
+							  long long *affected) __attribute__((warn_unused_result));
 /* Runs a query returning rows (text format); NULL on failure.  Caller PQclear()s. */
-PGresult   *conn_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
+PGresult *conn_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
 /*
  * Runs a libpqtypes spec ("SELECT ... WHERE c.oid = %oid") with its values
  * as parameters; the result is in binary format for PQgetf.  NULL on
  * failure.  Caller PQclear()s.
  */
-PGresult   *conn_queryf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
+PGresult *conn_queryf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
 /* Same, for commands (no rows wanted). */
-bool		conn_execf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
+bool	  conn_execf(Conn *c, const char *spec, ...) __attribute__((warn_unused_result));
 
 /* Logs the last error as "error: <what>: <message>", then its detail and hint. */
-void		conn_report(const Conn *c, const char *what);
+void	  conn_report(const Conn *c, const char *what);
 /* The last failure's SQLSTATE equals code. */
-bool		conn_failed_with(const Conn *c, const char *code);
+bool	  conn_failed_with(const Conn *c, const char *code);
 /* Clears the recorded error. */
-void		conn_clear_error(Conn *c);
+void	  conn_clear_error(Conn *c);
 
 /*
  * Version-specific SQL is kept in tables of these, newest first, ending with
@@ -123,4 +123,4 @@ bool		res_bool(const PGresult *res, int row, int col);
 Oid			res_oid(const PGresult *res, int row, int col);
 bool		res_isnull(const PGresult *res, int row, int col);
 
-#endif							/* PGR_CONN_H */
+#endif /* PGR_CONN_H */

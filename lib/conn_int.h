@@ -16,41 +16,41 @@
 /* conn.c */
 
 /* Records the error of res (or of the connection if res is NULL) in c. */
-void		conn_set_error(Conn *c, const PGresult *res);
+void	  conn_set_error(Conn *c, const PGresult *res);
 /* Records an error of pg_rebuild's own with this SQLSTATE; takes message. */
-void		conn_set_error_text(Conn *c, const char *sqlstate, char *message);
+void	  conn_set_error_text(Conn *c, const char *sqlstate, char *message);
 /*
  * Waits for the statement sent on c, reading input as it comes, and calls
  * the wait hook while it runs long; cancels the statement when the hook says
  * so.
  */
-void		conn_await(Conn *c);
+void	  conn_await(Conn *c);
 /*
  * Reads every result of the statement(s) sent on c; the first failure
  * counts.  Returns the last result when all succeeded (caller clears it),
  * NULL otherwise (error recorded in c).
  */
-PGresult   *conn_await_results(Conn *c, ExecStatusType want);
+PGresult *conn_await_results(Conn *c, ExecStatusType want);
 /*
  * The parameters and the statement ($1, $2, ...) of a libpqtypes spec; NULL
  * (error recorded in c) when the spec cannot be used.  On success the caller
  * owns both (PQparamClear, free).
  */
-PGparam    *conn_spec_statement(Conn *c, const char *spec, va_list ap, char **stmt);
+PGparam	 *conn_spec_statement(Conn *c, const char *spec, va_list ap, char **stmt);
 
 /* pipeline.c */
 
 /* In a batch: sends sql with text parameters; the result is read at the end. */
-bool		batch_send(Conn *c, const char *sql, int nparams, const char *const *values);
+bool	  batch_send(Conn *c, const char *sql, int nparams, const char *const *values);
 /* In a batch: sends a libpqtypes spec; the result is read at the end. */
-bool		batch_send_spec(Conn *c, const char *spec, va_list ap);
+bool	  batch_send_spec(Conn *c, const char *spec, va_list ap);
 /*
  * After a failure in pipeline mode: sync, read and drop whatever is left,
  * leave pipeline mode, so that the connection can run the caller's
  * ROLLBACK.  Does nothing when the connection is broken or not in a
  * pipeline (or libpq has no pipeline mode).
  */
-void		pipeline_abandon(Conn *c);
+void	  pipeline_abandon(Conn *c);
 
 #ifdef HAVE_PQ_PIPELINE
 /*
@@ -60,11 +60,11 @@ void		pipeline_abandon(Conn *c);
  * leaves pipeline mode.  false when a statement failed or the connection
  * broke (error recorded in c).
  */
-typedef void (*PipelineResultFn) (Conn *c, int i, PGresult *res, void *arg, bool *ok);
+typedef void (*PipelineResultFn)(Conn *c, int i, PGresult *res, void *arg, bool *ok);
 
-bool		pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg);
+bool pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg);
 /* For a PipelineResultFn: success is a command or rows. */
-void		pipeline_expect_success(Conn *c, PGresult *res, bool *ok);
+void pipeline_expect_success(Conn *c, PGresult *res, bool *ok);
 #endif
 
 /* record.c */
@@ -74,6 +74,6 @@ void		pipeline_expect_success(Conn *c, PGresult *res, bool *ok);
  * an image of its result.  Takes stmt and param (the recording owns them).
  * Returns the result (caller PQclear()s) or NULL (error recorded in c).
  */
-PGresult   *record_run(Conn *c, ExecStatusType want, const char *spec, char *stmt, PGparam *param);
+PGresult *record_run(Conn *c, ExecStatusType want, const char *spec, char *stmt, PGparam *param);
 
-#endif							/* PGR_CONN_INT_H */
+#endif /* PGR_CONN_INT_H */

@@ -20,10 +20,10 @@
 static char *
 prompt_password(const char *user)
 {
-	FILE	   *tty = fopen("/dev/tty", "r+");
+	FILE		  *tty = fopen("/dev/tty", "r+");
 	struct termios t_orig, t;
-	char		buf[1024];
-	bool		ok;
+	char		   buf[1024];
+	bool		   ok;
 
 	if (tty == NULL)
 		return NULL;
@@ -53,15 +53,15 @@ prompt_password(const char *user)
  * string, or PGOPTIONS).
  */
 static const char *const our_startup_options =
-"-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+	"-c statement_timeout=0 -c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
 
 /* The value of keyword in a connection string or URI, or NULL. */
 static char *
 conninfo_value(const char *conninfo, const char *keyword)
 {
 	PQconninfoOption *opts;
-	char	   *err = NULL;
-	char	   *v = NULL;
+	char			 *err = NULL;
+	char			 *v = NULL;
 
 	if (conninfo == NULL || (strchr(conninfo, '=') == NULL && strncmp(conninfo, "postgres", 8) != 0))
 		return NULL;
@@ -78,13 +78,24 @@ conninfo_value(const char *conninfo, const char *keyword)
 	return v;
 }
 
+/* The value of keyword given by an option (-h, -p, -U), or NULL. */
+static const char *
+option_value(const ConnParams *p, const char *keyword)
+{
+	if (strcmp(keyword, "host") == 0)
+		return p->host;
+	if (strcmp(keyword, "port") == 0)
+		return p->port;
+	if (strcmp(keyword, "user") == 0)
+		return p->user;
+	return NULL;
+}
+
 char *
 conn_target_value(const ConnParams *p, const char *keyword)
 {
-	const char *explicit = strcmp(keyword, "host") == 0 ? p->host :
-		strcmp(keyword, "port") == 0 ? p->port :
-		strcmp(keyword, "user") == 0 ? p->user : NULL;
-	char	   *v;
+	const char *explicit = option_value(p, keyword);
+	char *v;
 
 	if (explicit)
 		return pgr_strdup(explicit);
@@ -125,19 +136,26 @@ bad_port(const char *ports)
 static int
 connect_keywords(const ConnParams *p, const char **keys, const char **vals)
 {
-	int			n = 0;
+	const char *const all[][2] = {
+		{"dbname", p->dbname},
+		{"host", p->host},
+		{"port", p->port},
+		{"user", p->user},
+		{"password", p->password},
+		{"application_name", "pg_rebuild"},
+		{"client_encoding", "UTF8"},
+		{"connect_timeout", "10"},
+		{"options", p->startup_options},
+	};
+	int n = 0;
 
-#define ADD(k, v) do { if ((v) != NULL) { keys[n] = (k); vals[n] = (v); n++; } } while (0)
-	ADD("dbname", p->dbname);
-	ADD("host", p->host);
-	ADD("port", p->port);
-	ADD("user", p->user);
-	ADD("password", p->password);
-	ADD("application_name", "pg_rebuild");
-	ADD("client_encoding", "UTF8");
-	ADD("connect_timeout", "10");
-	ADD("options", p->startup_options);
-#undef ADD
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		if (all[i][1] != NULL)
+		{
+			keys[n] = all[i][0];
+			vals[n] = all[i][1];
+			n++;
+		}
 	keys[n] = NULL;
 	vals[n] = NULL;
 	return n;
@@ -175,8 +193,8 @@ worth_retrying(ConnParams *p)
 static char *
 trimmed_error(PGconn *pg)
 {
-	StrBuf		sb;
-	bool		space = false;
+	StrBuf sb;
+	bool   space = false;
 
 	sb_init(&sb);
 	for (const char *p = PQerrorMessage(pg); *p; p++)
@@ -201,30 +219,30 @@ notice_to_verbose(void *arg, const char *message)
 	(void) arg;
 	if (log_get_level() >= LOG_VERBOSE)
 	{
-		size_t		n = strlen(message);
+		size_t n = strlen(message);
 
 		log_verbose("server: %.*s", (int) (n > 0 && message[n - 1] == '\n' ? n - 1 : n), message);
 	}
 }
 
 static const char *const session_setup =
-"SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false), "
-"pg_catalog.set_config('row_security', 'off', false), "
-"pg_catalog.set_config('statement_timeout', '0', false), "
-"pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false), "
-"pg_catalog.set_config('lock_timeout', '0', false), "
-/* each statement of the swap's transaction sees what committed before it */
-"pg_catalog.set_config('default_transaction_isolation', 'read committed', false)";
+	"SELECT pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', false), "
+	"pg_catalog.set_config('row_security', 'off', false), "
+	"pg_catalog.set_config('statement_timeout', '0', false), "
+	"pg_catalog.set_config('idle_in_transaction_session_timeout', '0', false), "
+	"pg_catalog.set_config('lock_timeout', '0', false), "
+	/* each statement of the swap's transaction sees what committed before it */
+	"pg_catalog.set_config('default_transaction_isolation', 'read committed', false)";
 
 Conn *
 conn_open(ConnParams *params, const char *label)
 {
-	PGconn	   *pg;
-	Conn	   *c;
-	PGresult   *res;
+	PGconn	 *pg;
+	Conn	 *c;
+	PGresult *res;
 
-	double		start = pgr_now();
-	Backoff		b;
+	double	  start = pgr_now();
+	Backoff	  b;
 
 	backoff_init(&b, 250, 10000, (uint64_t) (start * 1e6) ^ (uint64_t) getpid());
 	{
@@ -247,9 +265,9 @@ conn_open(ConnParams *params, const char *label)
 		params->password = prompt_password(params->user);
 	for (;;)
 	{
-		char	   *m;
-		double		left;
-		double		wait;
+		char  *m;
+		double left;
+		double wait;
 
 		pgr_test_pause("CONNECT");
 		pg = connect_once(params);
@@ -258,7 +276,7 @@ conn_open(ConnParams *params, const char *label)
 		if (PQconnectionNeedsPassword(pg) && params->password == NULL &&
 			params->prompt != PROMPT_NEVER)
 		{
-			char	   *pw = prompt_password(PQuser(pg));
+			char *pw = prompt_password(PQuser(pg));
 
 			if (pw != NULL)
 			{
@@ -302,7 +320,7 @@ conn_open(ConnParams *params, const char *label)
 	log_echo_sql(c->label, session_setup);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		char	   *m = trimmed_error(pg);
+		char *m = trimmed_error(pg);
 
 		log_error("could not set up the session: %s", m);
 		log_detail("Nothing was changed.");
@@ -332,8 +350,8 @@ conn_close(Conn *c)
 bool
 conn_set_role(Conn *c, const char *role)
 {
-	char	   *q;
-	bool		ok;
+	char *q;
+	bool  ok;
 
 	if (role == NULL)
 		return true;

@@ -19,9 +19,9 @@
 
 typedef enum PromptPassword
 {
-	PROMPT_DEFAULT = 0,			/* ask only when the server wants one */
-	PROMPT_NEVER,				/* -w */
-	PROMPT_ALWAYS				/* -W */
+	PROMPT_DEFAULT = 0, /* ask only when the server wants one */
+	PROMPT_NEVER,		/* -w */
+	PROMPT_ALWAYS		/* -W */
 } PromptPassword;
 
 /*
@@ -30,14 +30,14 @@ typedef enum PromptPassword
  */
 typedef struct ConnParams
 {
-	const char *dbname;
-	const char *host;
-	const char *port;
-	const char *user;
+	const char	  *dbname;
+	const char	  *host;
+	const char	  *port;
+	const char	  *user;
 	PromptPassword prompt;
-	char	   *password;		/* prompted once, then reused for every connection */
-	double		retry_timeout_s;	/* keep retrying an unreachable server this long */
-	char	   *startup_options;	/* computed by conn_open: the user's options plus ours */
+	char		  *password;		/* prompted once, then reused for every connection */
+	double		   retry_timeout_s; /* keep retrying an unreachable server this long */
+	char		  *startup_options; /* computed by conn_open: the user's options plus ours */
 } ConnParams;
 
 /*
@@ -49,18 +49,18 @@ typedef struct ConnParams
  * NULL when it cannot connect.  The caller owns the Conn and closes
  * it with conn_close.
  */
-Conn	   *conn_open(ConnParams *params, const char *label) __attribute__((warn_unused_result));
+Conn *conn_open(ConnParams *params, const char *label) __attribute__((warn_unused_result));
 /* Closes c and frees it, with whatever it holds; c may be NULL. */
-void		conn_close(Conn *c);
+void  conn_close(Conn *c);
 
 /*
  * Where params point, for messages: the value of keyword ("dbname", "host",
  * "port" or "user") given by an option or inside a connection string, or
  * NULL (libpq's defaults then apply).  Never the password.  Caller frees.
  */
-char	   *conn_target_value(const ConnParams *p, const char *keyword);
+char *conn_target_value(const ConnParams *p, const char *keyword);
 
 /* Sets the role on the connection (SET ROLE), when role is not NULL. */
-bool		conn_set_role(Conn *c, const char *role) __attribute__((warn_unused_result));
+bool  conn_set_role(Conn *c, const char *role) __attribute__((warn_unused_result));
 
-#endif							/* PGR_CONNECT_H */
+#endif /* PGR_CONNECT_H */

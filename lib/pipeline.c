@@ -17,7 +17,7 @@ pipeline_abandon(Conn *c)
 	{
 		for (;;)
 		{
-			PGresult   *res;
+			PGresult *res;
 
 			conn_await(c);
 			res = PQgetResult(c->pg);
@@ -45,7 +45,7 @@ pipeline_abandon(Conn *c)
 bool
 pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 {
-	bool		ok = true;
+	bool ok = true;
 
 	if (!PQpipelineSync(c->pg))
 	{
@@ -55,7 +55,7 @@ pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 	}
 	for (int i = 0; i < n; i++)
 	{
-		PGresult   *res;
+		PGresult *res;
 
 		conn_await(c);
 		res = PQgetResult(c->pg);
@@ -74,7 +74,7 @@ pipeline_finish(Conn *c, int n, PipelineResultFn each, void *arg)
 	}
 	for (;;)
 	{
-		PGresult   *res;
+		PGresult	  *res;
 		ExecStatusType st;
 
 		conn_await(c);
@@ -177,7 +177,7 @@ conn_batch_query(Conn *c, const char *sql)
 static void
 batch_result_of(Conn *c, int i, PGresult *res, void *arg, bool *ok)
 {
-	PGresult  **kept = arg;
+	PGresult **kept = arg;
 
 	pipeline_expect_success(c, res, ok);
 	if (*ok && i == c->batch_keep && PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -195,8 +195,8 @@ batch_result_of(Conn *c, int i, PGresult *res, void *arg, bool *ok)
 bool
 conn_batch_end(Conn *c, PGresult **kept)
 {
-	bool		ok = true;
-	PGresult   *res = NULL;
+	bool	  ok = true;
+	PGresult *res = NULL;
 
 	if (kept)
 		*kept = NULL;
@@ -235,11 +235,11 @@ conn_batch_end(Conn *c, PGresult **kept)
 bool
 batch_send_spec(Conn *c, const char *spec, va_list ap)
 {
-	char	   *stmt;
-	PGparam    *param;
+	char	*stmt;
+	PGparam *param;
 
 	if (c->batch_failed)
-		return true;			/* the first failure is the one reported */
+		return true; /* the first failure is the one reported */
 	param = conn_spec_statement(c, spec, ap, &stmt);
 	if (param == NULL)
 	{

@@ -18,8 +18,8 @@
 
 #include "conn.h"
 
-bool		conn_batch_begin(Conn *c) __attribute__((warn_unused_result));
-bool		conn_batch_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
-bool		conn_batch_end(Conn *c, PGresult **kept) __attribute__((warn_unused_result));
+bool conn_batch_begin(Conn *c) __attribute__((warn_unused_result));
+bool conn_batch_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
+bool conn_batch_end(Conn *c, PGresult **kept) __attribute__((warn_unused_result));
 
-#endif							/* PGR_PIPELINE_H */
+#endif /* PGR_PIPELINE_H */

@@ -27,7 +27,7 @@ conn_send(Conn *c, const char *sql)
 bool
 conn_collect(Conn *c, bool *ok, long long *affected)
 {
-	PGresult   *res;
+	PGresult *res;
 
 	if (!PQconsumeInput(c->pg))
 	{
@@ -67,14 +67,14 @@ conn_collect(Conn *c, bool *ok, long long *affected)
 void
 conn_wait_any(Conn **conns, int n, int timeout_ms)
 {
-	fd_set		rfds;
-	int			maxfd = -1;
+	fd_set		   rfds;
+	int			   maxfd = -1;
 	struct timeval tv;
 
 	FD_ZERO(&rfds);
 	for (int i = 0; i < n; i++)
 	{
-		int			fd;
+		int fd;
 
 		if (conns[i] == NULL || conns[i]->pg == NULL)
 			continue;
@@ -99,11 +99,11 @@ bool
 conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 			  PoolDoneFn on_done, void *arg, PoolTickFn tick, void *tick_arg, Conn **failed)
 {
-	int		   *running = pgr_malloc(sizeof(int) * (size_t) nconns);
-	int			next = 0;
-	int			busy = 0;
-	bool		ok = true;
-	bool		stopped = false;
+	int *running = pgr_malloc(sizeof(int) * (size_t) nconns);
+	int	 next = 0;
+	int	 busy = 0;
+	bool ok = true;
+	bool stopped = false;
 
 	*failed = NULL;
 	for (int i = 0; i < nconns; i++)
@@ -142,8 +142,8 @@ conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
 		}
 		for (int i = 0; i < nconns; i++)
 		{
-			bool		task_ok;
-			long long	affected;
+			bool	  task_ok;
+			long long affected;
 
 			if (running[i] < 0)
 				continue;

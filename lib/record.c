@@ -12,18 +12,18 @@
 /* One statement of a recording, with the image of what it returned. */
 typedef struct RecordedQuery
 {
-	char	   *stmt;
-	PGparam    *param;
-	char		name[32];		/* its prepared statement, "" if run unnamed */
-	StrBuf		image;
+	char	*stmt;
+	PGparam *param;
+	char	 name[32]; /* its prepared statement, "" if run unnamed */
+	StrBuf	 image;
 } RecordedQuery;
 
 struct ConnRecording
 {
 	RecordedQuery *items;
-	int			n;
-	int			cap;
-	bool		broken;			/* a statement failed while recorded */
+	int			   n;
+	int			   cap;
+	bool		   broken; /* a statement failed while recorded */
 };
 
 /* Prepared statements of recordings are named pgr_rec_<n>. */
@@ -43,16 +43,22 @@ spec_param_types(const char *spec, PGparam *param, Oid *types, int max, int *n)
 	{
 		const char *name;
 		Oid			oid;
-	}			known[] = {
-		{"bool", 16}, {"int8", 20}, {"int2", 21}, {"int4", 23}, {"text", 25}, {"oid", 26},
-		{"float8", 701}, {"name", 19},
+	} known[] = {
+		{"bool", 16},
+		{"int8", 20},
+		{"int2", 21},
+		{"int4", 23},
+		{"text", 25},
+		{"oid", 26},
+		{"float8", 701},
+		{"name", 19},
 	};
 
 	*n = 0;
 	for (const char *p = strchr(spec, '%'); p != NULL; p = strchr(p + 1, '%'))
 	{
-		size_t		len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.[]");
-		bool		found = false;
+		size_t len = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz0123456789_.[]");
+		bool   found = false;
 
 		if (len == 0)
 			return false;
@@ -95,9 +101,9 @@ run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, P
 			 char *name, size_t namelen)
 {
 	ConnRecording *r = c->recording;
-	Oid			types[64];
-	int			ntypes;
-	PGresult   *res;
+	Oid			   types[64];
+	int			   ntypes;
+	PGresult	  *res;
 
 	name[0] = '\0';
 	for (int i = 0; i < r->n; i++)
@@ -118,7 +124,7 @@ run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, P
 		res = conn_await_results(c, PGRES_COMMAND_OK);
 		if (res == NULL)
 		{
-			name[0] = '\0';	/* nothing to deallocate */
+			name[0] = '\0'; /* nothing to deallocate */
 			return NULL;
 		}
 		PQclear(res);
@@ -135,8 +141,8 @@ run_recorded(Conn *c, ExecStatusType want, const char *spec, const char *stmt, P
 static void
 result_image(const PGresult *res, StrBuf *sb)
 {
-	int			nrows = PQntuples(res);
-	int			ncols = PQnfields(res);
+	int nrows = PQntuples(res);
+	int ncols = PQnfields(res);
 
 	sb_appendf(sb, "%d %d %d\n", (int) PQresultStatus(res), nrows, ncols);
 	for (int j = 0; j < ncols; j++)
@@ -180,8 +186,8 @@ record_query(ConnRecording *r, char *stmt, PGparam *param, const char *name, con
 PGresult *
 record_run(Conn *c, ExecStatusType want, const char *spec, char *stmt, PGparam *param)
 {
-	char		name[32];
-	PGresult   *res = run_recorded(c, want, spec, stmt, param, name, sizeof(name));
+	char	  name[32];
+	PGresult *res = run_recorded(c, want, spec, stmt, param, name, sizeof(name));
 
 	record_query(c->recording, stmt, param, name, res);
 	return res;
@@ -235,14 +241,14 @@ conn_record_stop(Conn *c, ConnRecording **out)
 void
 conn_record_free(Conn *c, ConnRecording *r)
 {
-	StrBuf		sql;
+	StrBuf sql;
 
 	if (r == NULL)
 		return;
 	sb_init(&sql);
 	for (int i = 0; i < r->n; i++)
 	{
-		bool		first = r->items[i].name[0] != '\0';
+		bool first = r->items[i].name[0] != '\0';
 
 		for (int k = 0; k < i && first; k++)
 			if (strcmp(r->items[k].name, r->items[i].name) == 0)
@@ -270,7 +276,7 @@ conn_record_free(Conn *c, ConnRecording *r)
 static void
 check_one(Conn *c, const RecordedQuery *q, PGresult *res, bool *ok, bool *same)
 {
-	StrBuf		now;
+	StrBuf now;
 
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
@@ -300,7 +306,7 @@ send_recorded(Conn *c, const RecordedQuery *q)
 typedef struct CheckState
 {
 	const ConnRecording *r;
-	bool	   *same;
+	bool				*same;
 } CheckState;
 
 /* The SET, the recorded statements, the RESET. */
@@ -319,8 +325,8 @@ check_result_of(Conn *c, int i, PGresult *res, void *arg, bool *ok)
 bool
 conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 {
-	bool		ok = true;
-	int			sent = 0;
+	bool ok = true;
+	int	 sent = 0;
 
 	*same = false;
 	if (r == NULL || r->broken || r->n == 0)
@@ -328,7 +334,7 @@ conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 	*same = true;
 #ifdef HAVE_PQ_PIPELINE
 	{
-		CheckState	cs = {r, same};
+		CheckState cs = {r, same};
 
 		if (!PQenterPipelineMode(c->pg))
 		{
@@ -356,7 +362,7 @@ conn_record_check(Conn *c, const ConnRecording *r, bool *same)
 		return false;
 	for (; sent < r->n && ok; sent++)
 	{
-		PGresult   *res;
+		PGresult *res;
 
 		if (!send_recorded(c, &r->items[sent]))
 		{

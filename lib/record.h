@@ -30,10 +30,10 @@
  * (error recorded in c); *same is false when the recording cannot vouch (a
  * statement failed while it was recorded).
  */
-bool		conn_record_start(Conn *c) __attribute__((warn_unused_result));
-bool		conn_record_stop(Conn *c, ConnRecording **out) __attribute__((warn_unused_result));
-bool		conn_record_check(Conn *c, const ConnRecording *r, bool *same)
-			__attribute__((warn_unused_result));
+bool conn_record_start(Conn *c) __attribute__((warn_unused_result));
+bool conn_record_stop(Conn *c, ConnRecording **out) __attribute__((warn_unused_result));
+bool conn_record_check(Conn *c, const ConnRecording *r, bool *same)
+	__attribute__((warn_unused_result));
 
 /*
  * Reads that must not be recorded (sizes, which change with every write):
@@ -41,9 +41,9 @@ bool		conn_record_check(Conn *c, const ConnRecording *r, bool *same)
  * The recording stays c's throughout.
  */
 ConnRecording *conn_record_suspend(Conn *c);
-void		conn_record_resume(Conn *c, ConnRecording *r);
+void		   conn_record_resume(Conn *c, ConnRecording *r);
 
 /* Frees r and deallocates its prepared statements on c (c may be NULL). */
-void		conn_record_free(Conn *c, ConnRecording *r);
+void		   conn_record_free(Conn *c, ConnRecording *r);
 
-#endif							/* PGR_RECORD_H */
+#endif /* PGR_RECORD_H */

@@ -12,9 +12,9 @@ pgr_test_pause(const char *point)
 {
 	static struct
 	{
-		char		point[64];
-		int			count;
-	}			seen[32];
+		char point[64];
+		int	 count;
+	} seen[32];
 	char		name[128];
 	const char *v;
 	const char *times;

@@ -17,16 +17,16 @@
  * "pg_rebuild: test: pausing at <POINT>" on stderr (a marker the tests wait
  * for).  With PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.
  */
-void		pgr_test_pause(const char *point);
+void	  pgr_test_pause(const char *point);
 
 /* The value of PGR_TEST_<NAME> as a number; 0 when unset or not a number. */
-long long	pgr_test_setting(const char *name);
+long long pgr_test_setting(const char *name);
 
 #else
 
-#define pgr_test_pause(point) ((void) 0)
+#define pgr_test_pause(point)  ((void) 0)
 #define pgr_test_setting(name) 0LL
 
-#endif							/* PGR_TEST_HOOKS */
+#endif /* PGR_TEST_HOOKS */
 
-#endif							/* PGR_TEST_HOOKS_H */
+#endif /* PGR_TEST_HOOKS_H */

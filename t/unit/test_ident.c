@@ -8,7 +8,7 @@
 static void
 check_quote(void)
 {
-	char	   *q;
+	char *q;
 
 	q = ident_quote("abc");
 	is_str(q, "\"abc\"", "plain name is double-quoted");
@@ -27,7 +27,7 @@ check_quote(void)
 static void
 check_literal(void)
 {
-	char	   *l;
+	char *l;
 
 	l = ident_literal("it's");
 	is_str(l, "'it''s'", "single quote doubled");
@@ -43,9 +43,9 @@ check_literal(void)
 static void
 check_parse(void)
 {
-	char	   *s;
-	char	   *n;
-	char	   *err;
+	char *s;
+	char *n;
+	char *err;
 
 	ok(ident_parse_qualified("Public.Orders", &s, &n, &err), "schema.table parses");
 	is_str(s, "public", "unquoted schema folded to lower case");
@@ -77,7 +77,7 @@ check_parse(void)
 	free(err);
 
 	{
-		char		longname[100];
+		char longname[100];
 
 		memset(longname, 'a', 80);
 		longname[80] = '\0';
@@ -95,7 +95,7 @@ check_parse(void)
 static void
 check_shell(void)
 {
-	char	   *q = ident_shell_quote("\"public\".\"it's\"");
+	char *q = ident_shell_quote("\"public\".\"it's\"");
 
 	is_str(q, "'\"public\".\"it'\\''s\"'", "shell quoting closes, escapes and reopens around a quote");
 	free(q);
@@ -107,10 +107,10 @@ check_shell(void)
 static void
 check_order_by(void)
 {
-	OrderItem  *items;
-	int			n;
-	char	   *err;
-	char	   *sql;
+	OrderItem *items;
+	int		   n;
+	char	  *err;
+	char	  *sql;
 
 	ok(ident_parse_order_by("a, \"B c\" DESC NULLS LAST, d nulls first", &items, &n, &err), "order-by parses");
 	is_int(n, 3, "three items");
