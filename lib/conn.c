@@ -375,14 +375,22 @@ res_isnull(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) != 0;
 }
 
+/*
+ * Reads the value at (row, col) with the libpqtypes type spec ("%int4") into
+ * *out; false for SQL NULL or a value of another type (*out is then unused).
+ */
+static bool
+res_get(const PGresult *res, int row, int col, const char *spec, void *out)
+{
+	return !PQgetisnull(res, row, col) && PQgetf(res, row, spec, col, out);
+}
+
 char *
 res_text(const PGresult *res, int row, int col)
 {
 	PGtext v = NULL;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%text", col, &v) || v == NULL)
-		return NULL;
-	return pgr_strdup(v);
+	return res_get(res, row, col, "%text", &v) && v != NULL ? pgr_strdup(v) : NULL;
 }
 
 int
@@ -390,9 +398,7 @@ res_int4(const PGresult *res, int row, int col)
 {
 	PGint4 v = 0;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int4", col, &v))
-		return 0;
-	return v;
+	return res_get(res, row, col, "%int4", &v) ? v : 0;
 }
 
 long long
@@ -400,9 +406,7 @@ res_int8(const PGresult *res, int row, int col)
 {
 	PGint8 v = 0;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%int8", col, &v))
-		return 0;
-	return (long long) v;
+	return res_get(res, row, col, "%int8", &v) ? (long long) v : 0;
 }
 
 double
@@ -410,9 +414,7 @@ res_float8(const PGresult *res, int row, int col)
 {
 	PGfloat8 v = 0;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%float8", col, &v))
-		return 0;
-	return v;
+	return res_get(res, row, col, "%float8", &v) ? v : 0;
 }
 
 bool
@@ -420,9 +422,7 @@ res_bool(const PGresult *res, int row, int col)
 {
 	PGbool v = 0;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%bool", col, &v))
-		return false;
-	return v != 0;
+	return res_get(res, row, col, "%bool", &v) && v != 0;
 }
 
 Oid
@@ -430,7 +430,5 @@ res_oid(const PGresult *res, int row, int col)
 {
 	Oid v = 0;
 
-	if (PQgetisnull(res, row, col) || !PQgetf(res, row, "%oid", col, &v))
-		return 0;
-	return v;
+	return res_get(res, row, col, "%oid", &v) ? v : 0;
 }
