@@ -128,7 +128,7 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 	{
 		const DepObject *o = &deps->items[i];
 
-		if (o->state != 'v')
+		if (!o->validated)
 			continue;
 		if ((o->kind == DEP_FK_OUT || o->kind == DEP_FK_SELF) &&
 			!state_record(c, s->tool_schema, s->run_id, "validate", t->schema, o->name, t->schema, t->name))
