@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect.h"
 #include "fingerprint.h"
 #include "ident.h"
 #include "log.h"

@@ -5,10 +5,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cancel.h"
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
+#include "pipeline.h"
 #include "run.h"
 #include "state.h"
+#include "test_hooks.h"
 
 /* Runs sql with $1 = upto; returns affected rows or -1. */
 static long long
