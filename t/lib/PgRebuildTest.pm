@@ -222,7 +222,7 @@ sub create_ledger_tables
 		$opts{dbname} // 'postgres', qq{
 		CREATE TABLE $table (id bigint PRIMARY KEY, val bigint NOT NULL$columns);
 		INSERT INTO $table (id, val)
-			SELECT g, (g * 7919) % 1000 FROM generate_series(1, $rows) g;
+			SELECT g, (g * 7919) % 1000 FROM generate_series(1::bigint, $rows) g;
 		ANALYZE $table;
 	});
 	_ensure_ledger_objects($node, $opts{dbname} // 'postgres',
