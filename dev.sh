@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # dev.sh: install build dependencies, build, and test pg_rebuild.
 #
-#   ./dev.sh deps    install the Debian packages the build and tests need
-#   ./dev.sh build   autoreconf (first time), configure --enable-test-hooks, make
-#   ./dev.sh check   build, then make check (as the current user)
-#   ./dev.sh test    deps + build + make check; as root, runs the suite as an
-#                    unprivileged user in a copy of the tree (initdb refuses root)
-#   ./dev.sh demo    show pg_rebuild at work
+#   ./dev.sh deps       install the Debian packages the build and tests need
+#   ./dev.sh build      autoreconf (first time), configure --enable-test-hooks, make
+#   ./dev.sh check      build, then make check (as root, the tests run as an
+#                       unprivileged user: see below)
+#   ./dev.sh test       deps + build + make check
+#   ./dev.sh demo       deps + build + show pg_rebuild at work (bench/demo.sh)
+#   ./dev.sh distcheck  deps + make distcheck (the tarball builds and passes the
+#                       suite on its own, from a read-only source tree)
+#
+# As root: initdb refuses root, so the tests and the demo run as an
+# unprivileged user (PGR_TEST_USER, default pgrebuild-test; created, saying
+# so, when missing).  They run over the clone itself when that user can read
+# it (the build is root's; the user writes only tmp_check/), else over a copy
+# in $TMPDIR that is removed when they pass.  distcheck runs wholly as that
+# user, in a copy under tmp_distcheck/ in the clone (in $TMPDIR when the user
+# cannot read the clone), removed when it passes.  A failed run's copy is
+# kept, and its place is printed.
 #
 # Environment: PG_CONFIG (which PostgreSQL), PG_MAJOR (server version to install
 # when no pg_config is found), CONFIGURE_FLAGS (extra ./configure arguments),
-# PROVE_TESTS / PROVE_FLAGS (see t/run-prove.sh), PGR_TEST_USER (the
-# unprivileged user, default pgrebuild-test), KEEP_TEST_DIR=1 (keep the copy).
+# PROVE_TESTS / PROVE_FLAGS (see t/run-prove.sh), PGR_TEST_USER,
+# KEEP_TEST_DIR=1 (keep a copy even when its run passed), APT_LOCK_WAIT
+# (seconds to wait for another apt-get or dpkg to finish, default 600).
 set -euo pipefail
 
 top=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -95,7 +107,7 @@ cmd_deps()
 		return 0
 	fi
 
-	local -a sudo=()
+	sudo=()
 	if [ "$(id -u)" != 0 ]; then
 		if ! command -v sudo >/dev/null 2>&1; then
 			cannot_install "$missing"
@@ -109,9 +121,8 @@ cmd_deps()
 
 	say "installing: $missing"
 	# shellcheck disable=SC2086 # $missing is a list of package names
-	if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
-		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q --no-install-recommends $missing; then
+	if ! apt_get update -q ||
+		! apt_get install -y -q --no-install-recommends $missing; then
 		cannot_install "$missing"
 	fi
 
@@ -122,11 +133,68 @@ cmd_deps()
 	check_postgres_tools
 }
 
+# The locks apt-get and dpkg take; another apt-get (an unattended upgrade, a
+# second ./dev.sh) holding one makes ours fail at once unless we wait.
+apt_lock_files=(/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock
+	/var/lib/apt/lists/lock /var/cache/apt/archives/lock)
+
+# "PID (COMMAND)" of each process that holds one of them, from /proc/locks.
+apt_lock_holders()
+{
+	local f ino pid
+	[ -r /proc/locks ] || return 0
+	for f in "${apt_lock_files[@]}"; do
+		ino=$(stat -c %i "$f" 2>/dev/null) || continue
+		awk -v ino="$ino" '$2 != "->" { n = split($6, d, ":"); if (d[n] == ino) print $5 }' /proc/locks
+	done | sort -u | while read -r pid; do
+		echo "$pid ($(ps -o comm= -p "$pid" 2>/dev/null || echo gone))"
+	done
+}
+
+# Waits while another process holds the package manager's locks, saying who,
+# up to APT_LOCK_WAIT seconds (default 600) in all.
+wait_for_apt_locks()
+{
+	local holders told=-1
+	while holders=$(apt_lock_holders) && [ -n "$holders" ]; do
+		if [ "$SECONDS" -ge "$apt_deadline" ]; then
+			echo "$prog: error: the package manager is still locked by $(echo "$holders" | paste -sd, -) after ${APT_LOCK_WAIT:-600} s of waiting" >&2
+			echo "$prog: detail: Nothing was installed by this run." >&2
+			echo "$prog: hint: Run ./dev.sh again once it is done, or wait longer with APT_LOCK_WAIT=SECONDS." >&2
+			exit 1
+		fi
+		if [ "$told" -lt 0 ] || [ $((SECONDS - told)) -ge 30 ]; then
+			say "waiting for the package manager, locked by $(echo "$holders" | paste -sd, -) (up to $((apt_deadline - SECONDS)) s more; APT_LOCK_WAIT sets the limit)"
+			told=$SECONDS
+		fi
+		sleep 2
+	done
+}
+
+# apt-get ARGS..., as root (sudo when needed), after waiting for any other
+# apt-get or dpkg; taken again if another one took the lock in between.
+apt_get()
+{
+	local rc
+	apt_deadline=${apt_deadline:-$((SECONDS + ${APT_LOCK_WAIT:-600}))}
+	while :; do
+		wait_for_apt_locks
+		rc=0
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+			apt-get -o DPkg::Lock::Timeout=$((apt_deadline - SECONDS > 0 ? apt_deadline - SECONDS : 0)) "$@" || rc=$?
+		[ "$rc" != 0 ] || return 0
+		if [ -z "$(apt_lock_holders)" ] || [ "$SECONDS" -ge "$apt_deadline" ]; then
+			return "$rc"
+		fi
+		say "apt-get $1 failed while another process took the package manager's lock: waiting for it, then trying again"
+	done
+}
+
 cannot_install()
 {
-	echo "$prog: error: missing packages: $1" >&2
-	echo "$prog: hint: install them as root with:" >&2
-	echo "    apt-get install $1" >&2
+	echo "$prog: error: these packages are missing and could not be installed: $1" >&2
+	echo "$prog: detail: apt-get's own message, if any, is above; nothing was built or tested." >&2
+	echo "$prog: hint: install them as root with \"apt-get install $1\", then run ./dev.sh again." >&2
 	exit 1
 }
 
@@ -178,19 +246,40 @@ cmd_build()
 
 cmd_check()
 {
+	if [ "$(id -u)" = 0 ] && ! test_user_reads_clone; then
+		run_in_copy check "$(outside_clone test)" tmp_check/log
+		return
+	fi
 	cmd_build
-	make -j"$(ncpu)" check
+	local rc=0
+	make -j"$(ncpu)" check || rc=$?
+	if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
+		show_failure_logs "$top/tmp_check/log"
+	fi
+	return "$rc"
 }
 
-# --- test ---------------------------------------------------------------------
+# --- as root: the unprivileged test user ----------------------------------
+
+as_test_user()
+{
+	sh "$top/build-aux/as-test-user.sh" "$@"
+}
+
+# Whether the test user (created first, saying so, if missing) can read the
+# clone, so that it can run the tests and the demo there.
+test_user_reads_clone()
+{
+	as_test_user -- true
+	as_test_user -q -r "$top/configure.ac" -r "$top/bench/demo.sh" -- true
+}
 
 # Copies the source tree of $top to $1: the files git knows or would add
 # (tracked and untracked, not ignored), else everything but git and build outputs.
 copy_tree()
 {
 	local dst=$1
-	if command -v git >/dev/null 2>&1 &&
-		git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+	if in_git_tree; then
 		(
 			cd "$top"
 			git ls-files -z --cached --others --exclude-standard |
@@ -205,19 +294,28 @@ copy_tree()
 	else
 		tar -C "$top" \
 			--exclude=.git --exclude=autom4te.cache --exclude=tmp_check \
+			--exclude=./tmp_distcheck --exclude=./portlock \
 			--exclude=.deps --exclude=.dirstamp --exclude='*.o' --exclude='*.a' \
 			--exclude=Makefile --exclude=Makefile.in --exclude=configure \
 			--exclude=config.status --exclude=config.log --exclude=aclocal.m4 \
 			--exclude=./pg_rebuild --exclude=./lib/sqlsrc.c \
+			--exclude='./pg_rebuild-*' \
 			--exclude='./t/unit/test_*[!.][!ch]' \
 			-cf - . | tar -C "$dst" -xf -
 	fi
 }
 
-# Prints the logs of failed perl tests, for CI where the machine is gone later.
+in_git_tree()
+{
+	command -v git >/dev/null 2>&1 &&
+		git -C "$top" rev-parse --is-inside-work-tree >/dev/null 2>&1
+}
+
+# Prints the logs of failed perl tests in $1 (a tmp_check/log directory), for
+# CI, where the machine is gone later.
 show_failure_logs()
 {
-	local logdir=$1/tmp_check/log f base
+	local logdir=$1 f base
 	[ -d "$logdir" ] || return 0
 	for f in "$logdir"/regress_log_*; do
 		[ -f "$f" ] || continue
@@ -233,50 +331,60 @@ show_failure_logs()
 	done
 }
 
-# Runs "./dev.sh $1" as the unprivileged user in a copy of the tree.
-run_as_test_user()
+# Runs "./dev.sh $1" as the test user in a copy of the tree made in directory
+# $2 (created if needed), which it owns.  The copy goes when the run passes
+# (unless KEEP_TEST_DIR is set); a failed run's copy stays, and this says
+# where, and where its test logs are ($3, a pattern relative to the copy;
+# empty when the command prints its own).
+run_in_copy()
 {
-	local what=$1
-	local user=${PGR_TEST_USER:-pgrebuild-test}
-	if ! id "$user" >/dev/null 2>&1; then
-		say "creating unprivileged user $user (initdb refuses to run as root)"
-		useradd --create-home --shell /bin/sh "$user"
-	fi
-
+	local what=$1 parent=$2 logs=${3:-}
+	mkdir -p "$parent"
 	local work
-	work=$(mktemp -d "${TMPDIR:-/tmp}/pg_rebuild-test.XXXXXX")
+	work=$(mktemp -d "$parent/$what.XXXXXX")
 	copy_tree "$work"
-	chown -R "$user:" "$work"
+	if in_git_tree; then
+		# the copy's own index lists the clone's files, for the tarball check
+		git -C "$work" init -q && git -C "$work" add -A
+	fi
 	chmod 755 "$work"
-	say "running ./dev.sh $what as $user in $work"
+	say "running ./dev.sh $what as ${PGR_TEST_USER:-pgrebuild-test} in a copy of the tree: $work"
 
 	local rc=0
-	(cd "$work" && runuser -u "$user" -- bash ./dev.sh "$what") || rc=$?
+	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
+	as_test_user -w "$work" -- bash -c 'cd "$1" && bash ./dev.sh "$2"' _ "$work" "$what" </dev/null || rc=$?
 
 	if [ "$rc" = 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
 		rm -rf "$work"
+		rmdir "$parent" 2>/dev/null || true
+		say "./dev.sh $what passed; its copy of the tree was removed"
 	else
-		if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
-			show_failure_logs "$work"
+		local logdir=
+		if [ -n "$logs" ]; then
+			logdir=$(compgen -G "$work/$logs" | head -n 1) || logdir="$work/$logs"
+			if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
+				show_failure_logs "$logdir"
+			fi
+			logdir=" (test logs in $logdir)"
 		fi
-		say "test tree kept in $work (logs in $work/tmp_check/log)"
+		say "./dev.sh $what $([ "$rc" = 0 ] && echo passed || echo "failed (exit $rc)"); its copy of the tree is kept in $work$logdir; remove it with: rm -rf '$work'"
 	fi
 	return "$rc"
 }
 
+# Where copies go when the test user cannot read the clone (said on stderr).
+outside_clone()
+{
+	say "the unprivileged user ${PGR_TEST_USER:-pgrebuild-test} cannot read the clone at $top (it or a parent directory is closed to other users), so this runs over a copy in ${TMPDIR:-/tmp}" >&2
+	echo "${TMPDIR:-/tmp}/pg_rebuild-$1"
+}
+
+# --- test ---------------------------------------------------------------------
+
 cmd_test()
 {
 	cmd_deps
-	if [ "$(id -u)" = 0 ]; then
-		run_as_test_user check
-	else
-		local rc=0
-		cmd_check || rc=$?
-		if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
-			show_failure_logs "$top"
-		fi
-		return "$rc"
-	fi
+	cmd_check
 }
 
 # --- demo ---------------------------------------------------------------------
@@ -284,12 +392,28 @@ cmd_test()
 cmd_demo()
 {
 	cmd_deps
-	if [ "$(id -u)" = 0 ]; then
-		run_as_test_user demo
-	else
-		cmd_build
-		bash "$top/bench/demo.sh" "$top/pg_rebuild"
+	if [ "$(id -u)" = 0 ] && ! test_user_reads_clone; then
+		run_in_copy demo "$(outside_clone demo)"
+		return
 	fi
+	cmd_build
+	as_test_user -- bash "$top/bench/demo.sh" "$top/pg_rebuild" </dev/null
+}
+
+# --- distcheck ------------------------------------------------------------------
+
+cmd_distcheck()
+{
+	cmd_deps
+	if [ "$(id -u)" = 0 ]; then
+		# wholly unprivileged, so that the read-only source tree is really read-only
+		local parent="$top/tmp_distcheck"
+		test_user_reads_clone || parent=$(outside_clone distcheck)
+		run_in_copy distcheck "$parent" "pg_rebuild-*/_build/sub/tmp_check/log"
+		return
+	fi
+	cmd_build
+	make distcheck
 }
 
 usage()
@@ -307,6 +431,7 @@ main()
 	check) cmd_check "$@" ;;
 	test) cmd_test "$@" ;;
 	demo) cmd_demo "$@" ;;
+	distcheck) cmd_distcheck "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage >&2

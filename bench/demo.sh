@@ -10,6 +10,9 @@
 #   pg_rebuild -t orders --set-not-null customer_id
 # in the middle of it, and prints the table before and after, the load's
 # figures, and whether every committed write is there exactly once.
+# It exits 0 only when pg_rebuild exited 0, the application saw no error and
+# the ledger balances.  On failure it keeps the server log and the load's
+# output (not the cluster) and says where.
 # Environment: DEMO_ROWS (default 500000), DEMO_LOAD_SECONDS (default 20),
 # DEMO_RATE (transactions per second of the load, default 400).
 set -euo pipefail
@@ -26,11 +29,18 @@ port=$(( 20000 + RANDOM % 20000 ))
 export PGHOST=$work PGPORT=$port PGDATABASE=demo PGUSER=$(id -un)
 unset PGPASSWORD PGSERVICE PGOPTIONS
 
+# On success everything goes; on failure the logs stay for a look.
 cleanup()
 {
+	local rc=$?
 	[ -z "${load_pid:-}" ] || kill "$load_pid" 2>/dev/null || true
 	"$bindir/pg_ctl" -D "$work/data" -m immediate stop >/dev/null 2>&1 || true
-	rm -rf "$work"
+	if [ "$rc" = 0 ]; then
+		rm -rf "$work"
+	else
+		rm -rf "$work/data"
+		echo "demo.sh: failed (exit $rc); the server log and the load's output are kept in $work (server.log, load.out); remove them with: rm -rf '$work'" >&2
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -63,8 +73,9 @@ CREATE TABLE orders (
 );
 CREATE INDEX orders_customer ON orders (customer_id);
 COMMENT ON TABLE orders IS 'demo orders';
+-- bigint: g * 7919 passes the int range once g passes 271,181
 INSERT INTO orders (customer_id, amount)
-    SELECT g % 5000 + 1, (g * 7919) % 1000 FROM generate_series(1, $rows) g;
+    SELECT g % 5000 + 1, (g * 7919) % 1000 FROM generate_series(1::bigint, $rows) g;
 UPDATE orders SET status = 'paid' WHERE id % 3 = 0;
 DELETE FROM orders WHERE id % 3 = 1;
 VACUUM orders;
@@ -100,18 +111,21 @@ COMMIT;
 EOF
 
 section "the application writes ($rate transactions/s, 4 clients, ${load_seconds} s); pg_rebuild runs in the middle"
-"$bindir/pgbench" -n -c 4 -j 2 -T "$load_seconds" -R "$rate" -f "$work/app.sql" demo > "$work/load.out" 2>&1 &
+# (--max-tries: two clients may deadlock on the same rows; pgbench retries them)
+"$bindir/pgbench" -n -c 4 -j 2 -T "$load_seconds" -R "$rate" --max-tries=10 -f "$work/app.sql" demo > "$work/load.out" 2>&1 &
 load_pid=$!
 sleep 3
 echo "\$ pg_rebuild -t orders --set-not-null customer_id"
 rc=0
 "$pg_rebuild" -t orders --set-not-null customer_id || rc=$?
 echo "(pg_rebuild exit status: $rc)"
-wait "$load_pid" || true
+load_rc=0
+wait "$load_pid" || load_rc=$?
 load_pid=
 
 section "the application's view of it (pgbench)"
 grep -E 'processed|failed|latency average|latency stddev|rate limit schedule lag|tps' "$work/load.out" || cat "$work/load.out"
+failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$work/load.out")
 
 section "after"
 show_table
@@ -121,9 +135,27 @@ section "every committed write is there exactly once?"
 SELECT (SELECT count(*) FROM orders) - $count0 AS rows_changed_in_table,
        (SELECT coalesce(sum(delta_count), 0) FROM ledger) AS rows_changed_by_ledger,
        (SELECT coalesce(sum(amount), 0) FROM orders) - $sum0 AS sum_changed_in_table,
-       (SELECT coalesce(sum(delta_sum), 0) FROM ledger) AS sum_changed_by_ledger,
-       CASE WHEN (SELECT count(*) FROM orders) - $count0 = (SELECT coalesce(sum(delta_count), 0) FROM ledger)
-             AND (SELECT coalesce(sum(amount), 0) FROM orders) - $sum0 = (SELECT coalesce(sum(delta_sum), 0) FROM ledger)
-            THEN 'yes: the ledger balances' ELSE 'NO: the ledger does not balance' END AS verdict;
+       (SELECT coalesce(sum(delta_sum), 0) FROM ledger) AS sum_changed_by_ledger;
 EOF
-exit "$rc"
+balanced=$("$bindir/psql" -X -At -v ON_ERROR_STOP=1 -c "
+SELECT (SELECT count(*) FROM orders) - $count0 = (SELECT coalesce(sum(delta_count), 0) FROM ledger)
+   AND (SELECT coalesce(sum(amount), 0) FROM orders) - $sum0 = (SELECT coalesce(sum(delta_sum), 0) FROM ledger)")
+
+section "verdict"
+verdict=0
+if [ "$balanced" = t ]; then
+	echo "yes: the ledger balances"
+else
+	echo "NO: the ledger does not balance: a committed write was lost or doubled"
+	verdict=1
+fi
+if [ "$rc" != 0 ]; then
+	echo "NO: pg_rebuild exited $rc (its messages are above)"
+	verdict=1
+fi
+if [ "$load_rc" != 0 ] || [ "${failed:-0}" != 0 ]; then
+	echo "NO: the application saw errors: pgbench exited $load_rc with ${failed:-an unknown number of} failed transactions (its output: $work/load.out)"
+	verdict=1
+fi
+[ "$verdict" != 0 ] || echo "yes: the table was rebuilt under the load, and the application saw no error"
+exit "$verdict"

@@ -175,10 +175,15 @@ connect_once(ConnParams *p)
  * Whether a failed connection is worth retrying: the server did not answer,
  * or answered that it is not accepting connections (starting up, shutting
  * down, in crash recovery).  A running server that refused us (password,
- * database, role, pg_hba.conf) will refuse again.
+ * database, role, pg_hba.conf) will refuse again.  The ping comes after the
+ * failed attempt, so a server that finished starting up in between answers
+ * it as running although the attempt met "the database system is starting
+ * up": a refusal by a running server is therefore tried once more at once
+ * (*refused_before counts them in a row; the caller retries quietly when it
+ * is 1) before it is taken as final.
  */
 static bool
-worth_retrying(ConnParams *p)
+worth_retrying(ConnParams *p, int *refused_before)
 {
 	const char *keys[12];
 	const char *vals[12];
@@ -186,7 +191,12 @@ worth_retrying(ConnParams *p)
 
 	connect_keywords(p, keys, vals);
 	ping = PQpingParams(keys, vals, 1);
-	return ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+	if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT)
+	{
+		*refused_before = 0;
+		return true;
+	}
+	return ping == PQPING_OK && ++(*refused_before) == 1;
 }
 
 /* The connection's error message on one line (libpq's may span several). */
@@ -243,6 +253,7 @@ conn_open(ConnParams *params, const char *label)
 
 	double	  start = pgr_now();
 	Backoff	  b;
+	int		  refused = 0;	/* refusals in a row by a running server */
 
 	backoff_init(&b, 250, 10000, (uint64_t) (start * 1e6) ^ (uint64_t) getpid());
 	{
@@ -288,8 +299,14 @@ conn_open(ConnParams *params, const char *label)
 		m = trimmed_error(pg);
 		PQfinish(pg);
 		left = params->retry_timeout_s - (pgr_now() - start);
-		if (left > 0 && !pgr_interrupted && worth_retrying(params))
+		if (left > 0 && !pgr_interrupted && worth_retrying(params, &refused))
 		{
+			if (refused == 1)
+			{
+				/* refused by a running server: once more at once, quietly */
+				free(m);
+				continue;
+			}
 			wait = backoff_clamp(backoff_next(&b), left * 1000.0);
 			log_warning("could not connect to the database (%s): retrying in %.1f s (%.0f s left of --retry-timeout)",
 						m, wait / 1000.0, left);

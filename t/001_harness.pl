@@ -24,7 +24,7 @@ is_deeply([ table_totals($node, 'target') ],
 
 # Nothing but the load touches the table: the ledger must balance exactly.
 my $load = start_ledger_load($node, table => 'target', clients => 4);
-sleep 3;
+ok(wait_for_transactions($load, 150), 'the load commits transactions (150 seen in the ledger)');
 my $stats = stop_ledger_load($load);
 cmp_ok($stats->{transactions}, '>', 100, 'ledger load committed transactions');
 cmp_ok(scalar @{ $stats->{latencies} }, '==', $stats->{transactions},
@@ -50,7 +50,7 @@ cmp_ok(
 
 # A second load on the same objects starts again and balances too.
 $load = start_ledger_load($node, table => 'target', clients => 2, rate => 0);
-sleep 1;
+ok(wait_for_transactions($load, 100), 'the second load commits transactions');
 stop_ledger_load($load);
 check_ledger($node, $load, 'ledger balances after a second, unthrottled load');
 
@@ -79,5 +79,18 @@ is($out, "-d|x|-v\n", 'run_rebuild keeps an explicit -d');
 ($rc, $out, $err) = run_rebuild($node,
 	{ program => [ $^X, '-e', 'sleep 30' ], timeout => 1 });
 is($rc, -1, 'run_rebuild times out');
+
+# hold_run holds a run in its pause whatever the test does meanwhile (the
+# pause lasts 1 s; the hold, until release_run), and wait_for gives up,
+# saying so, when what it waits for does not happen.
+my $h = start_rebuild($node, { env => { PGR_TEST_SLEEP_AFTER_INSTALL => 1000 } }, '-t', 'target');
+ok(hold_run($h, 'AFTER_INSTALL'), 'hold_run: the run reached its pause');
+ok(!wait_for_query($node, 'the held run to change its phase',
+		q{SELECT phase <> 'install' FROM pgrebuild.runs}, timeout => 3),
+	'hold_run: the run stays in its phase past its pause, and wait_for gives up after its timeout');
+ok(rebuild_running($h), 'hold_run: the run is still there');
+release_run($h);
+($rc) = finish_rebuild($h);
+is($rc, 0, 'release_run: the run goes on and succeeds');
 
 done_testing();

@@ -182,21 +182,22 @@ is_deeply([ run_leftovers($node) ], [], 'two columns: nothing left behind');
 # swap's lock).
 # ------------------------------------------------------------------------
 for my $case (
-	[ 'copy', { PGR_TEST_SLEEP_COPY_START => 2000 } ],
-	[ 'replay', { PGR_TEST_SLEEP_REPLAY_BATCH => 1500 } ],
-	[ 'swap', { PGR_TEST_SLEEP_BEFORE_SWAP => 1500 } ])
+	[ 'copy', 'COPY_START' ],
+	[ 'replay', 'REPLAY_BATCH' ],
+	[ 'swap', 'BEFORE_SWAP' ])
 {
-	my ($phase, $env) = @$case;
+	my ($phase, $point) = @$case;
 	$node->safe_psql('postgres', q{UPDATE contacts SET note = 'n' || id WHERE note IS NULL});
 	# note is NOT NULL since the first run: make it nullable again.
 	$node->safe_psql('postgres', 'ALTER TABLE contacts ALTER COLUMN note DROP NOT NULL');
 	my $oid_before = table_oid('contacts');
 	my $victim = $node->safe_psql('postgres',
 		'SELECT id FROM contacts ORDER BY id DESC LIMIT 1');
-	my $h = start_rebuild($node, { env => $env },
+	my $h = start_rebuild($node, { env => { "PGR_TEST_SLEEP_$point" => 2000 } },
 		'-t', 'contacts', '--set-not-null', 'note');
+	ok(hold_run($h, $point), "NULL during $phase: the run is held at $point");
 	ok(wait_for_run_phase($node, $phase, handle => $h),
-		"NULL during $phase: the run reached the $phase phase");
+		"NULL during $phase: ... in the $phase phase");
 	$node->safe_psql('postgres',
 		"UPDATE contacts SET note = NULL WHERE id = $victim");
 	my $md5_now = table_md5($node, 'contacts');

@@ -4,7 +4,6 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes ();
 use PgRebuildTest;
 
 my $node = new_node('concurrent', log_statement => 'none');
@@ -66,43 +65,42 @@ sub check_moves
 	return;
 }
 
-# Runs pg_rebuild under the ledger load while watching the run's phase; in
-# each of copy, replay and swap, moves a range of keys.  Returns the run's
-# output and, per phase, the ledger rows written while it was seen.
+# Runs pg_rebuild under the ledger load, holding it at each of @$stops
+# ([ phase, pause point ], in the order the run meets them; hold_run: whatever
+# the time the test takes there, the run is still at that point).  At each,
+# the test checks the recorded phase, moves the phase's range of keys (at the
+# phase's first stop), and waits until the application has committed more
+# writes.  Returns the run's output, the ledger rows written while it was held
+# in each phase, and the digests of the moves.
 sub rebuild_under_load
 {
-	my ($label, $moves, $env, @args) = @_;
+	my ($label, $moves, $stops, $env, @args) = @_;
 	my $load = start_ledger_load($node, table => 'accounts', clients => 4, rate => 200);
-	my $mon = $node->background_psql('postgres');
-	my $h = start_rebuild($node, { env => $env }, '-t', 'accounts', @args);
-	my (%first, %last, %since, @seen);
-	my %moved;
-	while (rebuild_running($h))
+	# (a pause that $env sets stays as it is)
+	my @points = grep { !exists $env->{"PGR_TEST_SLEEP_$_"} } map { $_->[1] } @$stops;
+	my $h = start_rebuild($node, { env => { hold_env(@points), %$env } },
+		'-t', 'accounts', @args);
+	my (%moved, %writes, @seen);
+	my $ledger_rows = sub { $node->safe_psql('postgres', 'SELECT count(*) FROM ledger') };
+	for my $stop (@$stops)
 	{
-		my ($phase, $n) = split /\|/,
-		  $mon->query_safe(
-			q{SELECT coalesce((SELECT min(phase) FROM pgrebuild.runs), 'none'), (SELECT count(*) FROM ledger)}
-		  );
-		if (!exists $first{$phase})
-		{
-			$first{$phase} = $n;
-			$since{$phase} = Time::HiRes::time();
-			push @seen, $phase;
-		}
-		# Well inside the phase (the copy's snapshot is taken by then).
+		my ($phase, $point) = @$stop;
+		ok(hold_run($h, $point), "$label: the run is held at $point") or last;
+		my $before = $ledger_rows->();
+		is($node->safe_psql('postgres', 'SELECT phase FROM pgrebuild.runs'),
+			$phase, "$label: held at $point, the run is in the $phase phase");
+		push @seen, $phase;
 		$moved{$phase} = move_keys(@{ $moves->{$phase} })
-		  if $moves->{$phase}
-		  && !defined $moved{$phase}
-		  && Time::HiRes::time() - $since{$phase} > 0.3;
-		$last{$phase} = $n;
-		Time::HiRes::sleep(0.05);
+		  if $moves->{$phase} && !defined $moved{$phase};
+		wait_for_transactions($load, 5);
+		$writes{$phase} += $ledger_rows->() - $before;
+		release_run($h);
 	}
 	my ($rc, $out, $err) = finish_rebuild($h);
 	# The test pauses announce themselves; anything else is a diagnostic.
 	$err =~ s/^pg_rebuild: test: pausing at \S+\n//mg;
 	# Some more writes on the rebuilt table before stopping.
-	sleep 1;
-	$mon->quit;
+	wait_for_transactions($load, 20);
 	my $stats = stop_ledger_load($load);
 	note "$label: phases seen: @seen";
 	return {
@@ -113,7 +111,7 @@ sub rebuild_under_load
 		stats => $stats,
 		seen => \@seen,
 		moved => \%moved,
-		writes => { map { $_ => $last{$_} - $first{$_} } keys %first },
+		writes => \%writes,
 	};
 }
 
@@ -155,23 +153,29 @@ sub writes_in
 }
 
 # ------------------------------------------------------------------------
-# 1. A plain rebuild, in many small copy chunks, slowed down so that every
-#    phase overlaps the writes.
+# 1. A plain rebuild, in many small copy chunks, held in every phase while
+#    the application writes.
 # ------------------------------------------------------------------------
 my $oid = $node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid});
 my %moves1 = (copy => [ 1, 300 ], replay => [ 301, 600 ], swap => [ 601, 900 ]);
+# Held after the first chunk (the copy is under way), after the first replay
+# batch, before the swap, between the swap's last replay before its lock and
+# the lock (the writes committed there are applied under the lock), and after
+# the swap.
+my @stops = (
+	[ copy => 'COPY_CHUNK' ],
+	[ replay => 'REPLAY_BATCH' ],
+	[ swap => 'BEFORE_SWAP' ],
+	[ swap => 'SWAP_PREREAD' ],
+	[ swapped => 'FINISH' ]);
 my $run = rebuild_under_load(
-	'plain', \%moves1,
+	'plain', \%moves1, \@stops,
 	{
 		PGR_TEST_COPY_CHUNK_BLOCKS => 8,
-		PGR_TEST_SLEEP_COPY_CHUNK => 60,
-		PGR_TEST_SLEEP_REPLAY_BATCH => 400,
-		PGR_TEST_SLEEP_BEFORE_SWAP => 1500,
-		# between the last replay before the lock and the lock: writes
-		# land there, so the swap has entries to apply under its lock
-		PGR_TEST_SLEEP_SWAP_PREREAD => 300,
+		# before every lock attempt, not only the first (held): should the
+		# lock be refused, writes land before the next attempt too
+		PGR_TEST_SLEEP_SWAP_PREREAD => 1500,
 		PGR_TEST_SLEEP_BEFORE_SWAP_COMMIT => 300,
-		PGR_TEST_SLEEP_FINISH => 800,
 	});
 is($run->{rc}, 0, 'plain: rebuilt under load, exit 0');
 is($run->{err}, '', 'plain: nothing on stderr');
@@ -200,13 +204,8 @@ $oid = $node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid});
 my %moves2 = (copy => [ 901, 1200 ], replay => [ 1201, 1500 ], swap => [ 1501, 1800 ]);
 $run = rebuild_under_load(
 	'set-not-null', \%moves2,
-	{
-		PGR_TEST_COPY_CHUNK_BLOCKS => 8,
-		PGR_TEST_SLEEP_COPY_CHUNK => 100,
-		PGR_TEST_SLEEP_REPLAY_BATCH => 300,
-		PGR_TEST_SLEEP_BEFORE_SWAP => 1000,
-		PGR_TEST_SLEEP_FINISH => 500,
-	},
+	[ [ copy => 'COPY_CHUNK' ], [ replay => 'REPLAY_BATCH' ], [ swap => 'BEFORE_SWAP' ] ],
+	{ PGR_TEST_COPY_CHUNK_BLOCKS => 8 },
 	'--set-not-null', 'note', '-j', '2');
 is($run->{rc}, 0, 'set-not-null: rebuilt under load, exit 0');
 is($run->{err}, '', 'set-not-null: nothing on stderr');

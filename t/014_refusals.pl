@@ -5,7 +5,6 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes ();
 use PgRebuildTest;
 
 my $node = new_node('primary', log_statement => 'none', init => { allows_streaming => 1 });
@@ -424,8 +423,8 @@ $node->safe_psql(
 	INSERT INTO busy SELECT g, 'v' || g FROM generate_series(1, 5000) g;
 });
 $md5 = table_md5($node, 'busy');
-my $first = start_rebuild($node, { env => { PGR_TEST_SLEEP_COPY_START => 2000 } }, '-t', 'busy');
-ok(wait_for_run_phase($node, 'copy', handle => $first), 'a first run is copying');
+my $first = start_rebuild($node, { env => { hold_env('COPY_START') } }, '-t', 'busy');
+ok(hold_run($first, 'COPY_START'), 'a first run is held as its copy starts');
 my $first_pid = $node->safe_psql('postgres', q{SELECT pid FROM pgrebuild.runs});
 ($rc, $out, $err) = run_rebuild($node, '-t', 'busy');
 is($rc, 1, 'another run active: exit 1');
@@ -452,7 +451,8 @@ my $standby = PostgreSQL::Test::Cluster->new('standby');
 $standby->init_from_backup($node, 'standby_backup', has_streaming => 1);
 $standby->start;
 # The table is in the backup: no need to wait for the standby to catch up.
-$standby->poll_query_until('postgres', q{SELECT pg_is_in_recovery() AND to_regclass('replicated') IS NOT NULL})
+wait_for_query($standby, 'the standby to accept connections, in recovery, with the table',
+	q{SELECT pg_is_in_recovery() AND to_regclass('replicated') IS NOT NULL})
   or die 'the standby did not come up';
 my $md5_primary = table_md5($node, 'replicated');
 my $oid_primary = table_oid('replicated');

@@ -4,7 +4,6 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes ();
 use PgRebuildTest;
 
 my $node = new_node('names', log_statement => 'none');
@@ -92,9 +91,8 @@ is_deeply([ run_leftovers($node) ], [], 'quoted changes: nothing left behind');
 # the quoted names: insert, update, key update, delete.
 # ------------------------------------------------------------------------
 my $h = start_rebuild($node,
-	{ env => { PGR_TEST_COPY_CHUNK_BLOCKS => 10, PGR_TEST_SLEEP_COPY_CHUNK => 300 } }, '-t', $qt);
-ok(wait_for_run_phase($node, 'copy', handle => $h), 'concurrent writes: the run is copying');
-Time::HiRes::sleep(0.3);    # after the copy's snapshot
+	{ env => { PGR_TEST_COPY_CHUNK_BLOCKS => 10, hold_env('COPY_CHUNK') } }, '-t', $qt);
+ok(hold_run($h, 'COPY_CHUNK'), 'concurrent writes: the run is held after its first copy chunk');
 sql(
 	qq{
 	BEGIN;
@@ -105,7 +103,7 @@ sql(
 	COMMIT;
 });
 $md5 = md5_of();
-($rc, $out, $err) = finish_rebuild($h);
+($rc, $out, $err) = finish_rebuild($h);    # (lets it go on)
 is($rc, 0, 'concurrent writes: exit 0');
 like($out, qr/^phase replay .* [1-9][\d,]* changes applied$/m,
 	'concurrent writes: the replay applied them');
@@ -120,9 +118,8 @@ sql(
 	INSERT INTO "LogLike" SELECT g, 'x' || g FROM generate_series(1, 3000) g;
 });
 my $h2 = start_rebuild($node,
-	{ env => { PGR_TEST_COPY_CHUNK_BLOCKS => 4, PGR_TEST_SLEEP_COPY_CHUNK => 300 } }, '-t', '"LogLike"');
-ok(wait_for_run_phase($node, 'copy', handle => $h2), 'log_id key: the run is copying');
-Time::HiRes::sleep(0.3);
+	{ env => { PGR_TEST_COPY_CHUNK_BLOCKS => 4, hold_env('COPY_CHUNK') } }, '-t', '"LogLike"');
+ok(hold_run($h2, 'COPY_CHUNK'), 'log_id key: the run is held after its first copy chunk');
 sql(q{UPDATE "LogLike" SET log_id = -log_id WHERE log_id <= 10; DELETE FROM "LogLike" WHERE log_id = 20});
 my $md5_ll = sql(q{SELECT md5(string_agg(t::text, ',' ORDER BY log_id)) FROM "LogLike" t});
 ($rc, $out, $err) = finish_rebuild($h2);

@@ -5,7 +5,6 @@ use warnings;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Text::ParseWords qw(shellwords);
-use Time::HiRes ();
 use PgRebuildTest;
 
 my $node = new_node(
@@ -259,24 +258,19 @@ sub sessions
 		  FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()});
 }
 my $h = start_rebuild($node,
-	{ env => { PGR_TEST_SLEEP_COPY_START => 2000, PGR_TEST_SLEEP_BEFORE_SWAP => 2000, PGAPPNAME => 'not_this' } },
+	{ env => { hold_env('COPY_START', 'BEFORE_SWAP'), PGAPPNAME => 'not_this' } },
 	'-t', 'items', '-j', '2');
-ok(wait_for_run_phase($node, 'copy', handle => $h), 'application_name: the run is copying');
-# The workers connect right after the phase is recorded: give them a moment.
+# (the copy workers are connected before the copy starts)
+ok(hold_run($h, 'COPY_START'), 'application_name: the run is held as its copy starts');
 my ($named, $all) = sessions();
-for (1 .. 30)
-{
-	last if $named >= 3;
-	Time::HiRes::sleep(0.05);
-	($named, $all) = sessions();
-}
 cmp_ok($named, '>=', 3, "application_name: $named sessions named pg_rebuild while copying with -j 2");
 is($all, $named, 'application_name: every session of the run is named pg_rebuild');
-ok(wait_for_run_phase($node, 'swap', handle => $h), 'application_name: the run waits before the swap');
+release_run($h);
+ok(hold_run($h, 'BEFORE_SWAP'), 'application_name: the run is held before the swap');
 ($named, $all) = sessions();
 cmp_ok($named, '>=', 1, "application_name: $named sessions named pg_rebuild before the swap");
 is($all, $named, 'application_name: still every session of the run');
-($rc, $out, $err) = finish_rebuild($h);
+($rc, $out, $err) = finish_rebuild($h);    # (lets it go on)
 is($rc, 0, 'application_name: the run succeeds');
 
 done_testing();

@@ -6,7 +6,6 @@ use warnings;
 
 use PostgreSQL::Test::Utils;
 use Test::More;
-use Time::HiRes ();
 use PgRebuildTest;
 use PgRebuildFault;
 
@@ -20,13 +19,13 @@ $node->safe_psql(
 });
 bloat_table($node, 't', delete => 0.5);
 
-# Runs a rebuild that pauses at $point, runs $ddl while it waits there, and
-# returns the exit code, stdout and stderr.
+# Runs a rebuild held at $point, runs $ddl while it is there, and returns
+# the exit code, stdout and stderr.
 sub rebuild_with_ddl_at
 {
 	my ($point, $ddl) = @_;
-	my $h = start_rebuild($node, { env => { "PGR_TEST_SLEEP_$point" => 4000 } }, '-t', 't', '-v');
-	ok(wait_for_output($h, qr/pausing at \Q$point\E/), "$point: the run paused there");
+	my $h = start_rebuild($node, { env => { hold_env($point) } }, '-t', 't', '-v');
+	ok(hold_run($h, $point), "$point: the run is held there");
 	$node->safe_psql('postgres', $ddl);
 	return finish_rebuild($h);
 }
@@ -103,7 +102,12 @@ is_deeply([ run_leftovers($node) ], [], 'lock refused, then granted: nothing lef
 # ------------------------------------------------------------------------
 create_ledger_tables($node, table => 'busy', rows => 20000);
 my $load = start_ledger_load($node, table => 'busy', clients => 4, rate => 300);
-$h = start_rebuild($node, { env => { PGR_TEST_SLEEP_SWAP_PREREAD => 500 } }, '-t', 'busy', '-v');
+# (held between the swap's last replay before the lock and the lock while the
+# application commits: those writes are applied under the lock; should the
+# lock be refused, the next attempt pauses there too)
+$h = start_rebuild($node, { env => { PGR_TEST_SLEEP_SWAP_PREREAD => 1500 } }, '-t', 'busy', '-v');
+ok(hold_run($h, 'SWAP_PREREAD'), 'under load: the run is held before its swap lock');
+ok(wait_for_transactions($load, 5), 'under load: the application commits meanwhile');
 ($rc, $out, $err) = finish_rebuild($h);
 my $stats = stop_ledger_load($load);
 is($rc, 0, 'under load: exit 0');

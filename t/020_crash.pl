@@ -30,14 +30,13 @@ my %stage = (
 		phase => 'copy',
 		kinds => \@before_swap,
 		env => { CHUNK_BLOCKS => 20 },
-		short_pause => 400
 	},
 	REPLAY_BATCH => { phase => 'replay', kinds => \@before_swap },
 	BEFORE_SWAP => {
 		phase => 'swap',
 		kinds => \@before_swap,
 		blocker => 1,
-		kill_pause => 1500    # only a marker: the strike is during the swap wait
+		kill_pause => 1    # only a marker: the strike is during the swap wait
 	},
 	BEFORE_SWAP_COMMIT => { phase => 'swap', kinds => \@before_swap },
 	FINISH => { phase => 'swapped', kinds => [qw(function log old)], swapped => 1 },);
@@ -70,8 +69,11 @@ sub object_exists
 }
 
 # One crash: start a run under the ledger load, wait for it to pause at
-# $point, then SIGKILL it ('kill') or terminate its sessions ('terminate');
-# check what is left, clean up, rebuild again, and check the ledger.
+# $point, then SIGKILL it ('kill') or terminate its sessions ('terminate',
+# with the run held at $point meanwhile, so that it finds them gone there);
+# check what is left, clean up, rebuild again, and check the ledger.  For a
+# strike while the swap waits (blocker), a session holding ACCESS SHARE is
+# in place before the run starts, so the swap cannot get past it.
 sub crash_case
 {
 	my ($point, $variant) = @_;
@@ -82,25 +84,30 @@ sub crash_case
 	my $load =
 	  start_ledger_load($node, table => 'target', clients => 4, rate => 200);
 
-	my $pause =
-		$variant eq 'kill'
-	  ? ($st->{kill_pause} // 300000)
-	  : ($st->{short_pause} // 1500);
-	# After the strike the run goes on without pausing again: at the load's
-	# rate, a replay paused after every batch could not catch up.
-	my %once = $variant eq 'kill' ? () : ("${point}_TIMES" => 1);
-	my $h = start_rebuild($node,
-		{ env => pause_env($point => $pause, %once, %{ $st->{env} // {} }) },
-		'-t', 'target', '-T', '120');
-	ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
-		"$label: the run reached $point under the load");
-
 	my $blocker;
 	if ($st->{blocker})
 	{
-		# A session holding ACCESS SHARE keeps the swap waiting.
 		$blocker = $node->background_psql('postgres');
 		$blocker->query_safe('BEGIN; LOCK TABLE target IN ACCESS SHARE MODE');
+	}
+	# After the strike the run goes on without pausing again: at the load's
+	# rate, a replay paused after every batch could not catch up.
+	my $pause = $variant eq 'kill' ? ($st->{kill_pause} // 300000) : 1500;
+	my $h = start_rebuild($node,
+		{ env => pause_env($point => $pause, "${point}_TIMES" => 1, %{ $st->{env} // {} }) },
+		'-t', 'target', '-T', '120');
+	if ($variant eq 'kill' || $st->{blocker})
+	{
+		ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
+			"$label: the run reached $point under the load");
+	}
+	else
+	{
+		ok(hold_run($h, $point), "$label: the run is held at $point under the load");
+	}
+
+	if ($st->{blocker})
+	{
 		ok( wait_for_output(
 				$h,
 				qr/^swap: attempt \d+ waiting for a lock on "public"\."target" .*blocked by pid \d+ holding AccessShareLock/m
@@ -119,6 +126,7 @@ sub crash_case
 	{
 		cmp_ok(terminate_tool_backends($node), '>=', 1,
 			"$label: its sessions were terminated");
+		release_run($h);
 		if ($blocker)
 		{
 			$blocker->query_safe('COMMIT');
@@ -385,16 +393,17 @@ for my $point (
 }
 
 # SIGINT while the run waits for the swap lock: it stops waiting at once and
-# removes its objects (the blocker is never disturbed).  The blocker ends
-# its transaction right after the signal: dropping the trigger needs ACCESS
-# EXCLUSIVE too (t/022 covers a blocker that stays).
+# removes its objects (the blocker is never disturbed).  The blocker holds
+# its lock from before the run, and ends its transaction right after the
+# signal: dropping the trigger needs ACCESS EXCLUSIVE too (t/022 covers a
+# blocker that stays).
 {
 	my $oid = table_oid($node, 'target');
 	my $blocker = $node->background_psql('postgres');
-	my $h = start_rebuild($node, { env => pause_env(BEFORE_SWAP => 300) },
+	$blocker->query_safe('BEGIN; LOCK TABLE target IN ACCESS SHARE MODE');
+	my $h = start_rebuild($node, { env => pause_env(BEFORE_SWAP => 1) },
 		'-t', 'target', '-T', '120');
 	ok(wait_for_output($h, qr/pausing at BEFORE_SWAP/), 'SIGINT: the run reached the swap');
-	$blocker->query_safe('BEGIN; LOCK TABLE target IN ACCESS SHARE MODE');
 	ok(wait_for_output($h, qr/^swap: attempt \d+ waiting for a lock/m),
 		'SIGINT: the run waits for the swap lock');
 	my $t0 = Time::HiRes::time();

@@ -15,11 +15,13 @@ create_ledger_tables($node, table => 'target', rows => 20000);
 my ($rc, $out, $err) = run_rebuild($node, '-q', '-t', 'target');
 is($rc, 0, 'a first rebuild works (installs the schema)');
 
-# One restart: start the run under a load, wait for $point, restart the
-# server (fast mode: every session is terminated, committed work is kept),
-# then check that the run reconnected and finished, and that the ledger
-# balances.  The load running during the restart loses its connections
-# (its writers abort: allow_errors); a second load runs after it.
+# One restart: start the run under a load, hold it at $point (or, with
+# blocker, let it wait for the swap lock behind a session that holds ACCESS
+# SHARE from before the run), restart the server (fast mode: every session
+# is terminated, committed work is kept), let the run go on, then check that
+# it reconnected and finished, and that the ledger balances.  The load
+# running during the restart loses its connections (its writers abort:
+# allow_errors); a second load runs after it.
 sub restart_case
 {
 	my ($label, $point, $env, $phase, %o) = @_;
@@ -30,20 +32,28 @@ sub restart_case
 		clients => 4,
 		rate => 200,
 		allow_errors => 1);
-	my $h = start_rebuild($node, { env => $env }, '-t', 'target', '-T', '120');
-	ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
-		"$label: the run reached $point");
 	my $blocker;
 	if ($o{blocker})
 	{
 		$blocker = $node->background_psql('postgres');
 		$blocker->query_safe('BEGIN; LOCK TABLE target IN ACCESS SHARE MODE');
+	}
+	my $h = start_rebuild($node, { env => $env }, '-t', 'target', '-T', '120');
+	if ($blocker)
+	{
+		ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
+			"$label: the run reached $point");
 		ok( wait_for_output(
 				$h, qr/^swap: attempt \d+ waiting for a lock on "public"\."target"/m),
 			"$label: the run waits for the swap lock");
 	}
+	else
+	{
+		ok(hold_run($h, $point), "$label: the run is held at $point");
+	}
 
 	$node->restart;
+	release_run($h);
 	my $load2 =
 	  start_ledger_load($node, table => 'target', clients => 4, rate => 200);
 	($rc, $out, $err) = finish_rebuild($h);
@@ -86,13 +96,13 @@ sub restart_case
 
 restart_case(
 	'restart during the copy', 'COPY_CHUNK',
-	pause_env(COPY_CHUNK => 500, CHUNK_BLOCKS => 20), 'copy');
-# (a short pause per batch: a long one would let the load outrun the replay)
+	{ hold_env('COPY_CHUNK'), PGR_TEST_COPY_CHUNK_BLOCKS => 20 }, 'copy');
+# (one pause only: a pause per batch would let the load outrun the replay)
 restart_case('restart during the replay',
-	'REPLAY_BATCH', pause_env(REPLAY_BATCH => 300), 'replay');
+	'REPLAY_BATCH', { hold_env('REPLAY_BATCH') }, 'replay');
 restart_case(
 	'restart during the swap wait', 'BEFORE_SWAP',
-	pause_env(BEFORE_SWAP => 300), 'swap', blocker => 1);
+	pause_env(BEFORE_SWAP => 1), 'swap', blocker => 1);
 
 # ------------------------------------------------------------------------
 # The server stops during the replay and stays away longer than
@@ -103,13 +113,12 @@ restart_case(
 	my $oid = table_oid($node, 'target');
 	my $load = start_ledger_load($node, table => 'target', clients => 2, rate => 100,
 		allow_errors => 1);
-	my $h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 1000) },
+	my $h = start_rebuild($node, { env => { hold_env('REPLAY_BATCH') } },
 		'-t', 'target', '--retry-timeout', '2');
-	ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/),
-		'server away: the run reached the replay');
+	ok(hold_run($h, 'REPLAY_BATCH'), 'server away: the run is held in the replay');
 	$node->stop('fast');
 	my $t0 = Time::HiRes::time();
-	($rc, $out, $err) = finish_rebuild($h);
+	($rc, $out, $err) = finish_rebuild($h);    # (lets it go on)
 	my $took = elapsed_since($t0);
 	is($rc, 3, 'server away: exit 3 (leftovers)');
 	cmp_ok($took, '<', 30, "server away: it gave up in time (${took}s)");

@@ -126,11 +126,12 @@ my $conn = "host=127.0.0.1 port=$port user=owner password=$secret dbname=postgre
 my $calls0 = evil_calls();
 
 # ------------------------------------------------------------------------
-# The owner's run, with app writing while it pauses in the replay.
+# The owner's run, held in the replay while app writes and the test reads the
+# privileges of the run's objects.
 # ------------------------------------------------------------------------
-my $h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 2000) },
+my $h = start_rebuild($node, { env => { hold_env('REPLAY_BATCH') } },
 	'-d', $conn, '-v', '-t', 'shop.orders');
-ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'the owner\'s run is under way');
+ok(hold_run($h, 'REPLAY_BATCH'), 'the owner\'s run is under way (held in the replay)');
 my ($ok, $werr) = app_change('during');
 ok($ok, 'app writes to the table during the run (no rights on schema pgrebuild needed)')
   or diag $werr;
@@ -226,12 +227,12 @@ for my $bad (
 
 # Exit 3: the run loses its sessions and cannot log in again; the --cleanup
 # command it prints names the database, host, port and user, never the password.
-$h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 1500) },
+$h = start_rebuild($node, { env => { hold_env('REPLAY_BATCH') } },
 	'-d', $conn, '--retry-timeout', '1', '-t', 'shop.orders');
-ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'exit 3: the run is under way');
+ok(hold_run($h, 'REPLAY_BATCH'), 'exit 3: the run is under way (held in the replay)');
 $node->safe_psql('postgres', 'ALTER ROLE owner NOLOGIN');
 terminate_tool_backends($node);
-($rc, $out, $err) = finish_rebuild($h);
+($rc, $out, $err) = finish_rebuild($h);    # (lets it go on)
 $node->safe_psql('postgres', 'ALTER ROLE owner LOGIN');
 is($rc, 3, 'exit 3: the run could not reconnect to clean up');
 my ($cmd) = $err =~ /^pg_rebuild: hint: Run: (pg_rebuild --cleanup .*)$/m;

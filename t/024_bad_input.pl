@@ -300,8 +300,8 @@ $standby->stop;
 # A table being rebuilt already: the second run is refused.
 # ------------------------------------------------------------------------
 {
-	my $h = start_rebuild($node, { env => pause_env(AFTER_INSTALL => 3000) }, '-t', 'busy');
-	ok(wait_for_output($h, qr/pausing at AFTER_INSTALL/), 'busy: the first run is under way');
+	my $h = start_rebuild($node, { env => { hold_env('AFTER_INSTALL') } }, '-t', 'busy');
+	ok(hold_run($h, 'AFTER_INSTALL'), 'busy: the first run is under way (held after its install)');
 	my $t0 = Time::HiRes::time();
 	my ($rc, $out, $err) = run_rebuild($node, '-t', 'busy');
 	$cases++;

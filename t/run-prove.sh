@@ -30,6 +30,22 @@ die()
 srcdir=${PGR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 builddir=${PGR_BUILDDIR:-$(pwd)}
 builddir=$(cd "$builddir" && pwd)
+TESTDIR=${TESTDIR:-$builddir}
+
+# initdb refuses to run as root: as root, the tests run as an unprivileged
+# user (build-aux/as-test-user.sh says which, and creates it if needed) over
+# this same build, writing only in tmp_check/, which that user is given.
+if [ "$(id -u)" = 0 ]; then
+	echo "run-prove.sh: running as root: the tests run as an unprivileged user (initdb refuses root)"
+	sh "$srcdir/build-aux/as-test-user.sh" \
+		-r "$srcdir/t/run-prove.sh" -r "$builddir" -r "$TESTDIR" \
+		-h "run ${PROVE_TESTS:+PROVE_TESTS='$PROVE_TESTS' }./dev.sh check in $srcdir instead: it runs the tests as that user over a copy of the tree that the user can read" \
+		-- true || exit $?
+	rm -rf "$TESTDIR/tmp_check"
+	exec sh "$srcdir/build-aux/as-test-user.sh" -w "$TESTDIR/tmp_check" \
+		-- env PGR_TMP_CHECK_GIVEN=1 PGR_SRCDIR="$srcdir" PGR_BUILDDIR="$builddir" TESTDIR="$TESTDIR" \
+		sh "$srcdir/t/run-prove.sh"
+fi
 
 pg_config=${PG_CONFIG:-pg_config}
 if [ -z "${PG_BINDIR:-}" ] || [ -z "${PG_PKGLIBDIR:-}" ]; then
@@ -42,7 +58,6 @@ fi
 perl_modules=$PG_PKGLIBDIR/pgxs/src/test/perl
 PG_REGRESS=${PG_REGRESS:-$PG_PKGLIBDIR/pgxs/src/test/regress/pg_regress}
 PG_REBUILD=${PG_REBUILD:-$builddir/pg_rebuild}
-TESTDIR=${TESTDIR:-$builddir}
 
 # Our binary and the server binaries of the same installation come first, so
 # PostgreSQL::Test::Cluster runs this initdb/pg_ctl/postgres, not others.
@@ -99,9 +114,6 @@ case " $tests " in
 		die "pgbench not found in $PG_BINDIR; install postgresql-NN (Debian)"
 	perl -MIPC::Run -e 1 2>/dev/null ||
 		die "perl module IPC::Run not found; install libipc-run-perl (Debian)"
-	if [ "$(id -u)" = 0 ]; then
-		die "initdb refuses to run as root; run ./dev.sh test, which runs the suite as an unprivileged user"
-	fi
 	;;
 esac
 
@@ -109,8 +121,8 @@ esac
 command -v prove >/dev/null 2>&1 || die "prove not found; install perl (Debian)"
 
 # Each run starts from a clean tmp_check (data directories and logs), as
-# PostgreSQL's own prove_check does.
-rm -rf "$TESTDIR/tmp_check"
+# PostgreSQL's own prove_check does (as root, done above before giving it away).
+[ -n "${PGR_TMP_CHECK_GIVEN:-}" ] || rm -rf "$TESTDIR/tmp_check"
 
 echo "run-prove.sh: PostgreSQL binaries from $PG_BINDIR; logs in $TESTDIR/tmp_check/log"
 # shellcheck disable=SC2086 # PROVE_FLAGS and tests are word lists

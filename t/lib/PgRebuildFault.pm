@@ -15,7 +15,7 @@ and check what it left
 
   my $h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 60000) },
       '-t', 'target');
-  ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'paused');
+  ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'paused');   # PgRebuildTest
   my ($rc) = kill_rebuild($h);             # SIGKILL: 137
   wait_tool_gone($node);
   my $runs = status_json($node, '-t', 'target');
@@ -44,7 +44,6 @@ use PgRebuildTest;
 
 our @EXPORT = qw(
   pause_env
-  wait_for_output
   kill_rebuild
   tool_backends
   terminate_tool_backends
@@ -56,10 +55,8 @@ our @EXPORT = qw(
   nothing_left
   relation_exists
   table_triggers
-  timed_psql
   start_psql_bg
   finish_psql_bg
-  wait_for_lock_wait
   elapsed_since
 );
 
@@ -88,40 +85,11 @@ sub pause_env
 
 =pod
 
-=item wait_for_output($handle, $regex, %opts)
-
-Pumps a run started by start_rebuild until its stdout or stderr matches
-C<$regex> (C<timeout> seconds, default 60; C<count> => N waits for the Nth
-match).  Returns true when it matched, false when the run ended or the time
-ran out first.
-
-=cut
-
-sub wait_for_output
-{
-	my ($handle, $re, %opts) = @_;
-	my $deadline = Time::HiRes::time() + ($opts{timeout} // 60);
-	my $count = $opts{count} // 1;
-	my $h = $handle->{harness};
-	while (1)
-	{
-		$h->pump_nb if $h->pumpable;
-		my $n = 0;
-		$n++ while $handle->{stderr} =~ /$re/g;
-		$n++ while $handle->{stdout} =~ /$re/g;
-		return 1 if $n >= $count;
-		return 0 unless $h->pumpable;
-		return 0 if Time::HiRes::time() > $deadline;
-		Time::HiRes::sleep(0.02);
-	}
-}
-
-=pod
-
 =item kill_rebuild($handle, $signal)
 
-Sends C<$signal> (default KILL) to a background run and waits for it:
-returns finish_rebuild's C<($exit_code, $stdout, $stderr)> (137 for KILL).
+Sends C<$signal> (default KILL) to a background run (held or not) and
+waits for it: returns finish_rebuild's C<($exit_code, $stdout, $stderr)>
+(137 for KILL).
 
 =cut
 
@@ -129,6 +97,7 @@ sub kill_rebuild
 {
 	my ($handle, $signal) = @_;
 	$handle->{harness}->signal($signal // 'KILL');
+	# a held (stopped) run gets the signal once it goes on
 	return finish_rebuild($handle);
 }
 
@@ -169,8 +138,9 @@ sub terminate_tool_backends
 sub wait_tool_gone
 {
 	my ($node, %opts) = @_;
-	return $node->poll_query_until($opts{dbname} // 'postgres',
-		q{SELECT count(*) = 0 FROM pg_catalog.pg_stat_activity WHERE application_name = 'pg_rebuild'});
+	return wait_for_query($node, "pg_rebuild's sessions to end",
+		q{SELECT count(*) = 0 FROM pg_catalog.pg_stat_activity WHERE application_name = 'pg_rebuild'},
+		%opts);
 }
 
 =pod
@@ -304,24 +274,6 @@ sub nothing_left
 
 =pod
 
-=item timed_psql($node, $sql, %opts)
-
-Runs C<$sql> with psql and returns C<($seconds, $rc, $stdout, $stderr)>.
-Options go to C<< $node->psql >>, plus C<dbname>.
-
-=cut
-
-sub timed_psql
-{
-	my ($node, $sql, %opts) = @_;
-	my $dbname = delete $opts{dbname} // 'postgres';
-	my $t0 = Time::HiRes::time();
-	my ($rc, $out, $err) = $node->psql($dbname, $sql, %opts);
-	return (Time::HiRes::time() - $t0, $rc, $out, $err);
-}
-
-=pod
-
 =item start_psql_bg($node, $sql, %opts)
 
 Runs C<$sql> through psql in the background (e.g. a DDL that will wait for a
@@ -363,26 +315,6 @@ sub finish_psql_bg
 	}
 	return ($rc, $bg->{stdout}, $bg->{stderr},
 		Time::HiRes::time() - $bg->{started});
-}
-
-=pod
-
-=item wait_for_lock_wait($node, $table, %opts)
-
-Waits until some session (application_name C<appname>, default
-C<pgr_test_bg>) waits for a lock on C<$table>; returns whether it did.
-
-=cut
-
-sub wait_for_lock_wait
-{
-	my ($node, $table, %opts) = @_;
-	my $app = $opts{appname} // 'pgr_test_bg';
-	return $node->poll_query_until($opts{dbname} // 'postgres', qq{
-		SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks l
-			JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-			WHERE NOT l.granted AND l.relation = pg_catalog.to_regclass('$table')
-			  AND a.application_name = '$app')});
 }
 
 =pod

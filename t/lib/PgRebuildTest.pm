@@ -245,7 +245,7 @@ sub create_ledger_tables
 		$opts{dbname} // 'postgres', qq{
 		CREATE TABLE $table (id bigint PRIMARY KEY, val bigint NOT NULL$columns);
 		INSERT INTO $table (id, val)
-			SELECT g, (g * 7919) % 1000 FROM generate_series(1, $rows) g;
+			SELECT g, (g * 7919) % 1000 FROM generate_series(1::bigint, $rows) g;
 		ANALYZE $table;
 	});
 	_ensure_ledger_objects($node, $opts{dbname} // 'postgres',
@@ -377,25 +377,19 @@ sub start_ledger_load
 	};
 
 	# Wait until every writer is connected and some transactions committed.
-	my $deadline = time() + $PostgreSQL::Test::Utils::timeout_default;
-	while (1)
-	{
-		$h->pump_nb if $h->pumpable;
-		if (!$h->pumpable)
-		{
-			my $err = PostgreSQL::Test::Utils::slurp_file("$dir/stderr");
-			croak "ledger load ended at start:\n$stdout\n$err";
-		}
-		my $ready = $node->safe_psql(
-			$dbname, qq{
-			SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity
-					WHERE application_name = 'ledger_load') >= $clients
-				AND (SELECT count(*) FROM $ledger) > $ledger_rows});
-		last if $ready eq 't';
-		croak "ledger load did not start within $PostgreSQL::Test::Utils::timeout_default s"
-		  if time() > $deadline;
-		Time::HiRes::sleep(0.1);
-	}
+	wait_for_query(
+		$node,
+		"the ledger load's $clients writers to connect and commit",
+		qq{SELECT (SELECT count(*) FROM pg_catalog.pg_stat_activity
+				   WHERE application_name = 'ledger_load') >= $clients
+			   AND (SELECT count(*) FROM $ledger) > $ledger_rows},
+		dbname => $dbname,
+		stop_if => sub {
+			$h->pump_nb if $h->pumpable;
+			return $h->pumpable ? undef : 'pgbench ended';
+		})
+	  or croak "the ledger load did not start:\n$stdout\n"
+	  . PostgreSQL::Test::Utils::slurp_file("$dir/stderr");
 	return $handle;
 }
 
@@ -753,8 +747,9 @@ finish_rebuild.  Same options and arguments as run_rebuild.
 
 =item finish_rebuild($handle)
 
-Waits for a run started by start_rebuild and returns
-C<($exit_code, $stdout, $stderr)> as run_rebuild does (-1 on timeout).
+Waits for a run started by start_rebuild (letting it go on first if
+hold_run held it) and returns C<($exit_code, $stdout, $stderr)> as
+run_rebuild does (-1 on timeout).
 
 =item rebuild_running($handle)
 
@@ -836,6 +831,7 @@ sub finish_rebuild
 {
 	my ($handle) = @_;
 	my $h = $handle->{harness};
+	release_run($handle);
 	my $rc;
 	if (eval { $h->finish; 1 })
 	{
@@ -908,12 +904,185 @@ sub run_leftovers
 
 =over
 
+=item wait_for($what, $check, %opts)
+
+Calls C<$check> until it returns true, and returns true then.  Waiting is
+for something the tool or the server does (a line printed, a row in a
+catalog view, a recorded phase), never for time to pass: C<$what> says what
+that is.  The wait is noted in the test's log, said on the console (diag)
+when it lasts more than 10 s and every 30 s after, and bounded: after
+C<timeout> seconds (default C<$PostgreSQL::Test::Utils::timeout_default>,
+i.e. PG_TEST_TIMEOUT_DEFAULT or 180) it gives up, says so, and returns
+false.  C<stop_if> => sub returning a reason (or a false value): give up at
+once when it returns one (e.g. the run being waited on has ended).
+C<interval> (seconds between checks, default 0.05).
+
+=cut
+
+sub wait_for
+{
+	my ($what, $check, %opts) = @_;
+	my $timeout = $opts{timeout} // $PostgreSQL::Test::Utils::timeout_default;
+	my $start = Time::HiRes::time();
+	my $next_word = $start + 10;
+	note("waiting for $what (at most $timeout s)");
+	while (1)
+	{
+		return 1 if $check->();
+		my $why = $opts{stop_if} ? $opts{stop_if}->() : undef;
+		my $now = Time::HiRes::time();
+		if ($why)
+		{
+			diag(sprintf('stopped waiting for %s after %.1f s: %s', $what, $now - $start, $why));
+			return 0;
+		}
+		if ($now - $start > $timeout)
+		{
+			diag(sprintf('gave up waiting for %s after %.0f s', $what, $now - $start));
+			return 0;
+		}
+		if ($now >= $next_word)
+		{
+			diag(sprintf('still waiting for %s (%.0f s so far, at most %s s)', $what, $now - $start, $timeout));
+			$next_word = $now + 30;
+		}
+		Time::HiRes::sleep($opts{interval} // 0.05);
+	}
+}
+
+=pod
+
+=item wait_for_query($node, $what, $sql, %opts)
+
+wait_for until C<$sql> returns C<t> (an error, e.g. while the server
+restarts, counts as not yet).  Options: those of wait_for, and C<dbname>.
+
+=cut
+
+sub wait_for_query
+{
+	my ($node, $what, $sql, %opts) = @_;
+	my $dbname = delete $opts{dbname} // 'postgres';
+	return wait_for(
+		$what,
+		sub {
+			my ($rc, $out) = $node->psql($dbname, $sql);
+			return $rc == 0 && $out eq 't';
+		},
+		%opts);
+}
+
+=pod
+
+=item wait_for_output($handle, $regex, %opts)
+
+Pumps a run started by start_rebuild until its stdout or stderr matches
+C<$regex> (C<count> => N waits for the Nth match), through wait_for (its
+C<timeout> defaults to 60 s here).  Returns true when it matched, false when
+the run ended or the time ran out first (both said).
+
+=cut
+
+sub wait_for_output
+{
+	my ($handle, $re, %opts) = @_;
+	my $count = delete $opts{count} // 1;
+	my $h = $handle->{harness};
+	return wait_for(
+		"pg_rebuild to print /$re/" . ($count > 1 ? " ($count times)" : ''),
+		sub {
+			$h->pump_nb if $h->pumpable;
+			my $n = 0;
+			$n++ while $handle->{stderr} =~ /$re/g;
+			$n++ while $handle->{stdout} =~ /$re/g;
+			return $n >= $count;
+		},
+		stop_if => sub { $h->pumpable ? undef : 'the run ended' },
+		timeout => 60,
+		interval => 0.02,
+		%opts);
+}
+
+=pod
+
+=item hold_run($handle, $point, %opts)
+
+Holds a background run in one of its test pauses: waits (wait_for_output)
+until the run says it pauses at C<$point> (the C<count>th time, default 1),
+then stops the process (SIGSTOP), so that it stays at that point whatever
+the test does meanwhile and however slow the machine is: the test's own
+steps need not fit in the pause, only this reaction to the pause's first
+line.  release_run (or finish_rebuild, kill_rebuild) lets it go on.
+Returns whether the run was held.  A run held at the guard's moments does
+not cancel waiting DDL meanwhile: do not hold a run when the test needs it.
+
+=item release_run($handle)
+
+Lets a held run go on (SIGCONT).
+
+=item hold_env(@points)
+
+The environment (for start_rebuild's C<env>) that makes a run pause once,
+for 1.5 s, at each of C<@points> (C<PGR_TEST_SLEEP_I<POINT>> and
+C<PGR_TEST_SLEEP_I<POINT>_TIMES>): time enough for hold_run to stop it
+there, even on a busy machine, and no pause after.
+
+=cut
+
+sub hold_env
+{
+	return map { ("PGR_TEST_SLEEP_$_" => 1500, "PGR_TEST_SLEEP_${_}_TIMES" => 1) } @_;
+}
+
+my @held;
+
+sub hold_run
+{
+	my ($handle, $point, %opts) = @_;
+	return 0
+	  unless wait_for_output($handle, qr/^pg_rebuild: test: pausing at \Q$point\E$/m, %opts);
+	$handle->{harness}->signal('STOP');
+	$handle->{held} = $point;
+	push @held, $handle;
+	note("the run is held in its pause at $point (SIGSTOP)");
+	return 1;
+}
+
+sub release_run
+{
+	my ($handle) = @_;
+	return unless $handle->{held};
+	$handle->{harness}->signal('CONT');
+	note("the run held at $handle->{held} goes on (SIGCONT)");
+	delete $handle->{held};
+	return;
+}
+
+# A test that died while it held a run must not leave a stopped process.
+END
+{
+	for my $handle (grep { $_->{held} } @held)
+	{
+		eval { $handle->{harness}->signal('CONT'); $handle->{harness}->kill_kill; };
+	}
+}
+
+=pod
+
 =item wait_for_run_phase($node, $phase, %opts)
 
-Waits until a run recorded in C<pgrebuild.runs> is in phase C<$phase>
-(install, copy, index, replay, swap, swapped).  Options: C<handle> (from
-start_rebuild: give up when that run ended), C<dbname>, C<timeout> (seconds,
-default 60).  Returns whether the phase was seen.
+Waits (wait_for) until a run recorded in C<pgrebuild.runs> is in phase
+C<$phase> (install, copy, index, replay, swap, swapped).  Options: those of
+wait_for (C<timeout> defaults to 60 s here), C<handle> (from start_rebuild:
+give up when that run ended), C<dbname>.  Returns whether the phase was
+seen.  The run may have left the phase by the time this returns: to act
+while it is there, hold it at a pause point (hold_run).
+
+=item wait_for_transactions($load, $n, %opts)
+
+Waits (wait_for) until the ledger load (start_ledger_load) has committed at
+least C<$n> more write transactions than when this was called, counted by
+their rows in its ledger.  Options: those of wait_for.
 
 =back
 
@@ -922,19 +1091,33 @@ default 60).  Returns whether the phase was seen.
 sub wait_for_run_phase
 {
 	my ($node, $phase, %opts) = @_;
-	my $deadline = Time::HiRes::time() + ($opts{timeout} // 60);
-	while (Time::HiRes::time() < $deadline)
-	{
-		my ($rc, $out) = $node->psql($opts{dbname} // 'postgres',
-			"SELECT count(*) FROM pgrebuild.runs WHERE phase = '$phase'");
-		return 1 if $rc == 0 && $out > 0;
-		return 0 if $opts{handle} && !rebuild_running($opts{handle});
-		Time::HiRes::sleep(0.05);
-	}
-	return 0;
+	my $handle = delete $opts{handle};
+	return wait_for_query(
+		$node,
+		"a run in pgrebuild.runs to be in phase $phase",
+		"SELECT count(*) > 0 FROM pgrebuild.runs WHERE phase = '$phase'",
+		timeout => 60,
+		($handle ? (stop_if => sub { rebuild_running($handle) ? undef : 'the run ended' }) : ()),
+		%opts);
+}
+
+sub wait_for_transactions
+{
+	my ($load, $n, %opts) = @_;
+	my $node = $load->{node};
+	# one ledger row with delta_count 1 per transaction: its insert
+	my $count = "SELECT count(*) FROM $load->{ledger} WHERE delta_count > 0";
+	my $from = $node->safe_psql($load->{dbname}, $count);
+	return wait_for_query(
+		$node,
+		"the ledger load to commit $n more transactions",
+		"SELECT ($count) >= $from + $n",
+		dbname => $load->{dbname},
+		%opts);
 }
 
 push @EXPORT, qw(start_rebuild finish_rebuild rebuild_running run_leftovers
-  wait_for_run_phase);
+  wait_for wait_for_query wait_for_output hold_run release_run hold_env
+  wait_for_run_phase wait_for_transactions);
 
 1;
