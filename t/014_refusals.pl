@@ -268,24 +268,23 @@ is($node->safe_psql('postgres', q{SET ROLE app_reader; SELECT count(*) FROM dep_
 	$node->safe_psql('postgres', q{SELECT count(*) FROM dep_pol WHERE id % 2 = 0}),
 	'the policy filters the rows of the rebuilt table');
 
-carried_over(
-	'publication membership',
-	'dep_pub_all',
-	q{CREATE PUBLICATION dep_pub_all_p FOR TABLE dep_pub_all;},
-	q{SELECT string_agg(format('%s %s', pubname, tablename), E'\n' ORDER BY pubname)
-	  FROM pg_publication_tables WHERE tablename = 'dep_pub_all'});
-$node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_all_p');
-SKIP:
+# A publication of the table, and (15 and later) one with a column list and
+# a row filter.
+for my $pub (
+	[ 'publication membership', 'dep_pub_all', '', 0, undef ],
+	[ 'publication membership with a column list and a row filter',
+		'dep_pub', ' (id, v) WHERE (id > 10)', 150000, 'publication column lists and row filters' ])
 {
-	my $why = need_version($node, 150000, 'publication column lists and row filters');
-	skip $why, 7 if $why;
-	carried_over(
-		'publication membership with a column list and a row filter',
-		'dep_pub',
-		q{CREATE PUBLICATION dep_pub_p FOR TABLE dep_pub (id, v) WHERE (id > 10);},
-		q{SELECT string_agg(format('%s %s %s', pubname, attnames, rowfilter), E'\n' ORDER BY pubname)
-		  FROM pg_publication_tables WHERE tablename = 'dep_pub'});
-	$node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_p');
+	my ($name, $table, $what, $since, $feature) = @$pub;
+	SKIP:
+	{
+		my $why = $since && need_version($node, $since, $feature);
+		skip $why, 7 if $why;
+		carried_over($name, $table, "CREATE PUBLICATION ${table}_p FOR TABLE $table$what;",
+			qq{SELECT string_agg(format('%s %s %s', pubname, to_jsonb(pt)->>'attnames', to_jsonb(pt)->>'rowfilter'), E'\n' ORDER BY pubname)
+			   FROM pg_publication_tables pt WHERE tablename = '$table'});
+		$node->safe_psql('postgres', "DROP PUBLICATION ${table}_p");
+	}
 }
 
 carried_over(
