@@ -15,6 +15,10 @@
 #                    unprivileged user in a copy of the tree
 #   ./dev.sh matrix [MAJOR...]
 #                    build, then t/run-versions.sh (as the current user)
+#   ./dev.sh package build the Debian package (dpkg-buildpackage, in a copy of
+#                    the tree), run lintian, and check it: extracted into an
+#                    empty directory, its pg_rebuild runs --version and --help
+#                    and its manual page renders; the .deb goes to deb-out/
 #
 # Environment: PG_CONFIG (which PostgreSQL), PG_MAJOR (server version to install
 # when no pg_config is found), CONFIGURE_FLAGS (extra ./configure arguments),
@@ -134,6 +138,16 @@ apt_install()
 			apt-get install -y -q --no-install-recommends "$@"; then
 		cannot_install "$*"
 	fi
+}
+
+# Installs those of the named packages that are missing.
+install_missing()
+{
+	local p missing=()
+	for p in "$@"; do
+		package_installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
 }
 
 cannot_install()
@@ -335,6 +349,89 @@ cmd_matrix()
 	(cd "$top" && bash t/run-versions.sh "$@")
 }
 
+# --- package ------------------------------------------------------------------
+
+# What dpkg-buildpackage needs (debian/control's Build-Depends and the tools),
+# and lintian to check the result.
+package_tools="build-essential dpkg-dev debhelper libpq-dev libpqtypes-dev zlib1g-dev pkg-config lintian"
+
+cmd_package()
+{
+	command -v dpkg-query >/dev/null 2>&1 ||
+		die "not a Debian system: the package is built with dpkg-buildpackage"
+	# shellcheck disable=SC2086 # a list of package names
+	install_missing $package_tools
+
+	local version work src out=$top/deb-out
+	version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pg_rebuild-deb.XXXXXX")
+	# dpkg-buildpackage writes its results next to the source directory: build
+	# in a copy, so nothing lands beside (or inside) this tree but deb-out/.
+	src=$work/pg-rebuild-${version%-*}
+	mkdir "$src"
+	copy_tree "$src"
+	(cd "$src" && dpkg-checkbuilddeps) ||
+		die "build dependencies of debian/control are missing (above); add them to package_tools in dev.sh"
+	say "dpkg-buildpackage -us -uc -b in $src"
+	(cd "$src" && dpkg-buildpackage -us -uc -b) ||
+		die "dpkg-buildpackage failed (above); the build tree is kept in $src"
+
+	local deb
+	deb=$(find "$work" -maxdepth 1 -name "pg-rebuild_${version}_*.deb" | head -n 1)
+	[ -n "$deb" ] || die "dpkg-buildpackage wrote no pg-rebuild_${version}_*.deb in $work"
+	say "lintian $(basename "$deb")"
+	lintian --info --display-info --fail-on error,warning "$work"/*.changes ||
+		die "lintian found problems (above) in the package built in $work; fix them or explain them in debian/pg-rebuild.lintian-overrides"
+	check_package "$deb" "$work/root"
+
+	mkdir -p "$out"
+	cp "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes "$out/"
+	rm -rf "$work"
+	say "package: $out/$(basename "$deb") (install: apt install $out/$(basename "$deb"))"
+}
+
+# check_package DEB DIR: extracts DEB into the empty DIR and runs what it installed.
+check_package()
+{
+	local deb=$1 root=$2 passed=0 out
+	local bin=$root/usr/bin/pg_rebuild page=$root/usr/share/man/man1/pg_rebuild.1.gz
+	mkdir "$root"
+	dpkg-deb -x "$deb" "$root"
+	say "package contents:"
+	(cd "$root" && find . -type f | sort)
+
+	[ -x "$bin" ] || die "the package installs no /usr/bin/pg_rebuild"
+	passed=$((passed + 1))
+	out=$("$bin" --version) || die "the packaged pg_rebuild --version failed: $out"
+	[[ "$out" == "pg_rebuild "*"$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')"* ]] ||
+		die "the packaged pg_rebuild --version printed '$out', not pg_rebuild and the package's version"
+	say "pg_rebuild --version: $out"
+	passed=$((passed + 1))
+	out=$("$bin" --help) || die "the packaged pg_rebuild --help failed"
+	grep -q -- '--table=TABLE' <<<"$out" ||
+		die "the packaged pg_rebuild --help does not describe --table: $out"
+	passed=$((passed + 1))
+	[ -f "$page" ] || die "the package installs no manual page at /usr/share/man/man1/pg_rebuild.1.gz"
+	passed=$((passed + 1))
+	if command -v man >/dev/null 2>&1; then
+		out=$(MANWIDTH=80 MANPAGER=cat man -l "$page" 2>&1) ||
+			die "man -l on the packaged manual page failed: $out"
+		grep -q '^NAME' <<<"$out" && grep -q 'pg_rebuild' <<<"$out" ||
+			die "man -l on the packaged manual page shows no NAME section: $out"
+		passed=$((passed + 1))
+	else
+		say "man is not installed: the manual page was not rendered"
+	fi
+	local depends
+	depends=$(dpkg-deb -f "$deb" Depends)
+	say "Depends: $depends"
+	for lib in libc6 libpq5 libpqtypes0; do
+		grep -q "\b$lib\b" <<<"$depends" || die "the package's Depends lacks $lib: $depends"
+	done
+	passed=$((passed + 1))
+	echo "package: $passed passed, 0 failed"
+}
+
 usage()
 {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
@@ -352,6 +449,7 @@ main()
 	demo) cmd_demo "$@" ;;
 	versions) cmd_versions "$@" ;;
 	matrix) cmd_matrix "$@" ;;
+	package) cmd_package "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage >&2
