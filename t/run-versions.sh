@@ -150,8 +150,8 @@ for major in $majors; do
 	rm -rf "$out"
 	mkdir -p "$out"
 	echo
-	echo "=== $server ($bindir): ${tests:-the whole suite}" | tr -s ' \t\n' ' '
-	echo
+	# shellcheck disable=SC2086 # one line of the test names
+	echo "=== $server ($bindir):" ${tests:-the whole suite}
 
 	start=$(date +%s)
 	rc=0

@@ -1078,6 +1078,15 @@ sub _sorted_list
 	return "coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest($array) x), '-')";
 }
 
+# The same for storage parameters and column options, without those whose
+# names start with pg_: the server reserves them for itself (pg_rebuild does
+# not copy them either; some servers give every column one).
+sub _options_list
+{
+	my ($array) = @_;
+	return "coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM unnest($array) x WHERE x NOT LIKE 'pg\\_%'), '-')";
+}
+
 sub _comment
 {
 	my ($oid, $catalog) = @_;
@@ -1112,8 +1121,8 @@ SELECT 'relation ' || r.qname || ': kind=' || r.relkind::text || ' persistence='
   || ' am=' || coalesce((SELECT amname FROM pg_am WHERE oid = r.relam), '-')
   || ' tablespace=' || coalesce((SELECT spcname FROM pg_tablespace WHERE oid = r.reltablespace), '-')
   || ' owner=' || pg_get_userbyid(r.relowner)
-  || ' options=' || @{[ _sorted_list('r.reloptions') ]}
-  || ' toast_options=' || coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM pg_class t, unnest(t.reloptions) x WHERE t.oid = r.reltoastrelid), '-')
+  || ' options=' || @{[ _options_list('r.reloptions') ]}
+  || ' toast_options=' || @{[ _options_list('(SELECT t.reloptions FROM pg_class t WHERE t.oid = r.reltoastrelid)') ]}
   || ' rls=' || r.relrowsecurity || ' force_rls=' || r.relforcerowsecurity || ' replident=' || r.relreplident::text
   || ' acl=' || $relacl
   || ' parents=' || coalesce((SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_inherits i WHERE i.inhrelid = r.oid), '-')
@@ -1136,7 +1145,7 @@ SELECT 'column ' || r.qname || '.' || quote_ident(a.attname)
   || ' storage=' || a.attstorage::text
   || ' compression=' || coalesce(nullif(to_jsonb(a) ->> 'attcompression', ''), '-')
   || ' stattarget=' || coalesce(to_jsonb(a) ->> 'attstattarget', 'null')
-  || ' options=' || @{[ _sorted_list('a.attoptions') ]}
+  || ' options=' || @{[ _options_list('a.attoptions') ]}
   || ' fdwoptions=' || @{[ _sorted_list('a.attfdwoptions') ]}
   || ' acl=' || @{[ _sorted_list('a.attacl') ]}
   || ' local=' || a.attislocal || ' inhcount=' || a.attinhcount
@@ -1169,7 +1178,7 @@ SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || '
   || ' primary=' || i.indisprimary || ' unique=' || i.indisunique || ' valid=' || i.indisvalid
   || ' ready=' || i.indisready || ' clustered=' || i.indisclustered || ' replident=' || i.indisreplident
   || ' tablespace=' || coalesce((SELECT spcname FROM pg_tablespace WHERE oid = ic.reltablespace), '-')
-  || ' options=' || @{[ _sorted_list('ic.reloptions') ]}
+  || ' options=' || @{[ _options_list('ic.reloptions') ]}
   || ' stattargets=' || coalesce((SELECT string_agg(coalesce(to_jsonb(ia) ->> 'attstattarget', 'null'), ',' ORDER BY ia.attnum)
        FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid), '-')
   || ' comment=' || @{[ _comment('i.indexrelid', 'pg_class') ]}
