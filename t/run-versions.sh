@@ -144,7 +144,7 @@ for major in $majors; do
 	else
 		bindir=$(sh "$srcdir/t/pg-versions.sh" bindir "$major") || exit 1
 	fi
-	server=$("$bindir/postgres" --version | sed 's/^postgres (//; s/)//')
+	server=$("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([0-9.]*\).*/PostgreSQL \1/p')
 	tests=$(tests_for "$major")
 	out=$builddir/tmp_versions/pg$major
 	rm -rf "$out"
