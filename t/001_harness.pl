@@ -93,4 +93,58 @@ release_run($h);
 ($rc) = finish_rebuild($h);
 is($rc, 0, 'release_run: the run goes on and succeeds');
 
+# schema_description sees each kind of change to a schema, and nothing but
+# changes (not the rows, nor a sequence's position).
+$node->safe_psql(
+	'postgres', q{
+	CREATE SCHEMA d;
+	CREATE TABLE d.t (id serial PRIMARY KEY, v text CONSTRAINT v_short CHECK (length(v) < 10), w int);
+	CREATE INDEX t_w ON d.t (w);
+	CREATE VIEW d.tv AS SELECT id, v FROM d.t;
+	CREATE FUNCTION d.trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+	CREATE TRIGGER t_trg BEFORE INSERT ON d.t FOR EACH ROW EXECUTE FUNCTION d.trg();
+});
+my $desc = schema_description($node, ['d']);
+like($desc, qr/^relation d\.t: kind=r /m, 'schema_description describes the relations');
+like($desc, qr/^column d\.t\.w: position=3 type=integer /m, 'and their columns');
+$node->safe_psql('postgres',
+	q{INSERT INTO d.t (v, w) SELECT 'x', g FROM generate_series(1, 100) g; DELETE FROM d.t WHERE w < 50});
+is(schema_description($node, ['d']), $desc, 'schema_description: rows and sequence values are not part of it');
+for my $change (
+	[ 'a constraint name', 'ALTER TABLE d.t RENAME CONSTRAINT v_short TO v_shorter',
+		'ALTER TABLE d.t RENAME CONSTRAINT v_shorter TO v_short' ],
+	[ 'a NOT NULL', 'ALTER TABLE d.t ALTER w SET NOT NULL', 'ALTER TABLE d.t ALTER w DROP NOT NULL' ],
+	[ 'a trigger disabled', 'ALTER TABLE d.t DISABLE TRIGGER t_trg', 'ALTER TABLE d.t ENABLE TRIGGER t_trg' ],
+	[ 'a grant', 'GRANT SELECT ON d.t TO PUBLIC', 'REVOKE SELECT ON d.t FROM PUBLIC' ],
+	[ 'a column grant', 'GRANT UPDATE (w) ON d.t TO PUBLIC', 'REVOKE UPDATE (w) ON d.t FROM PUBLIC' ],
+	[ 'a storage parameter', 'ALTER TABLE d.t SET (fillfactor = 50)', 'ALTER TABLE d.t RESET (fillfactor)' ],
+	[ 'a column comment', q{COMMENT ON COLUMN d.t.v IS 'text'}, 'COMMENT ON COLUMN d.t.v IS NULL' ],
+	[ 'a statistics target', 'ALTER TABLE d.t ALTER v SET STATISTICS 10', 'ALTER TABLE d.t ALTER v SET STATISTICS -1' ],
+	[ 'a column storage', 'ALTER TABLE d.t ALTER v SET STORAGE MAIN', 'ALTER TABLE d.t ALTER v SET STORAGE EXTENDED' ],
+	[ 'a default', 'ALTER TABLE d.t ALTER w SET DEFAULT 7', 'ALTER TABLE d.t ALTER w DROP DEFAULT' ],
+	[ 'the CLUSTER mark', 'ALTER TABLE d.t CLUSTER ON t_w', 'ALTER TABLE d.t SET WITHOUT CLUSTER' ],
+	[ 'an index option', 'ALTER INDEX d.t_w SET (fillfactor = 70)', 'ALTER INDEX d.t_w RESET (fillfactor)' ],
+	[ 'a view option', 'ALTER VIEW d.tv SET (security_barrier = true)', 'ALTER VIEW d.tv RESET (security_barrier)' ],
+	[ 'a policy', 'CREATE POLICY p ON d.t USING (w > 0)', 'DROP POLICY p ON d.t' ],
+	[ 'row level security', 'ALTER TABLE d.t ENABLE ROW LEVEL SECURITY', 'ALTER TABLE d.t DISABLE ROW LEVEL SECURITY' ],
+	[ 'a replica identity', 'ALTER TABLE d.t REPLICA IDENTITY FULL', 'ALTER TABLE d.t REPLICA IDENTITY DEFAULT' ],
+	[ 'a sequence parameter', 'ALTER SEQUENCE d.t_id_seq INCREMENT 2', 'ALTER SEQUENCE d.t_id_seq INCREMENT 1' ],
+	[ 'UNLOGGED', 'ALTER TABLE d.t SET UNLOGGED', 'ALTER TABLE d.t SET LOGGED' ],
+	[ 'a publication', 'CREATE PUBLICATION pub FOR TABLE d.t', 'DROP PUBLICATION pub' ])
+{
+	my ($what, $do, $undo) = @$change;
+	$node->safe_psql('postgres', $do);
+	isnt(schema_description($node, ['d']), $desc, "schema_description shows $what");
+	$node->safe_psql('postgres', $undo);
+	is(schema_description($node, ['d']), $desc, "schema_description: $what undone")
+	  or diag(join("\n", description_changes($desc, schema_description($node, ['d']))));
+}
+
+# need_version names the server's version and the feature.
+my $major = server_major($node);
+is(need_version($node, $major * 10000, 'anything'), undef, 'need_version: the server has its own version');
+is(need_version($node, ($major + 1) * 10000, 'a future feature'),
+	"PostgreSQL $major has no a future feature (added in " . ($major + 1) . ')',
+	'need_version: the reason names the version');
+
 done_testing();

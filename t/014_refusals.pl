@@ -267,13 +267,24 @@ is($node->safe_psql('postgres', q{SET ROLE app_reader; SELECT count(*) FROM dep_
 	$node->safe_psql('postgres', q{SELECT count(*) FROM dep_pol WHERE id % 2 = 0}),
 	'the policy filters the rows of the rebuilt table');
 
-carried_over(
-	'publication membership with a column list and a row filter',
-	'dep_pub',
-	q{CREATE PUBLICATION dep_pub_p FOR TABLE dep_pub (id, v) WHERE (id > 10);},
-	q{SELECT string_agg(format('%s %s %s', pubname, attnames, rowfilter), E'\n' ORDER BY pubname)
-	  FROM pg_publication_tables WHERE tablename = 'dep_pub'});
-$node->safe_psql('postgres', 'DROP PUBLICATION dep_pub_p');
+# A publication of the table, and (15 and later) one with a column list and
+# a row filter.
+for my $pub (
+	[ 'publication membership', 'dep_pub_all', '', 0, undef ],
+	[ 'publication membership with a column list and a row filter',
+		'dep_pub', ' (id, v) WHERE (id > 10)', 150000, 'publication column lists and row filters' ])
+{
+	my ($name, $table, $what, $since, $feature) = @$pub;
+	SKIP:
+	{
+		my $why = $since && need_version($node, $since, $feature);
+		skip $why, 7 if $why;
+		carried_over($name, $table, "CREATE PUBLICATION ${table}_p FOR TABLE $table$what;",
+			qq{SELECT string_agg(format('%s %s %s', pubname, to_jsonb(pt)->>'attnames', to_jsonb(pt)->>'rowfilter'), E'\n' ORDER BY pubname)
+			   FROM pg_publication_tables pt WHERE tablename = '$table'});
+		$node->safe_psql('postgres', "DROP PUBLICATION ${table}_p");
+	}
+}
 
 carried_over(
 	'extended statistics',
@@ -293,15 +304,20 @@ $node->safe_psql('postgres', 'DELETE FROM dep_rule WHERE id = 1');
 is($node->safe_psql('postgres', 'SELECT count(*) FROM dep_rule_log WHERE id = 1'),
 	1, 'the rule fires on the rebuilt table');
 
-carried_over(
-	'a function with a SQL-standard body',
-	'dep_fn',
-	q{CREATE FUNCTION dep_fn_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM dep_fn; END;},
-	q{SELECT pg_get_functiondef('dep_fn_count'::regproc)});
-$node->safe_psql('postgres', q{INSERT INTO dep_fn VALUES (-1, 1, 'x')});
-is($node->safe_psql('postgres', 'SELECT dep_fn_count()'),
-	$node->safe_psql('postgres', 'SELECT count(*) FROM dep_fn'),
-	'the function reads the rebuilt table');
+SKIP:
+{
+	my $why = need_version($node, 140000, 'SQL-standard function bodies (BEGIN ATOMIC)');
+	skip $why, 8 if $why;
+	carried_over(
+		'a function with a SQL-standard body',
+		'dep_fn',
+		q{CREATE FUNCTION dep_fn_count() RETURNS bigint LANGUAGE sql BEGIN ATOMIC SELECT count(*) FROM dep_fn; END;},
+		q{SELECT pg_get_functiondef('dep_fn_count'::regproc)});
+	$node->safe_psql('postgres', q{INSERT INTO dep_fn VALUES (-1, 1, 'x')});
+	is($node->safe_psql('postgres', 'SELECT dep_fn_count()'),
+		$node->safe_psql('postgres', 'SELECT count(*) FROM dep_fn'),
+		'the function reads the rebuilt table');
+}
 
 $node->safe_psql('postgres', 'CREATE TABLE dep_par (id int, ref int NOT NULL, v text)');
 carried_over(
@@ -446,10 +462,7 @@ $node->safe_psql(
 	CREATE TABLE replicated (id int PRIMARY KEY, v text);
 	INSERT INTO replicated SELECT g, 'v' || g FROM generate_series(1, 2000) g;
 });
-$node->backup('standby_backup');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($node, 'standby_backup', has_streaming => 1);
-$standby->start;
+my $standby = new_standby($node, 'standby');
 # The table is in the backup: no need to wait for the standby to catch up.
 wait_for_query($standby, 'the standby to accept connections, in recovery, with the table',
 	q{SELECT pg_is_in_recovery() AND to_regclass('replicated') IS NOT NULL})

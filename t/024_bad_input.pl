@@ -275,10 +275,7 @@ bad_input(
 		1, qr/error: could not connect to the database: missing "=" after "dbname" in connection info string/);
 }
 
-$node->backup('b');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($node, 'b', has_streaming => 1);
-$standby->start;
+my $standby = new_standby($node, 'standby');
 $node->wait_for_catchup($standby);
 {
 	my $oid = $standby->safe_psql('postgres', q{SELECT 't'::regclass::oid});

@@ -1120,4 +1120,336 @@ push @EXPORT, qw(start_rebuild finish_rebuild rebuild_running run_leftovers
   wait_for wait_for_query wait_for_output hold_run release_run hold_env
   wait_for_run_phase wait_for_transactions);
 
+# ------------------------------------------------------------------------
+# Servers of other major versions (t/pg-versions.sh): what a test may ask of
+# the server, a standby and a schema comparison that work on every version.
+# ------------------------------------------------------------------------
+
+=pod
+
+=head1 SERVERS OF OTHER VERSIONS
+
+t/run-prove.sh can put the server programs of another major version first on
+C<PATH> (C<PG_SERVER_BINDIR>); the client programs (psql, pgbench, pg_dump,
+pg_basebackup) stay those of C<PG_BINDIR>.
+
+=over
+
+=item server_version_num($node)
+
+The server's C<server_version_num> (e.g. 180004).
+
+=item server_major($node)
+
+Its major version (e.g. 18).
+
+=item need_version($node, $min_version_num, $what)
+
+For a TAP skip when the server lacks a feature: undef when the server is
+C<$min_version_num> or newer, else the reason, naming the server's version
+and the feature (C<"PostgreSQL 13 has no security_invoker views (added in
+15)">).  Use only for a feature that the version does not have:
+
+  SKIP: {
+      my $why = need_version($node, 150000, 'security_invoker views');
+      skip $why, 2 if $why;
+      ...
+  }
+
+=item program_major($program)
+
+The major version of a client program on C<PATH> (from C<--version>).
+
+=item client_serves($node, $program)
+
+Whether the client program C<$program> (pg_dump, pg_basebackup) of
+C<PG_BINDIR> works with the node's server: they refuse servers of a newer
+major version than their own.
+
+=cut
+
+sub server_version_num
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', 'SHOW server_version_num') + 0;
+}
+
+sub server_major
+{
+	my ($node) = @_;
+	return int(server_version_num($node) / 10000);
+}
+
+sub need_version
+{
+	my ($node, $min, $what) = @_;
+	my $have = server_version_num($node);
+	return undef if $have >= $min;
+	return sprintf('PostgreSQL %d has no %s (added in %d)',
+		int($have / 10000), $what, int($min / 10000));
+}
+
+sub program_major
+{
+	my ($program) = @_;
+	my $out = '';
+	IPC::Run::run([ $program, '--version' ], '>', \$out, '2>', \$out)
+	  or croak "$program --version failed: $out";
+	$out =~ /\(PostgreSQL\) (\d+)/
+	  or croak "cannot read the version of $program from: $out";
+	return $1 + 0;
+}
+
+sub client_serves
+{
+	my ($node, $program) = @_;
+	return program_major($program) >= server_major($node);
+}
+
+=pod
+
+=item new_standby($primary, $name)
+
+Creates and starts a streaming standby of C<$primary> (which must have been
+initialised with C<allows_streaming>) and returns it.  The base backup is
+taken with pg_basebackup when the client's pg_basebackup serves the
+primary's version; otherwise (a newer server) with a copy of the data
+directory while the primary is stopped for a moment.
+
+=cut
+
+sub new_standby
+{
+	my ($primary, $name) = @_;
+	my $backup = "${name}_backup";
+	if (client_serves($primary, 'pg_basebackup'))
+	{
+		$primary->backup($backup);
+	}
+	else
+	{
+		print "# pg_basebackup "
+		  . program_major('pg_basebackup')
+		  . " refuses PostgreSQL "
+		  . server_major($primary)
+		  . ": copying the stopped primary's data directory instead\n";
+		$primary->stop;
+		$primary->backup_fs_cold($backup);
+		$primary->start;
+	}
+	my $standby = PostgreSQL::Test::Cluster->new($name);
+	$standby->init_from_backup($primary, $backup, has_streaming => 1);
+	$standby->start;
+	return $standby;
+}
+
+=pod
+
+=item schema_description($node, \@schemas, %opts)
+
+A description of everything in the schemas, read from the catalog with the
+server's own deparsing functions, one line per object, sorted: the schemas
+themselves; relations (kind, persistence, access method, tablespace, owner,
+options and TOAST options, row level security, replica identity, privileges,
+parents, partitioning, comment); their columns by position (type,
+collation, NOT NULL, default, identity, generated, storage, compression,
+statistics target, options, privileges, inheritance, comment); view
+definitions; sequences (parameters and OWNED BY, not their values);
+constraints of tables and domains (definition, validated, deferrable, NO
+INHERIT, inheritance, enforced, index, comment; on PostgreSQL 18 the NOT NULL
+constraints too); indexes (definition, flags, tablespace, options,
+statistics targets, comment); user triggers (definition, enabled state,
+comment); rules; policies; functions (definition, owner, privileges,
+comment); extended statistics; types; and the publications that list the
+schemas' tables (with column lists and row filters where the version has
+them).  OIDs and values (sequence positions, statistics) are not part of
+it, so the same schema gives the same text before and after a table is
+replaced by an equal one.  It works on every supported version (columns
+that only some versions have are read through C<to_jsonb>), where pg_dump
+of the client refuses newer servers.  C<dbname> as elsewhere.
+
+=item description_changes($before, $after)
+
+The lines only in one of two descriptions, prefixed C<-> (before) and C<+>
+(after), for a diagnostic.
+
+=cut
+
+# Sorted, comma-separated elements of an array expression, or '-'.  (Give
+# privileges as coalesce(acl, acldefault(...)): a NULL acl means the default
+# privileges, and a GRANT then REVOKE leaves the same privileges spelt out.)
+sub _sorted_list
+{
+	my ($array) = @_;
+	return "coalesce((SELECT string_agg(x::text, ',' ORDER BY x::text) FROM unnest($array) x), '-')";
+}
+
+# The same for storage parameters and column options, without those whose
+# names start with pg_: the server reserves them for itself (pg_rebuild does
+# not copy them either; some servers give every column one).
+sub _options_list
+{
+	my ($array) = @_;
+	return "coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM unnest($array) x WHERE x NOT LIKE 'pg\\_%'), '-')";
+}
+
+sub _comment
+{
+	my ($oid, $catalog) = @_;
+	return "coalesce(obj_description($oid, '$catalog'), '-')";
+}
+
+# A deparsed definition on one line.
+sub _one_line
+{
+	my ($expr) = @_;
+	return "regexp_replace($expr, '\\s+', ' ', 'g')";
+}
+
+sub schema_description
+{
+	my ($node, $schemas, %opts) = @_;
+	my $list = join(', ', map { my $s = $_; $s =~ s/'/''/g; "'$s'" } @$schemas);
+	my $relacl = _sorted_list(
+		q{coalesce(r.relacl, acldefault((CASE WHEN r.relkind = 'S' THEN 's' ELSE 'r' END)::"char", r.relowner))});
+	my $sql = qq{
+SET search_path = pg_catalog;
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname = ANY (ARRAY[$list]::text[])),
+rel AS (SELECT c.*, quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS qname
+        FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c'))
+SELECT line FROM (
+SELECT 'schema ' || quote_ident(n.nspname) || ': owner=' || pg_get_userbyid(n.nspowner)
+  || ' acl=' || @{[ _sorted_list(q{coalesce(n.nspacl, acldefault('n', n.nspowner))}) ]} || ' comment=' || @{[ _comment('n.oid', 'pg_namespace') ]} AS line
+FROM pg_namespace n JOIN ns USING (oid)
+UNION ALL
+SELECT 'relation ' || r.qname || ': kind=' || r.relkind::text || ' persistence=' || r.relpersistence::text
+  || ' am=' || coalesce((SELECT amname FROM pg_am WHERE oid = r.relam), '-')
+  || ' tablespace=' || coalesce((SELECT spcname FROM pg_tablespace WHERE oid = r.reltablespace), '-')
+  || ' owner=' || pg_get_userbyid(r.relowner)
+  || ' options=' || @{[ _options_list('r.reloptions') ]}
+  || ' toast_options=' || @{[ _options_list('(SELECT t.reloptions FROM pg_class t WHERE t.oid = r.reltoastrelid)') ]}
+  || ' rls=' || r.relrowsecurity || ' force_rls=' || r.relforcerowsecurity || ' replident=' || r.relreplident::text
+  || ' acl=' || $relacl
+  || ' parents=' || coalesce((SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno) FROM pg_inherits i WHERE i.inhrelid = r.oid), '-')
+  || ' partkey=' || coalesce(pg_get_partkeydef(r.oid), '-')
+  || ' partbound=' || coalesce(pg_get_expr(r.relpartbound, r.oid), '-')
+  || ' comment=' || @{[ _comment('r.oid', 'pg_class') ]}
+FROM rel r
+UNION ALL
+SELECT 'view ' || r.qname || ': ' || @{[ _one_line('pg_get_viewdef(r.oid)') ]}
+FROM rel r WHERE r.relkind IN ('v', 'm')
+UNION ALL
+SELECT 'column ' || r.qname || '.' || quote_ident(a.attname)
+  || ': position=' || row_number() OVER (PARTITION BY r.oid ORDER BY a.attnum)
+  || ' type=' || format_type(a.atttypid, a.atttypmod)
+  || ' collation=' || coalesce(nullif(a.attcollation, 0)::regcollation::text, '-')
+  || ' notnull=' || a.attnotnull
+  || ' default=' || coalesce((SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE d.adrelid = a.attrelid AND d.adnum = a.attnum), '-')
+  || ' identity=' || coalesce(nullif(a.attidentity::text, ''), '-')
+  || ' generated=' || coalesce(nullif(a.attgenerated::text, ''), '-')
+  || ' storage=' || a.attstorage::text
+  || ' compression=' || coalesce(nullif(to_jsonb(a) ->> 'attcompression', ''), '-')
+  || ' stattarget=' || coalesce(to_jsonb(a) ->> 'attstattarget', 'null')
+  || ' options=' || @{[ _options_list('a.attoptions') ]}
+  || ' fdwoptions=' || @{[ _sorted_list('a.attfdwoptions') ]}
+  || ' acl=' || @{[ _sorted_list('a.attacl') ]}
+  || ' local=' || a.attislocal || ' inhcount=' || a.attinhcount
+  || ' comment=' || coalesce(col_description(a.attrelid, a.attnum), '-')
+FROM rel r JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
+UNION ALL
+SELECT 'sequence ' || r.qname || ': type=' || format_type(s.seqtypid, NULL)
+  || ' start=' || s.seqstart || ' increment=' || s.seqincrement || ' min=' || s.seqmin
+  || ' max=' || s.seqmax || ' cache=' || s.seqcache || ' cycle=' || s.seqcycle
+  || ' owned_by=' || coalesce((SELECT string_agg(d.refobjid::regclass::text || '.' || quote_ident(a.attname) || ' (' || d.deptype::text || ')', ',')
+       FROM pg_depend d JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+       WHERE d.classid = 'pg_class'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+         AND d.deptype IN ('a', 'i')), '-')
+FROM rel r JOIN pg_sequence s ON s.seqrelid = r.oid
+UNION ALL
+SELECT 'constraint ' || coalesce(r.qname, c.contypid::regtype::text) || '.' || quote_ident(c.conname)
+  || ': type=' || c.contype::text || ' def=' || @{[ _one_line('pg_get_constraintdef(c.oid)') ]}
+  || ' validated=' || c.convalidated || ' deferrable=' || c.condeferrable || ' deferred=' || c.condeferred
+  || ' noinherit=' || c.connoinherit || ' local=' || c.conislocal || ' inhcount=' || c.coninhcount
+  || ' enforced=' || coalesce(to_jsonb(c) ->> 'conenforced', '-')
+  || ' index=' || coalesce(nullif(c.conindid, 0)::regclass::text, '-')
+  || ' comment=' || @{[ _comment('c.oid', 'pg_constraint') ]}
+FROM pg_constraint c
+LEFT JOIN rel r ON r.oid = c.conrelid
+LEFT JOIN pg_type t ON t.oid = c.contypid
+WHERE r.oid IS NOT NULL OR t.typnamespace IN (SELECT oid FROM ns)
+UNION ALL
+SELECT 'index ' || quote_ident(n.nspname) || '.' || quote_ident(ic.relname) || ': def=' || pg_get_indexdef(i.indexrelid)
+  || ' primary=' || i.indisprimary || ' unique=' || i.indisunique || ' valid=' || i.indisvalid
+  || ' ready=' || i.indisready || ' clustered=' || i.indisclustered || ' replident=' || i.indisreplident
+  || ' tablespace=' || coalesce((SELECT spcname FROM pg_tablespace WHERE oid = ic.reltablespace), '-')
+  || ' options=' || @{[ _options_list('ic.reloptions') ]}
+  || ' stattargets=' || coalesce((SELECT string_agg(coalesce(to_jsonb(ia) ->> 'attstattarget', 'null'), ',' ORDER BY ia.attnum)
+       FROM pg_attribute ia WHERE ia.attrelid = i.indexrelid), '-')
+  || ' comment=' || @{[ _comment('i.indexrelid', 'pg_class') ]}
+FROM rel r JOIN pg_index i ON i.indrelid = r.oid JOIN pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_namespace n ON n.oid = ic.relnamespace
+UNION ALL
+SELECT 'trigger ' || r.qname || '.' || quote_ident(t.tgname) || ': def=' || pg_get_triggerdef(t.oid)
+  || ' enabled=' || t.tgenabled::text || ' comment=' || @{[ _comment('t.oid', 'pg_trigger') ]}
+FROM rel r JOIN pg_trigger t ON t.tgrelid = r.oid AND NOT t.tgisinternal
+UNION ALL
+SELECT 'rule ' || r.qname || '.' || quote_ident(ru.rulename) || ': def=' || @{[ _one_line('pg_get_ruledef(ru.oid)') ]}
+  || ' enabled=' || ru.ev_enabled::text || ' comment=' || @{[ _comment('ru.oid', 'pg_rewrite') ]}
+FROM rel r JOIN pg_rewrite ru ON ru.ev_class = r.oid AND ru.rulename <> '_RETURN'
+UNION ALL
+SELECT 'policy ' || r.qname || '.' || quote_ident(p.polname) || ': cmd=' || p.polcmd::text || ' permissive=' || p.polpermissive
+  || ' roles=' || (SELECT string_agg(CASE WHEN x = 0 THEN 'public' ELSE pg_get_userbyid(x)::text END, ',' ORDER BY 1) FROM unnest(p.polroles) x)
+  || ' using=' || coalesce(pg_get_expr(p.polqual, p.polrelid), '-')
+  || ' check=' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '-')
+  || ' comment=' || @{[ _comment('p.oid', 'pg_policy') ]}
+FROM rel r JOIN pg_policy p ON p.polrelid = r.oid
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure::text || ': kind=' || p.prokind::text || ' owner=' || pg_get_userbyid(p.proowner)
+  || ' acl=' || @{[ _sorted_list(q{coalesce(p.proacl, acldefault('f', p.proowner))}) ]}
+  || ' def=' || CASE WHEN p.prokind IN ('f', 'p') THEN @{[ _one_line('pg_get_functiondef(p.oid)') ]} ELSE '-' END
+  || ' comment=' || @{[ _comment('p.oid', 'pg_proc') ]}
+FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+UNION ALL
+SELECT 'statistics ' || quote_ident(n.nspname) || '.' || quote_ident(s.stxname) || ': def=' || pg_get_statisticsobjdef(s.oid)
+  || ' owner=' || pg_get_userbyid(s.stxowner)
+  || ' stattarget=' || coalesce(to_jsonb(s) ->> 'stxstattarget', 'null')
+  || ' comment=' || @{[ _comment('s.oid', 'pg_statistic_ext') ]}
+FROM pg_statistic_ext s JOIN ns n ON n.oid = s.stxnamespace
+UNION ALL
+SELECT 'type ' || t.oid::regtype::text || ': kind=' || t.typtype::text || ' owner=' || pg_get_userbyid(t.typowner)
+  || ' base=' || CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) ELSE '-' END
+  || ' notnull=' || t.typnotnull || ' default=' || coalesce(t.typdefault, '-')
+  || ' labels=' || coalesce((SELECT string_agg(e.enumlabel::text, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '-')
+  || ' acl=' || @{[ _sorted_list(q{coalesce(t.typacl, acldefault('T', t.typowner))}) ]} || ' comment=' || @{[ _comment('t.oid', 'pg_type') ]}
+FROM pg_type t JOIN ns n ON n.oid = t.typnamespace
+WHERE t.typrelid = 0 AND NOT EXISTS (SELECT 1 FROM pg_type e WHERE e.typarray = t.oid)
+UNION ALL
+SELECT 'publication ' || quote_ident(pt.pubname) || ' table ' || quote_ident(pt.schemaname) || '.' || quote_ident(pt.tablename)
+  || ': columns=' || coalesce(to_jsonb(pt) ->> 'attnames', '-') || ' where=' || coalesce(to_jsonb(pt) ->> 'rowfilter', '-')
+FROM pg_publication_tables pt JOIN ns n ON n.nspname = pt.schemaname
+) d ORDER BY line COLLATE "C"};
+	return $node->safe_psql($opts{dbname} // 'postgres', $sql);
+}
+
+sub description_changes
+{
+	my ($before, $after) = @_;
+	my %b = map { $_ => 1 } split /\n/, $before;
+	my %a = map { $_ => 1 } split /\n/, $after;
+	return (
+		(map { "- $_" } grep { !$a{$_} } split /\n/, $before),
+		(map { "+ $_" } grep { !$b{$_} } split /\n/, $after));
+}
+
+=pod
+
+=back
+
+=cut
+
+push @EXPORT, qw(server_version_num server_major need_version program_major
+  client_serves new_standby schema_description description_changes);
+
 1;
