@@ -34,8 +34,9 @@ print_help(void)
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
-		   "  -o, --order-by=COLUMNS     store rows in this order (like CLUSTER):\n"
-		   "                             \"col [ASC|DESC] [NULLS FIRST|LAST], ...\"\n"
+		   "  -o, --order-by=LIST        store the rows in this order: an ORDER BY list, as in SELECT\n"
+		   "                             (default: the order of the index marked for CLUSTER, if any)\n"
+		   "      --no-order             store the rows as they come, even with a CLUSTER index\n"
 		   "  -j, --jobs=N               connections for the copy and the index builds (default 1)\n"
 		   "  -n, --dry-run              print the plan, each statement with the lock it takes; change nothing\n"
 		   "  -T, --wait-timeout=SECS    total time to keep trying for a lock (default %.0f)\n"
@@ -99,7 +100,10 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		if (!changes_add_not_null(cs, o->set_not_null.items[i], &err))
 			free(err);			/* cannot happen: options_parse refused it */
 	}
-	changes_set_order(cs, o->order_by, o->n_order_by);
+	if (o->order_by_arg)
+		changes_set_order(cs, o->order_by_arg);
+	else if (o->no_order)
+		changes_set_no_order(cs);
 }
 
 /* Rebuilds the table of -t, or prints its plan; returns the exit code. */

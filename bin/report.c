@@ -34,6 +34,7 @@ report_intro(const Run *r)
 	char		heap[32];
 	char		total[32];
 	char	   *changes = changes_describe(r->changes);
+	char	   *order = NULL;
 
 	if (t->reltuples >= 0)
 		format_count((long long) t->reltuples, rows, sizeof(rows));
@@ -45,6 +46,13 @@ report_intro(const Run *r)
 			 t->nindexes, t->nindexes == 1 ? "" : "es");
 	log_info("  changes: %s", changes ? changes : "none (compaction only)");
 	free(changes);
+	free(changes_row_order(r->changes, t, &order));
+	if (order)
+		log_info("  rows: stored %s", order);
+	free(order);
+	if (r->plan->copy_order_by && r->s->jobs > 1)
+		log_info("  copy: one ordered statement on one connection (rows copied by several at once would "
+				 "interleave); --jobs %d applies to the index builds", r->s->jobs);
 	log_info("  replay key: %s (%s); jobs %d; lock timeout %d ms; wait timeout %.0f s",
 			 key->name, key->primary ? "primary key" : "unique index", r->s->jobs,
 			 r->s->lock_timeout_ms, r->s->wait_timeout_s);
@@ -62,7 +70,9 @@ report_dry_run(const Run *r)
 {
 	const Plan *p = r->plan;
 	const TableDesc *t = r->t;
+	char	   *order = NULL;
 
+	free(changes_row_order(r->changes, t, &order));
 	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n\n", t->qname);
 	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
 		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
@@ -76,12 +86,21 @@ report_dry_run(const Run *r)
 		   "-- lock: SHARE UPDATE EXCLUSIVE on the table, waiting at most --wait-timeout\n"
 		   "BEGIN;\n%s;\n\n", p->guard_lock);
 	print_list("copy", &p->shadow);
-	printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, "
-		   "all under one exported snapshot (%d connection%s)\n%s%s%s;\n\n",
-		   r->s->jobs, r->s->jobs > 1 ? "s" : "", p->copy_sql,
-		   (p->copy_order_by || conn_server_version(r->main) < 140000) ? "" :
-		   " WHERE ctid >= '(<first block>,0)' AND ctid < '(<next range>,0)'",
-		   p->copy_order_by ? p->copy_order_by : "");
+	if (p->copy_order_by)
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
+			   "snapshot: the rows are stored %s%s\n%s%s;\n\n", order,
+			   r->s->jobs > 1 ? " (rows copied by several connections at once would interleave: --jobs applies "
+			   "to the index builds)" : "", p->copy_sql, p->copy_order_by);
+	else if (conn_server_version(r->main) < 140000)
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
+			   "snapshot (block ranges need PostgreSQL 14)%s%s\n%s;\n\n", order ? ": the rows are stored " : "",
+			   order ? order : "", p->copy_sql);
+	else
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, all under one "
+			   "exported snapshot (%d connection%s)%s%s\n%s WHERE ctid >= '(<first block>,0)' AND "
+			   "ctid < '(<next range>,0)';\n\n", r->s->jobs, r->s->jobs > 1 ? "s" : "",
+			   order ? ": the rows are stored " : "", order ? order : "", p->copy_sql);
+	free(order);
 	print_list("index", &p->indexes);
 	print_list("index", &p->constraints);
 	if (r->dplan->prepare.n > 0)

@@ -734,6 +734,22 @@ conn_command_params(Conn *c, const char *sql, int nparams, const char *const *va
 	return true;
 }
 
+bool
+conn_parse_only(Conn *c, const char *sql)
+{
+	PGresult   *res;
+
+	log_echo_sql(c->label, sql);
+	if (!PQsendPrepare(c->pg, "", sql, 0, NULL))
+	{
+		record_error(c, NULL);
+		return false;
+	}
+	res = collect_results(c, PGRES_COMMAND_OK);
+	PQclear(res);
+	return res != NULL;
+}
+
 PGresult *
 conn_query(Conn *c, const char *sql)
 {

@@ -120,6 +120,13 @@ bool		conn_command_params(Conn *c, const char *sql, int nparams, const char *con
 /* Runs a query returning rows (text format); NULL on failure.  Caller PQclear()s. */
 PGresult   *conn_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
 /*
+ * Has the server parse and analyse one statement without running or
+ * planning it (the extended protocol's Parse, as the unnamed statement): it
+ * must be a single statement, and every name in it must resolve.  False
+ * (error recorded) when the server refuses it.
+ */
+bool		conn_parse_only(Conn *c, const char *sql) __attribute__((warn_unused_result));
+/*
  * Runs a libpqtypes spec ("SELECT ... WHERE c.oid = %oid") with its values
  * as parameters; the result is in binary format for PQgetf.  NULL on failure.
  */

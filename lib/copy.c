@@ -64,7 +64,7 @@ copy_done(void *arg, int task, long long affected)
 
 bool
 copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-		 bool ordered, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
+		 PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
 	char	   *snapshot;
@@ -75,7 +75,7 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	char	   *snap_lit;
 	CopyProgress cp = {0};
 	bool		ok;
-	bool		ranges = !ordered && conn_server_version(coord) >= 140000;
+	bool		ranges = plan->copy_order_by == NULL && conn_server_version(coord) >= 140000;
 
 	memset(out, 0, sizeof(*out));
 	*failed = NULL;
@@ -188,15 +188,18 @@ copy_phase(Run *r)
 	if (!run_open_workers(r))
 		return false;
 	pgr_test_pause("COPY_START");
-	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, r->changes && r->changes->n_order_by > 0,
-				  run_tick, r, &r->copy, &failed))
+	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, run_tick, r, &r->copy, &failed))
 	{
 		if (failed || !r->guard.stop)
 			run_report_failure(r, failed ? failed : r->holder, "could not copy the rows");
 		return false;
 	}
-	snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
-			 r->copy.chunks, r->copy.chunks == 1 ? "" : "s");
+	if (r->plan->copy_order_by)
+		snprintf(note, sizeof(note), "%s rows, in order, in one statement",
+				 format_count(r->copy.rows, rows, sizeof(rows)));
+	else
+		snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
+				 r->copy.chunks, r->copy.chunks == 1 ? "" : "s");
 	phase_end(&r->clock, PHASE_COPY, note);
 	return true;
 }

@@ -51,22 +51,4 @@ bool		ident_parse_one(const char *input, char **name, char **err);
 /* s for a POSIX shell: 'text', with ' written as '\''. */
 char	   *ident_shell_quote(const char *s);
 
-/* One item of --order-by. */
-typedef struct OrderItem
-{
-	char	   *column;
-	bool		descending;
-	int			nulls;			/* 0 = default, 1 = NULLS FIRST, 2 = NULLS LAST */
-} OrderItem;
-
-/*
- * Parses "col [ASC|DESC] [NULLS FIRST|LAST], ...".  On success *items is a
- * newly allocated array of *nitems entries (free with order_items_free).
- */
-bool		ident_parse_order_by(const char *input, OrderItem **items, int *nitems,
-								 char **err);
-void		order_items_free(OrderItem *items, int nitems);
-/* Renders the parsed items as SQL, identifiers quoted. */
-char	   *order_items_sql(const OrderItem *items, int nitems, const char *qualifier);
-
 #endif							/* PGR_IDENT_H */

@@ -25,9 +25,8 @@ typedef struct RebuildOptions
 	char	   *table_schema;	/* parsed; NULL when unqualified */
 	char	   *table_name;		/* parsed */
 	StrVec		set_not_null;	/* parsed column names, no duplicates */
-	char	   *order_by_arg;	/* -o as given */
-	OrderItem  *order_by;		/* parsed */
-	int			n_order_by;
+	char	   *order_by_arg;	/* -o as given: an ORDER BY list, checked by the server */
+	bool		no_order;		/* --no-order: rows as they come, even with a CLUSTER index */
 
 	/* how */
 	int			jobs;

@@ -332,18 +332,14 @@ plan_copy(const PlanInput *in, Plan *p)
 	const TableDesc *t = in->table;
 	char	   *cols = target_list(in, &p->n_copy_columns);
 	char	   *src = source_list(in, NULL);
+	char	   *order = changes_row_order(in->changes, t, NULL);
 
-	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s",
-							   p->shadow_q, cols,
-							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
-							   src, t->qname);
-	if (in->changes && in->changes->n_order_by > 0)
-	{
-		char	   *ob = order_items_sql(in->changes->order_by, in->changes->n_order_by, NULL);
-
-		p->copy_order_by = pgr_psprintf(" ORDER BY %s", ob);
-		free(ob);
-	}
+	p->copy_select = pgr_psprintf("SELECT %s FROM ONLY %s", src, t->qname);
+	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s %s", p->shadow_q, cols,
+							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "", p->copy_select);
+	if (order)
+		p->copy_order_by = pgr_psprintf(" ORDER BY %s", order);
+	free(order);
 	free(cols);
 	free(src);
 }
@@ -824,6 +820,7 @@ plan_free(Plan *p)
 	stmts_free(&p->install);
 	stmts_free(&p->shadow);
 	free(p->copy_sql);
+	free(p->copy_select);
 	free(p->copy_order_by);
 	stmts_free(&p->indexes);
 	stmts_free(&p->constraints);

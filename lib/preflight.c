@@ -415,6 +415,62 @@ make_plan(Run *r)
 	return true;
 }
 
+/*
+ * The rows' order (--order-by, or the CLUSTER index's) is SQL text that the
+ * copy's statement will hold, so the server checks it first, without running
+ * or planning anything (conn_parse_only), in two places:
+ *  - inside an aggregate's ORDER BY, where only an ORDER BY list can stand
+ *    before the closing parenthesis: LIMIT, OFFSET, FETCH, FOR UPDATE, ON
+ *    CONFLICT, RETURNING, a second statement, or a comment or a quote that
+ *    would swallow the parenthesis are syntax errors there, and window and
+ *    set-returning functions are refused;
+ *  - after the copy's own SELECT, as the copy will run it: a parenthesis
+ *    that closed the aggregate early would have nothing to close there, and
+ *    names and positions resolve as they will in the copy.
+ * Text accepted in both places is one ORDER BY list and nothing else, read
+ * the same way by the copy.  Our sessions' search_path is pg_catalog, pg_temp.
+ */
+static bool
+check_order(Run *r)
+{
+	char	   *why = NULL;
+	char	   *list = changes_row_order(r->changes, r->t, &why);
+	char	   *in_aggregate;
+	char	   *in_copy;
+	bool		ok;
+
+	free(why);
+	if (list == NULL)
+		return true;
+	in_aggregate = pgr_psprintf("SELECT pg_catalog.array_agg(NULL::pg_catalog.int4 ORDER BY %s) FROM ONLY %s",
+								list, r->t->qname);
+	in_copy = pgr_psprintf("%s%s", r->plan->copy_select, r->plan->copy_order_by);
+	ok = conn_parse_only(r->main, in_aggregate) && conn_parse_only(r->main, in_copy);
+	free(in_aggregate);
+	free(in_copy);
+	if (ok)
+		log_verbose("the server accepts the order of the rows: %s", list);
+	else if (r->changes && r->changes->order == ROW_ORDER_GIVEN)
+	{
+		log_error("--order-by \"%s\" is not an ORDER BY list of %s that the server accepts: %s", list,
+				  r->t->qname, r->main->message ? r->main->message : "unknown error");
+		if (r->main->detail)
+			log_detail("%s", r->main->detail);
+		log_detail("It must be one ORDER BY list and nothing else; the server parsed it without running anything.");
+		refuse(NULL, "Write it as after ORDER BY in a SELECT on the table: expressions, each with ASC or DESC "
+			   "or USING an operator, NULLS FIRST or LAST, COLLATE.  Names are looked up with search_path = "
+			   "pg_catalog, pg_temp: qualify your own functions, operators and collations with their schema.");
+	}
+	else
+	{
+		log_error("the order of the CLUSTER index of %s (%s) cannot be used by the copy: %s", r->t->qname, list,
+				  r->main->message ? r->main->message : "unknown error");
+		refuse(NULL, "Give the order with --order-by, or keep the rows as they come with --no-order.");
+	}
+	free(list);
+	return ok;
+}
+
 /* Finds the table; false (logged) when it does not exist or cannot be read. */
 static bool
 find_table(Run *r)
@@ -438,7 +494,7 @@ find_table(Run *r)
 		return false;
 	}
 	r->t = pgr_calloc(1, sizeof(TableDesc));
-	if (!catalog_read_table(r->main, (unsigned int) oid, r->t))
+	if (!catalog_read_table(r->main, (unsigned int) oid, r->t) || !catalog_read_cluster_order(r->main, r->t))
 	{
 		catalog_free_table(r->t);
 		free(r->t);
@@ -459,7 +515,7 @@ preflight_run(Run *r)
 		return false;
 	if (!check_relation_kind(r->t) || !check_ownership(r) || !take_table_lock(r) ||
 		!check_recorded_runs(r) || !check_key_and_indexes(r->t) || !check_changes(r) ||
-		!check_dependents(r) || !make_plan(r) || !check_names(r) || !check_nulls(r))
+		!check_dependents(r) || !make_plan(r) || !check_order(r) || !check_names(r) || !check_nulls(r))
 		return false;
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);

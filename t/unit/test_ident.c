@@ -1,4 +1,4 @@
-/* test_ident.c: quoting and parsing of identifiers, literals, --order-by. */
+/* test_ident.c: quoting and parsing of identifiers and literals. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,38 +104,12 @@ check_shell(void)
 	free(q);
 }
 
-static void
-check_order_by(void)
-{
-	OrderItem  *items;
-	int			n;
-	char	   *err;
-	char	   *sql;
-
-	ok(ident_parse_order_by("a, \"B c\" DESC NULLS LAST, d nulls first", &items, &n, &err), "order-by parses");
-	is_int(n, 3, "three items");
-	sql = order_items_sql(items, n, NULL);
-	is_str(sql, "\"a\", \"B c\" DESC NULLS LAST, \"d\" NULLS FIRST", "rendered with quoting");
-	free(sql);
-	order_items_free(items, n);
-
-	ok(!ident_parse_order_by("a; DROP TABLE t", &items, &n, &err), "SQL after a column refused");
-	free(err);
-	ok(!ident_parse_order_by("a NULLS", &items, &n, &err), "NULLS without FIRST/LAST refused");
-	free(err);
-	ok(!ident_parse_order_by("lower(a)", &items, &n, &err), "expressions refused");
-	free(err);
-	ok(!ident_parse_order_by("", &items, &n, &err), "empty list refused");
-	free(err);
-}
-
 int
 main(void)
 {
 	check_quote();
 	check_literal();
 	check_parse();
-	check_order_by();
 	check_shell();
 	return done_testing();
 }
