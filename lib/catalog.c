@@ -83,23 +83,29 @@ catalog_resolve_table(Conn *c, const char *schema, const char *name, char **foun
 	return oid;
 }
 
-/* "name='value', ..." from pg_options_to_table over a reloptions array. */
+/*
+ * "name='value', ..." from a reloptions array, in the array's order: it is
+ * the order the user wrote them in, which pg_dump shows and schema-drift
+ * checks compare.
+ */
 static bool
-read_options(Conn *c, unsigned int oid, bool toast, char **out)
+read_options(Conn *c, unsigned int oid, bool toast, char **out, bool *autovacuum_set)
 {
 	PGresult   *res;
 	StrBuf		sb;
 
 	*out = NULL;
+	if (autovacuum_set)
+		*autovacuum_set = false;
 	res = conn_queryf(c,
 					  toast ?
 					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c "
 					  "JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) c.reltoastrelid, "
-					  "pg_catalog.pg_options_to_table(tc.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
-					  "ORDER BY 1" :
+					  "pg_catalog.pg_options_to_table(tc.reloptions) WITH ORDINALITY o(option_name, option_value, ord) "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid ORDER BY o.ord" :
 					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c, "
-					  "pg_catalog.pg_options_to_table(c.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
-					  "ORDER BY 1",
+					  "pg_catalog.pg_options_to_table(c.reloptions) WITH ORDINALITY o(option_name, option_value, ord) "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid ORDER BY o.ord",
 					  oid);
 	if (res == NULL)
 	{
@@ -120,6 +126,8 @@ read_options(Conn *c, unsigned int oid, bool toast, char **out)
 			if (toast)
 				sb_append(&sb, "toast.");
 			ident_append(&sb, k);
+			if (autovacuum_set && k && strcmp(k, "autovacuum_enabled") == 0)
+				*autovacuum_set = true;
 			sb_appendf(&sb, "=%s", lit);
 			free(k);
 			free(v);
@@ -215,8 +223,8 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 	t->heap_bytes = res_int8(res, 0, 0);
 	t->total_bytes = res_int8(res, 0, 1);
 	PQclear(res);
-	return read_options(c, oid, false, &t->reloptions) &&
-		read_options(c, oid, true, &t->toast_reloptions);
+	return read_options(c, oid, false, &t->reloptions, &t->autovacuum_set) &&
+		read_options(c, oid, true, &t->toast_reloptions, NULL);
 }
 
 static bool
@@ -235,8 +243,8 @@ read_columns(Conn *c, TableDesc *t)
 			   "a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, "
 			   "a.attgenerated::text, a.attstorage::text, t.typstorage::text, %s, a.attstattarget::int4, "
 			   "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) OPERATOR(pg_catalog.||) '=' "
-			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ') "
-			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) o "
+			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ' ORDER BY o.ord) "
+			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) WITH ORDINALITY o(option_name, option_value, ord) "
 			   "   WHERE left(o.option_name, 3) <> 'pg_'), "
 			   "pg_catalog.col_description(a.attrelid, a.attnum), sq.nspname, sq.relname, "
 			   "CASE WHEN a.attidentity OPERATOR(pg_catalog.<>) '' THEN "

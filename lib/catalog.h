@@ -98,8 +98,9 @@ typedef struct TableDesc
 	bool		is_partition;
 	bool		is_typed;
 	char	   *access_method;	/* NULL when heap (the default) */
-	char	   *reloptions;		/* "fillfactor=70, ..." or NULL */
-	char	   *toast_reloptions;
+	char	   *reloptions;		/* "fillfactor"='70', ... in the array's order, or NULL */
+	bool		autovacuum_set; /* autovacuum_enabled is one of them */
+	char	   *toast_reloptions;	/* "toast.name"='value', ... likewise */
 	char	   *tablespace;		/* NULL = database default */
 	char	   *comment;
 	char		replident;		/* relreplident */

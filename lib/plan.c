@@ -309,23 +309,6 @@ plan_shadow(const PlanInput *in, Plan *p)
 			  "ALTER TABLE %s SET (autovacuum_enabled = false)", p->shadow_q);
 }
 
-/* The table's own autovacuum_enabled value (a literal), or NULL if unset. */
-static char *
-own_autovacuum_setting(const TableDesc *t)
-{
-	const char *key = "\"autovacuum_enabled\"='";
-	const char *hit = t->reloptions ? strstr(t->reloptions, key) : NULL;
-	const char *end;
-
-	if (hit == NULL)
-		return NULL;
-	hit += strlen(key) - 1;		/* at the opening quote */
-	end = strchr(hit + 1, '\'');
-	if (end == NULL)
-		return NULL;
-	return pgr_psprintf("%.*s", (int) (end - hit + 1), hit);
-}
-
 static void
 plan_copy(const PlanInput *in, Plan *p)
 {
@@ -689,17 +672,20 @@ plan_swap(const PlanInput *in, Plan *p)
 		free(who);
 		free(col);
 	}
-	{
-		char	   *av = own_autovacuum_setting(t);
-
-		if (av)
-			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
-					  "ALTER TABLE %s SET (autovacuum_enabled = %s)", t->qname, av);
-		else
-			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
-					  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
-		free(av);
-	}
+	/*
+	 * The shadow was created WITH the table's storage parameters, in their
+	 * order, then given autovacuum_enabled = false, which SET moves to the
+	 * end of the array.  Setting every parameter again, in the table's order,
+	 * puts back exactly its array (SET keeps, in front, only the parameters
+	 * it does not name, and here it names them all); without a setting of
+	 * its own, RESET removes ours and leaves the others in place.  No rewrite.
+	 */
+	if (t->autovacuum_set)
+		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)", "ALTER TABLE %s SET (%s)", t->qname,
+				  t->reloptions);
+	else
+		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+				  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
 	if (t->rls_enabled)
 		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s ENABLE ROW LEVEL SECURITY", t->qname);

@@ -46,7 +46,8 @@ make_table(TableDesc *t)
 	t->relkind = 'r';
 	t->persistence = 'p';
 	t->replident = 'd';
-	t->reloptions = s("\"fillfactor\"='70', \"autovacuum_enabled\"='true'");
+	t->reloptions = s("\"autovacuum_enabled\"='true', \"fillfactor\"='70'");
+	t->autovacuum_set = true;
 	t->comment = s("it's the orders");
 	t->ncolumns = 4;
 	t->columns = calloc(4, sizeof(ColumnDesc));
@@ -173,7 +174,9 @@ main(void)
 	   "generated column re-created");
 	ok(strstr(create, "CONSTRAINT \"positive\" CHECK ((total >= (0)::numeric))") != NULL, "valid CHECK in CREATE");
 	ok(strstr(create, "\"later\"") == NULL, "NOT VALID CHECK not in CREATE");
-	ok(strstr(create, "WITH (\"fillfactor\"='70', \"autovacuum_enabled\"='true')") != NULL, "storage parameters");
+	ok(strstr(create, "WITH (\"autovacuum_enabled\"='true', \"fillfactor\"='70')") != NULL,
+	   "storage parameters, in the table's order");
+	ok(list_has(&p.shadow, "SET (autovacuum_enabled = false)"), "no autovacuum on the shadow while it fills");
 	ok(list_has(&p.shadow, "ALTER COLUMN \"Note \"\"x\"\"\" SET STORAGE MAIN"), "column storage");
 	ok(list_has(&p.shadow, "SET STATISTICS 500"), "statistics target");
 	ok(list_has(&p.shadow, "COMMENT ON COLUMN \"Sales\".\"pgrebuild_new_16390\".\"Note \"\"x\"\"\" IS 'free text'"),
@@ -229,7 +232,8 @@ main(void)
 	   "identity sequence takes the original name");
 	ok(list_has(&p.grants, "GRANT SELECT ON TABLE \"Sales\".\"Orders\" TO \"reader\""), "table grant");
 	ok(list_has(&p.grants, "GRANT UPDATE (\"total\") ON TABLE \"Sales\".\"Orders\" TO PUBLIC"), "column grant to PUBLIC");
-	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "the table's own autovacuum setting comes back");
+	ok(list_has(&p.grants, "ALTER TABLE \"Sales\".\"Orders\" SET (\"autovacuum_enabled\"='true', \"fillfactor\"='70')"),
+	   "the table's own parameters set again, all, in its order (autovacuum_enabled back in place)");
 	ok(list_has(&p.finish, "DROP TABLE IF EXISTS \"Sales\".\"pgrebuild_old_16390\" RESTRICT"), "old table dropped RESTRICT");
 	ok(list_pos(&p.finish, "DROP FUNCTION IF EXISTS \"pgrebuild\".\"capture_16390\"()") == 0 &&
 	   list_pos(&p.finish, "DROP TABLE IF EXISTS \"pgrebuild\".\"log_16390\"") == 1 &&
@@ -250,7 +254,13 @@ main(void)
 	   "serial sequence moves to the new table");
 	ok(strstr(p.copy_sql, "OVERRIDING") == NULL, "no OVERRIDING without identity");
 	ok(p.copy_order_by == NULL, "no ORDER BY with --no-order, though an index is marked for CLUSTER");
-	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "autovacuum restore");
+	t.autovacuum_set = false;
+	free(t.reloptions);
+	t.reloptions = s("\"fillfactor\"='70'");
+	plan_free(&p);
+	ok(plan_build(&in, &p, &err), "plan without an autovacuum setting of the table's own");
+	ok(list_has(&p.grants, "ALTER TABLE \"Sales\".\"Orders\" RESET (autovacuum_enabled)") &&
+	   !list_has(&p.grants, "\"fillfactor\""), "the shadow's setting is RESET, the others stay in place");
 	plan_free(&p);
 
 	/* the change model: the plan asks each column its type and its source */
