@@ -147,8 +147,7 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 
 	res = conn_queryf(c,
 					  "SELECT n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text, "
-					  "c.relowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r "
-					  "  WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), "
+					  "pg_catalog.pg_get_userbyid(c.relowner) OPERATOR(pg_catalog.=) CURRENT_USER, "
 					  "pg_catalog.pg_has_role(c.relowner, 'MEMBER'), c.relkind::text, c.relpersistence::text, "
 					  "c.relispartition, c.reloftype OPERATOR(pg_catalog.<>) 0, "
 					  "CASE WHEN am.amname OPERATOR(pg_catalog.<>) 'heap' THEN am.amname::text END, "

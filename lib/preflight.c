@@ -198,8 +198,15 @@ check_dependents(Run *r)
 	{
 		PGresult   *res = conn_query(r->main, "SELECT rolbypassrls OR rolsuper FROM pg_catalog.pg_roles "
 									 "WHERE rolname = current_user");
-		bool		bypass = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		bool		bypass;
 
+		if (res == NULL)
+		{
+			/* the question went unanswered: say so, never "does not bypass" */
+			conn_report(r->main, "could not check whether the run's role bypasses row level security");
+			return refuse(NULL, NULL);
+		}
+		bypass = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		PQclear(res);
 		if (!bypass)
 		{
