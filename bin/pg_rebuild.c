@@ -41,7 +41,8 @@ print_help(void)
 		   "  -n, --dry-run              print the plan, each statement with the lock it takes; change nothing\n"
 		   "  -T, --wait-timeout=SECS    total time to keep trying for a lock (default %.0f)\n"
 		   "      --lock-timeout=MS      one lock attempt (default %d)\n"
-		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE)\n"
+		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE);\n"
+		   "                             with --dry-run, list it\n"
 		   "      --status               list the runs recorded in the database (exit 3 if one is dead)\n"
 		   "      --json                 with --status: print JSON\n"
 		   "      --kill-blockers        after --wait-timeout, cancel then terminate the sessions that\n"
@@ -62,8 +63,10 @@ print_help(void)
 		   "  -w, --no-password          never prompt for a password\n"
 		   "  -W, --password             force a password prompt\n"
 		   "PG* environment variables and ~/.pgpass are used as by psql.\n\n"
-		   "Exit status: 0 rebuilt; 1 failed, the table is unchanged and nothing is left behind;\n"
-		   "2 bad usage; 3 failed and leftovers remain (the message names the --cleanup command).\n\n"
+		   "Exit status: 0 rebuilt, nothing left behind; 1 failed, the table is unchanged and nothing is left\n"
+		   "behind; 2 bad usage; 3 leftovers remain (the run failed, or the table was rebuilt but some of its\n"
+		   "objects remain; the message says which and names the --cleanup command).  --cleanup: 0 nothing\n"
+		   "dead left, 3 some left (with --dry-run: dead runs to clean up).  --status: 3 when a run is dead.\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
 		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);

@@ -152,8 +152,10 @@ void		run_report_failure(Run *r, Conn *failed, const char *what);
 
 /*
  * Called on any failure: before the swap committed, removes this run's
- * objects and says the table is as it was; after, what is left must go
- * through --cleanup.  Sets and returns r->result.exit_code.
+ * objects and says the table is as it was (exit 1, or 3 when some remain);
+ * after, tries once more to remove what is left: all gone is a success
+ * (exit 0, the finish's line says so), otherwise it is an error naming the
+ * --cleanup command (exit 3).  Sets and returns r->result.exit_code.
  */
 int			run_fail(Run *r);
 

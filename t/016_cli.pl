@@ -31,7 +31,7 @@ for my $help ('--help', '-?')
 	{
 		like($out, qr/(?:^|[\s,])\Q$opt\E(?:[\s=,]|$)/m, "$help mentions $opt");
 	}
-	like($out, qr/Exit status: 0 rebuilt; 1 failed.*2 bad usage; 3 failed and leftovers remain/s,
+	like($out, qr/Exit status: 0 rebuilt, nothing left behind; 1 failed.*2 bad usage; 3 leftovers remain.*--cleanup: 0 nothing\s+dead left, 3 some left \(with --dry-run: dead runs to clean up\)/s,
 		"$help: explains the exit codes");
 }
 for my $version ('--version', '-V')
