@@ -36,14 +36,15 @@ report_intro(const Run *r)
 	char	   *changes = changes_describe(r->changes);
 	char	   *order = NULL;
 
-	if (t->reltuples >= 0)
-		format_count((long long) t->reltuples, rows, sizeof(rows));
-	else
-		snprintf(rows, sizeof(rows), "an unknown number of");	/* never analyzed */
-	log_info("rebuilding table %s in database %s: about %s rows, heap %s, total %s with %d index%s",
-			 t->qname, PQdb(r->main->pg), rows,
+	char	   *space = estimate_describe(&r->size);
+
+	log_info("rebuilding table %s in database %s: about %s rows%s, heap %s, total %s with %d index%s",
+			 t->qname, PQdb(r->main->pg), format_count((long long) r->size.rows, rows, sizeof(rows)),
+			 r->size.rows_source == EST_ROWS_SIZE ? " (estimated from its size: never vacuumed or analyzed)" : "",
 			 format_bytes(t->heap_bytes, heap, sizeof(heap)), format_bytes(t->total_bytes, total, sizeof(total)),
 			 t->nindexes, t->nindexes == 1 ? "" : "es");
+	log_info("  space: %s", space);
+	free(space);
 	log_info("  changes: %s", changes ? changes : "none (compaction only)");
 	free(changes);
 	free(changes_row_order(r->changes, t, &order));
@@ -72,8 +73,11 @@ report_dry_run(const Run *r)
 	const TableDesc *t = r->t;
 	char	   *order = NULL;
 
+	char	   *space = estimate_describe(&r->size);
+
 	free(changes_row_order(r->changes, t, &order));
-	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n\n", t->qname);
+	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n-- space: %s\n\n", t->qname, space);
+	free(space);
 	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
 		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
 	printf("-- [install] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff "
@@ -216,7 +220,7 @@ report_status(const RunList *l, bool json)
 		{
 			char	   *sq = ident_shell_quote(tq);
 
-			printf(" (was pid %d): run pg_rebuild --cleanup -t %s\n", r->pid, sq);
+			printf(" (was pid %d): run pg_rebuild --cleanup%s -t %s\n", r->pid, l->connection_args, sq);
 			free(sq);
 		}
 		for (size_t k = 0; k < r->objects.n; k++)

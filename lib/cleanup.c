@@ -68,7 +68,7 @@ drop_one(Conn *c, const char *tool_schema, long long run_id, ObjKind k, const ch
 		{
 			char	   *sql = object_finish_sql(k, schema, name, tschema, tname);
 
-			ok = conn_command(c, sql);
+			ok = conn_command_if_exists(c, sql);
 			free(sql);
 		}
 		ok = ok && state_forget(c, tool_schema, run_id, k, schema, name) &&
@@ -354,6 +354,7 @@ list_runs(const CleanupRequest *req, Conn **c, RunList *out)
 	if (*c == NULL || !state_schema_exists(*c, req->tool_schema, &out->schema_exists))
 		return false;
 	out->dbname = pgr_strdup(PQdb((*c)->pg));
+	out->connection_args = run_connection_args(*c, req->params);
 	if (!out->schema_exists)
 		return true;
 	if (req->table && schema == NULL && catalog_resolve_table(*c, NULL, req->table, &found) > 0)
@@ -368,6 +369,7 @@ run_list_free(RunList *l)
 {
 	state_free_runs(l->runs, l->n);
 	free(l->dbname);
+	free(l->connection_args);
 	memset(l, 0, sizeof(*l));
 }
 

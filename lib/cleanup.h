@@ -64,6 +64,7 @@ typedef struct RunList
 {
 	bool		schema_exists;	/* false: the database has never seen a run */
 	char	   *dbname;
+	char	   *connection_args;	/* " -d ... -h ... -p ... -U ...", for the --cleanup hint */
 	RunInfo    *runs;
 	int			n;
 } RunList;

@@ -51,6 +51,7 @@ typedef struct Conn
 	char	   *constraint;
 	int			cancel_slot;	/* index in the interrupt registry, -1 if none */
 	bool		busy;			/* a statement is running (the wait hook must not use it) */
+	bool		quiet_skips;	/* within conn_command_if_exists */
 	ConnRecording *recording;	/* see conn_record_start */
 	bool		batching;		/* see conn_batch_begin */
 	bool		batch_failed;	/* a statement of the batch could not be sent */
@@ -109,6 +110,12 @@ void		conn_best_effort(Conn *c, const char *sql);
 
 /* Runs one or more statements that return no rows; false on failure. */
 bool		conn_command(Conn *c, const char *sql) __attribute__((warn_unused_result));
+/*
+ * The same, for the tool's own DROP ... IF EXISTS: the server's notice that
+ * the object does not exist ("..., skipping") is not shown, even with
+ * --verbose; every other notice and warning is.
+ */
+bool		conn_command_if_exists(Conn *c, const char *sql) __attribute__((warn_unused_result));
 bool		conn_commandv(Conn *c, const char *fmt, ...) PGR_PRINTF(2, 3) __attribute__((warn_unused_result));
 /*
  * Runs one statement with text parameters $1..$n (for generated SQL that

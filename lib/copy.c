@@ -49,6 +49,7 @@ copy_done(void *arg, int task, long long affected)
 {
 	CopyProgress *cp = arg;
 	char		r[32];
+	char		rate[32];
 	double		el = pgr_now() - cp->started;
 
 	(void) task;
@@ -56,9 +57,10 @@ copy_done(void *arg, int task, long long affected)
 	cp->blocks_done += cp->chunk_blocks;
 	if (cp->blocks_done > cp->blocks_total)
 		cp->blocks_done = cp->blocks_total;
-	log_progress("copy: %3.0f%%  %s rows  %.0f rows/s",
+	log_progress("copy: %3.0f%%  %s rows  %s rows/s",
 				 cp->blocks_total ? 100.0 * (double) cp->blocks_done / (double) cp->blocks_total : 100.0,
-				 format_count(cp->rows, r, sizeof(r)), el > 0 ? (double) cp->rows / el : 0.0);
+				 format_count(cp->rows, r, sizeof(r)),
+				 format_count(el > 0 ? (long long) ((double) cp->rows / el) : 0, rate, sizeof(rate)));
 	pgr_test_pause("COPY_CHUNK");
 }
 
@@ -158,7 +160,7 @@ create_shadow(Run *r)
 	const Plan *p = r->plan;
 
 	if (!conn_command(r->main, "BEGIN") ||
-		!conn_command(r->main, p->drop_shadow) ||
+		!conn_command_if_exists(r->main, p->drop_shadow) ||
 		!state_forget(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name) ||
 		!state_record(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name, NULL, NULL) ||
 		!run_record_phase(r, PHASE_COPY))

@@ -244,6 +244,34 @@ check_dependents(Run *r)
 	return true;
 }
 
+/*
+ * Its rows and the space the rebuild should give back (estimate.h), for the
+ * intro and the plan.  A statistics view that cannot be read costs the
+ * estimate, not the run.
+ */
+static void
+estimate_size(Run *r)
+{
+	EstimateInput in;
+
+	if (estimate_read(r->main, r->t->oid, &in))
+		estimate_compute(&in, &r->size);
+	else
+	{
+		log_warning("could not estimate the space the rebuild gives back: %s",
+					r->main->message ? r->main->message : "the table's statistics could not be read");
+		memset(&r->size, 0, sizeof(r->size));
+		r->size.heap_now = r->t->heap_bytes;
+		r->size.rows = r->t->reltuples > 0 ? r->t->reltuples : 0;
+		r->size.unknown_why = pgr_strdup("its statistics could not be read");
+	}
+	estimate_input_free(&in);
+	if (r->size.known)
+		log_verbose("estimate: heap %lld -> %lld bytes, indexes %lld -> %lld bytes (%d estimated, %d as they "
+					"are), %.0f rows", r->size.heap_now, r->size.heap_after, r->size.indexes_now,
+					r->size.indexes_after, r->size.indexes_estimated, r->size.indexes_unchanged, r->size.rows);
+}
+
 /* The table's advisory lock: one run per table at a time. */
 static bool
 take_table_lock(Run *r)
@@ -521,8 +549,11 @@ preflight_run(Run *r)
 	if (r->main == NULL || !check_server(r) || !find_table(r))
 		return false;
 	if (!check_relation_kind(r->t) || !check_ownership(r) || !take_table_lock(r) ||
-		!check_recorded_runs(r) || !check_key_and_indexes(r->t) || !check_changes(r) ||
-		!check_dependents(r) || !make_plan(r) || !check_order(r) || !check_names(r) || !check_nulls(r))
+		!check_recorded_runs(r) || !check_key_and_indexes(r->t))
+		return false;
+	estimate_size(r);
+	if (!check_changes(r) || !check_dependents(r) || !make_plan(r) || !check_order(r) || !check_names(r) ||
+		!check_nulls(r))
 		return false;
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);

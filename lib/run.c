@@ -45,6 +45,7 @@ run_free(Run *r)
 		dependents_free(r->deps);
 	if (r->t)
 		catalog_free_table(r->t);
+	estimate_free(&r->size);
 	free(r->plan);
 	free(r->dplan);
 	free(r->deps);
@@ -153,14 +154,12 @@ append_arg(StrBuf *sb, const char *flag, const char *value)
 	free(q);
 }
 
-void
-run_print_cleanup_hint(const Run *r)
+char *
+run_connection_args(const Conn *c, const ConnParams *params)
 {
 	StrBuf		sb;
-	Conn	   *c = r->main;
 
 	sb_init(&sb);
-	sb_append(&sb, "pg_rebuild --cleanup");
 	if (c && c->pg && conn_ok(c))
 	{
 		/* never the connection string itself: it may hold a password */
@@ -179,22 +178,27 @@ run_print_cleanup_hint(const Run *r)
 
 		for (int i = 0; i < 4; i++)
 		{
-			char	   *v = conn_target_value(r->params, keys[i][1]);
+			char	   *v = conn_target_value(params, keys[i][1]);
 
 			if (v)
 				append_arg(&sb, keys[i][0], v);
 			free(v);
 		}
 	}
-	if (r->t)
-	{
-		char	   *tq = ident_quote_qualified(r->t->schema, r->t->name);
+	return sb_steal(&sb);
+}
 
-		append_arg(&sb, "-t", tq);
-		free(tq);
-	}
-	log_hint("Run: %s", sb.data);
-	sb_free(&sb);
+void
+run_print_cleanup_hint(const Run *r)
+{
+	char	   *args = run_connection_args(r->main, r->params);
+	char	   *tq = r->t ? ident_quote_qualified(r->t->schema, r->t->name) : NULL;
+	char	   *tsh = tq ? ident_shell_quote(tq) : NULL;
+
+	log_hint("Run: pg_rebuild --cleanup%s%s%s", args, tsh ? " -t " : "", tsh ? tsh : "");
+	free(args);
+	free(tq);
+	free(tsh);
 }
 
 /* run_fail, returning the exit code. */

@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "copy.h"
 #include "dependents.h"
+#include "estimate.h"
 #include "guard.h"
 #include "phases.h"
 #include "plan.h"
@@ -93,6 +94,7 @@ struct Run
 	uint64_t	fingerprint;	/* of t at preflight */
 	uint64_t	dep_fingerprint;	/* of deps at preflight */
 	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
+	SizeEstimate size;			/* its rows, and the space the rebuild should give back */
 
 	/* Its state in the database. */
 	long long	lock_key;		/* the table's advisory lock */
@@ -161,5 +163,12 @@ int			run_fail(Run *r);
 
 /* Logs the hint "Run: pg_rebuild --cleanup ..." with this run's connection options. */
 void		run_print_cleanup_hint(const Run *r);
+
+/*
+ * " -d 'db' -h 'host' -p 'port' -U 'user'", shell-quoted, for a command the
+ * user can paste: where c is connected, or (c gone or NULL) what params
+ * say.  Never the password.  Newly allocated.
+ */
+char	   *run_connection_args(const Conn *c, const ConnParams *params);
 
 #endif							/* PGR_RUN_H */

@@ -242,6 +242,8 @@ like($cmd // '', qr/-d 'postgres' -h '127\.0\.0\.1' -p '$port' -U 'owner' -t '"s
 ($rc, $out, $err) = run_rebuild($node, '--status', '-d', $conn);
 is($rc, 3, 'exit 3: --status shows the dead run');
 unlike("$out$err", qr/\Q$secret\E/, 'exit 3: no password in --status');
+my ($status_cmd) = $out =~ /: run (pg_rebuild --cleanup .*)$/m;
+is($status_cmd, $cmd, 'exit 3: --status gives the same --cleanup command, with the connection options');
 # The printed command works as printed (the password comes from PGPASSWORD).
 my @args = ($cmd // '') =~ /'[^']*'|\S+/g;
 s/^'(.*)'$/$1/ for @args;
