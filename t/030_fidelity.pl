@@ -215,7 +215,9 @@ $node->safe_psql('postgres', q{
 });
 my $reloptions_sql = q{
 	SELECT string_agg(c.relname || ' ' || coalesce(c.reloptions::text, '-') || ' toast ' || coalesce(t.reloptions::text, '-')
-		|| ' columns ' || (SELECT coalesce(string_agg(a.attname || coalesce(a.attoptions::text, '-'), ' ' ORDER BY a.attnum), '')
+		|| ' columns ' || (SELECT coalesce(string_agg(a.attname || coalesce(
+								(SELECT array_agg(o ORDER BY n)::text FROM unnest(a.attoptions) WITH ORDINALITY u(o, n)
+								 WHERE o NOT LIKE 'pg\\_%'), '-'), ' ' ORDER BY a.attnum), '')
 						  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0),
 		E'\n' ORDER BY c.relname)
 	FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
