@@ -144,7 +144,11 @@ check_given_once(ParseState *ps, int c, const char *arg, char **err)
 		return true;
 	}
 	name = option_name(c);
-	if (c == 't')
+	if (c == 'd')
+		/* a connection string may hold a password: never echoed */
+		*err = pgr_psprintf("%s is given twice: it takes one database name, connection string or URI; "
+							"give it once", name);
+	else if (c == 't')
 		*err = pgr_psprintf("%s is given twice (\"%s\", then \"%s\"): this version rebuilds one table per "
 							"command; run pg_rebuild once for each table", name, ps->given[c], arg);
 	else

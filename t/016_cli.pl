@@ -78,7 +78,6 @@ for my $twice (
 	[ '--lock-timeout', '100', '--lock-timeout=200' ],
 	[ '--retry-timeout', '1', '--retry-timeout', '2' ],
 	[ '--catchup-timeout', '1', '--catchup-timeout', '2' ],
-	[ '-d', 'postgres', '--dbname', 'other' ],
 	[ '-h', 'localhost', '-h', '127.0.0.1' ],
 	[ '-p', '5432', '--port=5433' ],
 	[ '-U', 'me', '--username', 'you' ])
@@ -94,6 +93,12 @@ for my $twice (
 	unshift @args, '-t', 'x' unless $first_opt eq '-t';
 	push @usage, [ \@args, qr/\Q$name is given twice ("$v1", then "$v2")\E/, "$name given twice" ];
 }
+# -d twice: said, but its values are not echoed (a connection string may
+# hold a password).
+push @usage,
+  [ [ '-t', 'x', '-d', 'postgres', '-d', 'host=h password=secret456' ],
+	qr/-d\/--dbname is given twice: it takes one database name, connection string or URI; give it once/,
+	'-d given twice' ];
 for my $u (@usage)
 {
 	my ($args, $re, $name) = @$u;
@@ -103,6 +108,7 @@ for my $u (@usage)
 	like($err, qr/^pg_rebuild: hint: Try "pg_rebuild --help" for more information\.$/m,
 		"$name: points to --help");
 	is($out, '', "$name: nothing on stdout");
+	unlike($err, qr/secret456/, "$name: no password echoed");
 }
 
 # ------------------------------------------------------------------------

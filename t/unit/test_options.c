@@ -100,7 +100,7 @@ main(void)
 	EXPECT_USAGE("--lock-timeout is given twice", "-t", "t", "--lock-timeout", "1", "--lock-timeout=2");
 	EXPECT_USAGE("--retry-timeout is given twice", "-t", "t", "--retry-timeout", "1", "--retry-timeout=2");
 	EXPECT_USAGE("--catchup-timeout is given twice", "-t", "t", "--catchup-timeout", "1", "--catchup-timeout=2");
-	EXPECT_USAGE("-d/--dbname is given twice", "-t", "t", "-d", "a", "-d", "b");
+	EXPECT_USAGE("-d/--dbname is given twice: it takes one", "-t", "t", "-d", "a", "-d", "b password=x");
 	EXPECT_USAGE("-h/--host is given twice", "-t", "t", "-h", "a", "--host", "b");
 	EXPECT_USAGE("-p/--port is given twice", "-t", "t", "-p", "1", "-p", "2");
 	EXPECT_USAGE("-U/--username is given twice", "-t", "t", "-U", "a", "--username=b");
