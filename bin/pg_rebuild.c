@@ -35,13 +35,15 @@ print_help(void)
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
-		   "  -o, --order-by=COLUMNS     store rows in this order (like CLUSTER):\n"
-		   "                             \"col [ASC|DESC] [NULLS FIRST|LAST], ...\"\n"
+		   "  -o, --order-by=LIST        store the rows in this order: an ORDER BY list, as in SELECT\n"
+		   "                             (default: the order of the index marked for CLUSTER, if any)\n"
+		   "      --no-order             store the rows as they come, even with a CLUSTER index\n"
 		   "  -j, --jobs=N               connections for the copy and the index builds (default 1)\n"
 		   "  -n, --dry-run              print the plan, each statement with the lock it takes; change nothing\n"
 		   "  -T, --wait-timeout=SECS    total time to keep trying for a lock (default %.0f)\n"
 		   "      --lock-timeout=MS      one lock attempt (default %d)\n"
-		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE)\n"
+		   "      --cleanup              remove what dead runs left behind (all, or those of -t TABLE);\n"
+		   "                             with --dry-run, list it\n"
 		   "      --status               list the runs recorded in the database (exit 3 if one is dead)\n"
 		   "      --json                 with --status: print JSON\n"
 		   "      --kill-blockers        after --wait-timeout, cancel then terminate the sessions that\n"
@@ -62,8 +64,10 @@ print_help(void)
 		   "  -w, --no-password          never prompt for a password\n"
 		   "  -W, --password             force a password prompt\n"
 		   "PG* environment variables and ~/.pgpass are used as by psql.\n\n"
-		   "Exit status: 0 rebuilt; 1 failed, the table is unchanged and nothing is left behind;\n"
-		   "2 bad usage; 3 failed and leftovers remain (the message names the --cleanup command).\n\n"
+		   "Exit status: 0 rebuilt, nothing left behind; 1 failed, the table is unchanged and nothing is left\n"
+		   "behind; 2 bad usage; 3 leftovers remain (the run failed, or the table was rebuilt but some of its\n"
+		   "objects remain; the message says which and names the --cleanup command).  --cleanup: 0 nothing\n"
+		   "dead left, 3 some left (with --dry-run: dead runs to clean up).  --status: 3 when a run is dead.\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
 		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
@@ -100,7 +104,10 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		if (!changes_add_not_null(cs, o->set_not_null.items[i], &err))
 			free(err);			/* cannot happen: options_parse refused it */
 	}
-	changes_set_order(cs, o->order_by, o->n_order_by);
+	if (o->order_by_arg)
+		changes_set_order(cs, o->order_by_arg);
+	else if (o->no_order)
+		changes_set_no_order(cs);
 }
 
 /* Rebuilds the table of -t, or prints its plan; returns the exit code. */

@@ -34,17 +34,26 @@ report_intro(const Run *r)
 	char		heap[32];
 	char		total[32];
 	char	   *changes = changes_describe(r->changes);
+	char	   *order = NULL;
 
-	if (t->reltuples >= 0)
-		format_count((long long) t->reltuples, rows, sizeof(rows));
-	else
-		snprintf(rows, sizeof(rows), "an unknown number of");	/* never analyzed */
-	log_info("rebuilding table %s in database %s: about %s rows, heap %s, total %s with %d index%s",
-			 t->qname, PQdb(r->main->pg), rows,
+	char	   *space = estimate_describe(&r->size);
+
+	log_info("rebuilding table %s in database %s: about %s rows%s, heap %s, total %s with %d index%s",
+			 t->qname, PQdb(r->main->pg), format_count((long long) r->size.rows, rows, sizeof(rows)),
+			 r->size.rows_source == EST_ROWS_SIZE ? " (estimated from its size: never vacuumed or analyzed)" : "",
 			 format_bytes(t->heap_bytes, heap, sizeof(heap)), format_bytes(t->total_bytes, total, sizeof(total)),
 			 t->nindexes, t->nindexes == 1 ? "" : "es");
+	log_info("  space: %s", space);
+	free(space);
 	log_info("  changes: %s", changes ? changes : "none (compaction only)");
 	free(changes);
+	free(changes_row_order(r->changes, t, &order));
+	if (order)
+		log_info("  rows: stored %s", order);
+	free(order);
+	if (r->plan->copy_order_by && r->s->jobs > 1)
+		log_info("  copy: one ordered statement on one connection (rows copied by several at once would "
+				 "interleave); --jobs %d applies to the index builds", r->s->jobs);
 	log_info("  replay key: %s (%s); jobs %d; lock timeout %d ms; wait timeout %.0f s",
 			 key->name, key->primary ? "primary key" : "unique index", r->s->jobs,
 			 r->s->lock_timeout_ms, r->s->wait_timeout_s);
@@ -62,8 +71,13 @@ report_dry_run(const Run *r)
 {
 	const Plan *p = r->plan;
 	const TableDesc *t = r->t;
+	char	   *order = NULL;
 
-	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n\n", t->qname);
+	char	   *space = estimate_describe(&r->size);
+
+	free(changes_row_order(r->changes, t, &order));
+	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n-- space: %s\n\n", t->qname, space);
+	free(space);
 	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
 		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
 	printf("-- [install] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff "
@@ -76,12 +90,21 @@ report_dry_run(const Run *r)
 		   "-- lock: SHARE UPDATE EXCLUSIVE on the table, waiting at most --wait-timeout\n"
 		   "BEGIN;\n%s;\n\n", p->guard_lock);
 	print_list("copy", &p->shadow);
-	printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, "
-		   "all under one exported snapshot (%d connection%s)\n%s%s%s;\n\n",
-		   r->s->jobs, r->s->jobs > 1 ? "s" : "", p->copy_sql,
-		   (p->copy_order_by || conn_server_version(r->main) < 140000) ? "" :
-		   " WHERE ctid >= '(<first block>,0)' AND ctid < '(<next range>,0)'",
-		   p->copy_order_by ? p->copy_order_by : "");
+	if (p->copy_order_by)
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
+			   "snapshot: the rows are stored %s%s\n%s%s;\n\n", order,
+			   r->s->jobs > 1 ? " (rows copied by several connections at once would interleave: --jobs applies "
+			   "to the index builds)" : "", p->copy_sql, p->copy_order_by);
+	else if (conn_server_version(r->main) < 140000)
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
+			   "snapshot (block ranges need PostgreSQL 14)%s%s\n%s;\n\n", order ? ": the rows are stored " : "",
+			   order ? order : "", p->copy_sql);
+	else
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, all under one "
+			   "exported snapshot (%d connection%s)%s%s\n%s WHERE ctid >= '(<first block>,0)' AND "
+			   "ctid < '(<next range>,0)';\n\n", r->s->jobs, r->s->jobs > 1 ? "s" : "",
+			   order ? ": the rows are stored " : "", order ? order : "", p->copy_sql);
+	free(order);
 	print_list("index", &p->indexes);
 	print_list("index", &p->constraints);
 	if (r->dplan->prepare.n > 0)
@@ -197,7 +220,7 @@ report_status(const RunList *l, bool json)
 		{
 			char	   *sq = ident_shell_quote(tq);
 
-			printf(" (was pid %d): run pg_rebuild --cleanup -t %s\n", r->pid, sq);
+			printf(" (was pid %d): run pg_rebuild --cleanup%s -t %s\n", r->pid, l->connection_args, sq);
 			free(sq);
 		}
 		for (size_t k = 0; k < r->objects.n; k++)

@@ -84,23 +84,29 @@ catalog_resolve_table(Conn *c, const char *schema, const char *name, char **foun
 	return oid;
 }
 
-/* "name='value', ..." from pg_options_to_table over a reloptions array. */
+/*
+ * "name='value', ..." from a reloptions array, in the array's order: it is
+ * the order the user wrote them in, which pg_dump shows and schema-drift
+ * checks compare.
+ */
 static bool
-read_options(Conn *c, unsigned int oid, bool toast, char **out)
+read_options(Conn *c, unsigned int oid, bool toast, char **out, bool *autovacuum_set)
 {
 	PGresult   *res;
 	StrBuf		sb;
 
 	*out = NULL;
+	if (autovacuum_set)
+		*autovacuum_set = false;
 	res = conn_queryf(c,
 					  toast ?
 					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c "
 					  "JOIN pg_catalog.pg_class tc ON tc.oid OPERATOR(pg_catalog.=) c.reltoastrelid, "
-					  "pg_catalog.pg_options_to_table(tc.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
-					  "ORDER BY 1" :
+					  "pg_catalog.pg_options_to_table(tc.reloptions) WITH ORDINALITY o(option_name, option_value, ord) "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid ORDER BY o.ord" :
 					  "SELECT o.option_name, o.option_value FROM pg_catalog.pg_class c, "
-					  "pg_catalog.pg_options_to_table(c.reloptions) o WHERE c.oid OPERATOR(pg_catalog.=) %oid "
-					  "ORDER BY 1",
+					  "pg_catalog.pg_options_to_table(c.reloptions) WITH ORDINALITY o(option_name, option_value, ord) "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid ORDER BY o.ord",
 					  oid);
 	if (res == NULL)
 	{
@@ -121,6 +127,8 @@ read_options(Conn *c, unsigned int oid, bool toast, char **out)
 			if (toast)
 				sb_append(&sb, "toast.");
 			ident_append(&sb, k);
+			if (autovacuum_set && k && strcmp(k, "autovacuum_enabled") == 0)
+				*autovacuum_set = true;
 			sb_appendf(&sb, "=%s", lit);
 			free(k);
 			free(v);
@@ -140,8 +148,7 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 
 	res = conn_queryf(c,
 					  "SELECT n.nspname::text, c.relname::text, pg_catalog.pg_get_userbyid(c.relowner)::text, "
-					  "c.relowner OPERATOR(pg_catalog.=) (SELECT r.oid FROM pg_catalog.pg_roles r "
-					  "  WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER), "
+					  "pg_catalog.pg_get_userbyid(c.relowner) OPERATOR(pg_catalog.=) CURRENT_USER, "
 					  "pg_catalog.pg_has_role(c.relowner, 'MEMBER'), c.relkind::text, c.relpersistence::text, "
 					  "c.relispartition, c.reloftype OPERATOR(pg_catalog.<>) 0, "
 					  "CASE WHEN am.amname OPERATOR(pg_catalog.<>) 'heap' THEN am.amname::text END, "
@@ -216,8 +223,8 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 	t->heap_bytes = res_int8(res, 0, 0);
 	t->total_bytes = res_int8(res, 0, 1);
 	PQclear(res);
-	return read_options(c, oid, false, &t->reloptions) &&
-		read_options(c, oid, true, &t->toast_reloptions);
+	return read_options(c, oid, false, &t->reloptions, &t->autovacuum_set) &&
+		read_options(c, oid, true, &t->toast_reloptions, NULL);
 }
 
 static bool
@@ -236,8 +243,8 @@ read_columns(Conn *c, TableDesc *t)
 			   "a.attnotnull, pg_catalog.pg_get_expr(ad.adbin, ad.adrelid), a.attidentity::text, "
 			   "a.attgenerated::text, a.attstorage::text, t.typstorage::text, %s, coalesce(a.attstattarget::int4, -1), "
 			   "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(o.option_name) OPERATOR(pg_catalog.||) '=' "
-			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ') "
-			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) o "
+			   "   OPERATOR(pg_catalog.||) pg_catalog.quote_literal(o.option_value), ', ' ORDER BY o.ord) "
+			   "   FROM pg_catalog.pg_options_to_table(a.attoptions) WITH ORDINALITY o(option_name, option_value, ord) "
 			   "   WHERE left(o.option_name, 3) <> 'pg_'), "
 			   "pg_catalog.col_description(a.attrelid, a.attnum), sq.nspname, sq.relname, "
 			   "CASE WHEN a.attidentity OPERATOR(pg_catalog.<>) '' THEN "
@@ -524,6 +531,121 @@ catalog_read_table(Conn *c, unsigned int oid, TableDesc *t)
 	return true;
 }
 
+/* Appends one key of a btree index's order: the row of catalog_read_cluster_order's query. */
+static void
+append_order_key(StrBuf *sb, const PGresult *res, int row)
+{
+	char	   *key = res_text(res, row, 0);
+	char	   *collation = res_text(res, row, 1);
+	bool		default_opclass = res_bool(res, row, 2);
+	bool		desc = res_bool(res, row, 3);
+	bool		nulls_first = res_bool(res, row, 4);
+	char	   *op_schema = res_text(res, row, 5);
+	char	   *op_name = res_text(res, row, 6);
+
+	sb_appendf(sb, "%s%s", row > 0 ? ", " : "", key ? key : "?");
+	if (collation)
+		sb_appendf(sb, " COLLATE %s", collation);
+	if (default_opclass || op_name == NULL)
+	{
+		if (desc)
+			sb_append(sb, " DESC");
+		if (nulls_first != desc)
+			sb_append(sb, nulls_first ? " NULLS FIRST" : " NULLS LAST");
+	}
+	else
+		/* another operator class sorts with its own operator (e.g. text_pattern_ops: ~<~) */
+		sb_appendf(sb, " USING OPERATOR(%s.%s) NULLS %s", op_schema, op_name, nulls_first ? "FIRST" : "LAST");
+	free(key);
+	free(collation);
+	free(op_schema);
+	free(op_name);
+}
+
+bool
+catalog_read_cluster_order(Conn *c, TableDesc *t)
+{
+	PGresult   *res;
+	unsigned int oid = 0;
+	StrBuf		sb;
+
+	for (int i = 0; i < t->nindexes; i++)
+		if (t->indexes[i].clustered)
+			oid = t->indexes[i].oid;
+	if (oid == 0)
+		return true;
+	res = conn_queryf(c,
+					  "SELECT am.amname::text FROM pg_catalog.pg_class ic "
+					  "JOIN pg_catalog.pg_am am ON am.oid OPERATOR(pg_catalog.=) ic.relam "
+					  "WHERE ic.oid OPERATOR(pg_catalog.=) %oid", oid);
+	if (res == NULL || PQntuples(res) != 1)
+	{
+		if (res == NULL)
+			conn_report(c, "could not read the access method of the table's CLUSTER index");
+		else
+			log_error("the CLUSTER index of %s disappeared while it was being read", t->qname);
+		PQclear(res);
+		return false;
+	}
+	t->cluster_am = res_text(res, 0, 0);
+	PQclear(res);
+	if (t->cluster_am == NULL || strcmp(t->cluster_am, "btree") != 0)
+		return true;			/* no ORDER BY list says what order a gist index keeps */
+
+	/*
+	 * One row per key column.  A plain column's collation is written only
+	 * when the index's differs from the column's; an expression's always
+	 * (saying its own collation again changes nothing).  The ordering
+	 * operator of a non-default operator class is its btree strategy 1 (less)
+	 * or, for DESC, 5 (greater).
+	 */
+	res = conn_queryf(c,
+					  "SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int4, false), "
+					  "CASE WHEN k.coll OPERATOR(pg_catalog.<>) 0 AND (k.attnum OPERATOR(pg_catalog.=) 0 "
+					  "  OR k.coll OPERATOR(pg_catalog.<>) a.attcollation) "
+					  "  THEN pg_catalog.quote_ident(cn.nspname) OPERATOR(pg_catalog.||) '.' "
+					  "    OPERATOR(pg_catalog.||) pg_catalog.quote_ident(co.collname) END, "
+					  "oc.opcdefault, (k.opt OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.<>) 0, "
+					  "(k.opt OPERATOR(pg_catalog.&) 2) OPERATOR(pg_catalog.<>) 0, "
+					  "pg_catalog.quote_ident(opn.nspname), op.oprname::text "
+					  "FROM pg_catalog.pg_index i, "
+					  "ROWS FROM (pg_catalog.unnest(i.indkey::pg_catalog.int2[]), "
+					  "  pg_catalog.unnest(i.indcollation::pg_catalog.oid[]), "
+					  "  pg_catalog.unnest(i.indclass::pg_catalog.oid[]), "
+					  "  pg_catalog.unnest(i.indoption::pg_catalog.int2[])) "
+					  "  WITH ORDINALITY AS k(attnum, coll, opclass, opt, ord) "
+					  "JOIN pg_catalog.pg_opclass oc ON oc.oid OPERATOR(pg_catalog.=) k.opclass "
+					  "LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) %oid "
+					  "  AND a.attnum OPERATOR(pg_catalog.=) k.attnum "
+					  "LEFT JOIN pg_catalog.pg_collation co ON co.oid OPERATOR(pg_catalog.=) k.coll "
+					  "LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid OPERATOR(pg_catalog.=) co.collnamespace "
+					  "LEFT JOIN pg_catalog.pg_amop ao ON ao.amopfamily OPERATOR(pg_catalog.=) oc.opcfamily "
+					  "  AND ao.amoplefttype OPERATOR(pg_catalog.=) oc.opcintype "
+					  "  AND ao.amoprighttype OPERATOR(pg_catalog.=) oc.opcintype "
+					  "  AND ao.amopmethod OPERATOR(pg_catalog.=) oc.opcmethod "
+					  "  AND ao.amopstrategy OPERATOR(pg_catalog.=) CASE WHEN (k.opt OPERATOR(pg_catalog.&) 1) "
+					  "    OPERATOR(pg_catalog.<>) 0 THEN 5 ELSE 1 END "
+					  "LEFT JOIN pg_catalog.pg_operator op ON op.oid OPERATOR(pg_catalog.=) ao.amopopr "
+					  "LEFT JOIN pg_catalog.pg_namespace opn ON opn.oid OPERATOR(pg_catalog.=) op.oprnamespace "
+					  "WHERE i.indexrelid OPERATOR(pg_catalog.=) %oid "
+					  "AND k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts ORDER BY k.ord",
+					  t->oid, oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the order of the table's CLUSTER index");
+		return false;
+	}
+	sb_init(&sb);
+	for (int i = 0; i < PQntuples(res); i++)
+		append_order_key(&sb, res, i);
+	PQclear(res);
+	if (sb.len > 0)
+		t->cluster_order = sb_steal(&sb);
+	else
+		sb_free(&sb);
+	return true;
+}
+
 void
 catalog_free_table(TableDesc *t)
 {
@@ -535,6 +657,8 @@ catalog_free_table(TableDesc *t)
 	free(t->access_method);
 	free(t->reloptions);
 	free(t->toast_reloptions);
+	free(t->cluster_am);
+	free(t->cluster_order);
 	free(t->tablespace);
 	free(t->comment);
 	for (int i = 0; i < t->ncolumns; i++)

@@ -98,8 +98,9 @@ typedef struct TableDesc
 	bool		is_partition;
 	bool		is_typed;
 	char	   *access_method;	/* NULL when heap (the default) */
-	char	   *reloptions;		/* "fillfactor=70, ..." or NULL */
-	char	   *toast_reloptions;
+	char	   *reloptions;		/* "fillfactor"='70', ... in the array's order, or NULL */
+	bool		autovacuum_set; /* autovacuum_enabled is one of them */
+	char	   *toast_reloptions;	/* "toast.name"='value', ... likewise */
 	char	   *tablespace;		/* NULL = database default */
 	char	   *comment;
 	char		replident;		/* relreplident */
@@ -120,6 +121,10 @@ typedef struct TableDesc
 	int			ngrants;
 
 	int			key_index;		/* index in indexes[] of the replay key, -1 if none */
+
+	/* The index marked for CLUSTER: filled by catalog_read_cluster_order only. */
+	char	   *cluster_am;		/* its access method; NULL when no index is marked */
+	char	   *cluster_order;	/* its order as an ORDER BY list; NULL when the method has none */
 } TableDesc;
 
 /*
@@ -143,6 +148,16 @@ void		catalog_free_table(TableDesc *t);
  */
 bool		catalog_unsupported_dependents(Conn *c, const TableDesc *t, const char *tool_schema,
 										   bool at_swap, StrVec *problems) __attribute__((warn_unused_result));
+
+/*
+ * Reads the order of the index marked for CLUSTER, if any, into
+ * t->cluster_am and t->cluster_order: for a btree index, each key (column
+ * or expression, as pg_get_indexdef prints it) with its collation, and ASC /
+ * DESC for the default operator class or USING its ordering operator for
+ * another one, and NULLS FIRST / LAST where not the default.  False (logged)
+ * on a query failure.
+ */
+bool		catalog_read_cluster_order(Conn *c, TableDesc *t) __attribute__((warn_unused_result));
 
 /* A canonical text of everything read, for the fingerprint. */
 char	   *catalog_canonical_text(const TableDesc *t);

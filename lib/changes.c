@@ -21,7 +21,7 @@ changes_free(ChangeSet *cs)
 		free(cs->columns[i].given_as);
 	}
 	free(cs->columns);
-	order_items_free(cs->order_by, cs->n_order_by);
+	free(cs->order_by);
 	memset(cs, 0, sizeof(*cs));
 }
 
@@ -65,22 +65,68 @@ changes_add_not_null(ChangeSet *cs, const char *column, char **err)
 }
 
 void
-changes_set_order(ChangeSet *cs, const OrderItem *items, int nitems)
+changes_set_order(ChangeSet *cs, const char *order_by)
 {
-	order_items_free(cs->order_by, cs->n_order_by);
-	cs->order_by = nitems > 0 ? pgr_calloc((size_t) nitems, sizeof(OrderItem)) : NULL;
-	for (int i = 0; i < nitems; i++)
+	free(cs->order_by);
+	cs->order_by = pgr_strdup(order_by);
+	cs->order = ROW_ORDER_GIVEN;
+}
+
+void
+changes_set_no_order(ChangeSet *cs)
+{
+	free(cs->order_by);
+	cs->order_by = NULL;
+	cs->order = ROW_ORDER_NONE;
+}
+
+/* The index of t marked for CLUSTER, or NULL. */
+static const IndexDesc *
+cluster_index(const TableDesc *t)
+{
+	for (int i = 0; i < t->nindexes; i++)
+		if (t->indexes[i].clustered)
+			return &t->indexes[i];
+	return NULL;
+}
+
+char *
+changes_row_order(const ChangeSet *cs, const TableDesc *t, char **why)
+{
+	RowOrder	order = cs ? cs->order : ROW_ORDER_DEFAULT;
+	const IndexDesc *ci = cluster_index(t);
+	char	   *list = NULL;
+	char	   *text = NULL;
+
+	if (order == ROW_ORDER_GIVEN)
 	{
-		cs->order_by[i] = items[i];
-		cs->order_by[i].column = pgr_strdup(items[i].column);
+		list = pgr_strdup(cs->order_by);
+		text = pgr_psprintf("in the order of %s (--order-by)", list);
 	}
-	cs->n_order_by = nitems;
+	else if (order == ROW_ORDER_NONE)
+		text = ci ? pgr_psprintf("as they come (--no-order: the CLUSTER index %s is not followed)", ci->name)
+			: pgr_strdup("as they come (--no-order)");
+	else if (ci && t->cluster_order)
+	{
+		list = pgr_strdup(t->cluster_order);
+		text = pgr_psprintf("in the order of the CLUSTER index %s (%s), as CLUSTER would; --no-order keeps "
+							"them as they come", ci->name, list);
+	}
+	else if (ci)
+		text = pgr_psprintf("as they come: the CLUSTER index %s is a %s index, whose order no ORDER BY list "
+							"can express; give one with --order-by", ci->name,
+							t->cluster_am ? t->cluster_am : "non-btree");
+	if (why)
+		*why = text;
+	else
+		free(text);
+	return list;
 }
 
 bool
 changes_none(const ChangeSet *cs)
 {
-	return cs == NULL || (cs->ncolumns == 0 && cs->n_order_by == 0);
+	return cs == NULL || cs->ncolumns == 0;
 }
 
 bool
@@ -157,19 +203,6 @@ changes_check(const ChangeSet *cs, const TableDesc *t, char **error, char **hint
 			return false;
 		}
 	}
-	for (int i = 0; cs && i < cs->n_order_by; i++)
-	{
-		const char *name = cs->order_by[i].column;
-
-		if (catalog_find_column(t, name) == NULL)
-		{
-			char	   *q = ident_quote(name);
-
-			*error = pgr_psprintf("column %s of table %s does not exist (given to --order-by)", q, t->qname);
-			free(q);
-			return false;
-		}
-	}
 	return true;
 }
 
@@ -203,13 +236,6 @@ changes_describe(const ChangeSet *cs)
 			sb_append(&sb, sb.len ? "; drop column " : "drop column ");
 			ident_append(&sb, cc->column);
 		}
-	}
-	if (cs->n_order_by > 0)
-	{
-		char	   *ob = order_items_sql(cs->order_by, cs->n_order_by, NULL);
-
-		sb_appendf(&sb, "%srows stored in order of %s", sb.len ? "; " : "", ob);
-		free(ob);
 	}
 	return sb_steal(&sb);
 }

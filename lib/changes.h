@@ -32,12 +32,26 @@ typedef struct ColumnChange
 	char	   *given_as;		/* the option that asked for it, for messages ("--set-not-null") */
 } ColumnChange;
 
+/* The order the rows are stored in. */
+typedef enum RowOrder
+{
+	ROW_ORDER_DEFAULT = 0,		/* as CLUSTER: the order of the index marked for CLUSTER, if any */
+	ROW_ORDER_GIVEN,			/* order_by, given with --order-by */
+	ROW_ORDER_NONE				/* --no-order: as they come */
+} RowOrder;
+
 typedef struct ChangeSet
 {
 	ColumnChange *columns;
 	int			ncolumns;
-	OrderItem  *order_by;		/* rows stored in this order; NULL: as they come */
-	int			n_order_by;
+	RowOrder	order;
+	/*
+	 * With ROW_ORDER_GIVEN: an ORDER BY list as the user wrote it.  It is SQL
+	 * text from outside: preflight has the server check that it is one ORDER
+	 * BY list and nothing else before any statement holds it
+	 * (preflight.c, check_order).
+	 */
+	char	   *order_by;
 } ChangeSet;
 
 void		changes_init(ChangeSet *cs);
@@ -48,12 +62,22 @@ void		changes_free(ChangeSet *cs);
  * same column is given twice.
  */
 bool		changes_add_not_null(ChangeSet *cs, const char *column, char **err);
-/* Rows stored in the order of items (as parsed from --order-by; copied). */
-void		changes_set_order(ChangeSet *cs, const OrderItem *items, int nitems);
+/* Rows stored in the order of an ORDER BY list (--order-by; copied). */
+void		changes_set_order(ChangeSet *cs, const char *order_by);
+/* Rows stored as they come, even when an index is marked for CLUSTER (--no-order). */
+void		changes_set_no_order(ChangeSet *cs);
+
+/*
+ * The order of t's rows in the rebuilt table, as an ORDER BY list (newly
+ * allocated), or NULL when they are stored as they come.  *why (when not
+ * NULL) gets what the intro and the plan say about it, newly allocated, or
+ * NULL when there is nothing to say (no order asked, no CLUSTER index).
+ */
+char	   *changes_row_order(const ChangeSet *cs, const TableDesc *t, char **why);
 
 /* The change of one column, or NULL when the column is left as it is. */
 const ColumnChange *changes_for(const ChangeSet *cs, const char *column);
-/* True when the set changes nothing but the layout of the rows (a compaction). */
+/* True when no column changes: the rebuild compacts (and may reorder) the rows. */
 bool		changes_none(const ChangeSet *cs);
 
 /* --- what the plan asks of each column ----------------------------------- */
@@ -82,7 +106,7 @@ void		changes_new_not_null(const ChangeSet *cs, const TableDesc *t, StrVec *out)
  */
 bool		changes_check(const ChangeSet *cs, const TableDesc *t, char **error, char **hint);
 
-/* "NOT NULL on "a"; rows stored in order of "b" DESC", or NULL when none. */
+/* "NOT NULL on "a"; drop column "b"", or NULL when no column changes. */
 char	   *changes_describe(const ChangeSet *cs);
 
 #endif							/* PGR_CHANGES_H */

@@ -72,7 +72,7 @@ drop_one(Conn *c, const char *tool_schema, long long run_id, ObjKind k, const ch
 		{
 			char	   *sql = object_finish_sql(k, schema, name, tschema, tname);
 
-			ok = conn_command(c, sql);
+			ok = conn_command_if_exists(c, sql);
 			free(sql);
 		}
 		ok = ok && state_forget(c, tool_schema, run_id, k, schema, name) &&
@@ -130,31 +130,38 @@ removed_line(ObjKind k, const char *schema, const char *name, const char *tschem
 	return line;
 }
 
+/*
+ * Says why an object could not be removed: an error on the last try, a
+ * warning when the caller tries again.
+ */
 static void
 report_not_removed(Conn *c, ObjKind k, const char *schema, const char *name, const char *tschema,
-				   const char *tname)
+				   const char *tname, bool last_try)
 {
 	char	   *what = ident_quote_qualified(schema, name);
+	const char *then = last_try ? "it stays recorded for pg_rebuild --cleanup" : "pg_rebuild tries again";
+	const char *failed = k == OBJ_VALIDATE ? "could not validate a foreign key re-added by the swap"
+		: "could not remove a leftover object";
 
-	if (k == OBJ_VALIDATE)
-	{
-		conn_report(c, "could not validate a foreign key re-added by the swap");
-		log_detail("Foreign key %s on %s.%s is marked NOT VALID; it stays recorded for pg_rebuild --cleanup.",
-				   name, tschema, tname);
-	}
+	if (last_try)
+		conn_report(c, failed);
 	else
 	{
-		conn_report(c, "could not remove a leftover object");
-		log_detail("The object is %s %s%s%s; it stays recorded for pg_rebuild --cleanup.",
-				   object_kind_recorded(k), k == OBJ_TRIGGER ? name : what, k == OBJ_TRIGGER ? " on " : "",
-				   k == OBJ_TRIGGER ? tname : "");
+		log_warning("%s: %s", failed, c->message ? c->message : "unknown error");
+		if (c->detail)
+			log_detail("%s", c->detail);
 	}
+	if (k == OBJ_VALIDATE)
+		log_detail("Foreign key %s on %s.%s is marked NOT VALID; %s.", name, tschema, tname, then);
+	else
+		log_detail("The object is %s %s%s%s; %s.", object_kind_noun(k), k == OBJ_TRIGGER ? name : what,
+				   k == OBJ_TRIGGER ? " on " : "", k == OBJ_TRIGGER ? tname : "", then);
 	free(what);
 }
 
 bool
 cleanup_run_objects(Conn *c, const char *tool_schema, long long run_id, int lock_timeout_ms,
-					double wait_timeout_s, StrVec *removed)
+					double wait_timeout_s, bool last_try, StrVec *removed)
 {
 	char	   *q = ident_quote(tool_schema);
 	StrBuf		order;
@@ -206,7 +213,7 @@ cleanup_run_objects(Conn *c, const char *tool_schema, long long run_id, int lock
 		{
 			bool		lock = conn_failed_with(c, "55P03");
 
-			report_not_removed(c, k, schema, name, tschema, tname);
+			report_not_removed(c, k, schema, name, tschema, tname, last_try);
 			conn_best_effort(c, "ROLLBACK");
 			if (k == OBJ_TRIGGER)
 			{
@@ -245,18 +252,26 @@ finish_phase(Run *r)
 {
 	StrVec		removed;
 	bool		ok;
-	PGresult   *res;
 
 	phase_begin(&r->clock, PHASE_FINISH);
 	pgr_test_pause("FINISH");
 	sv_init(&removed);
 	ok = cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
-							 r->s->wait_timeout_s, &removed);
+							 r->s->wait_timeout_s, false, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
 	if (!ok)
 		return false;
+	finish_done(r, NULL);
+	return true;
+}
+
+void
+finish_done(Run *r, const char *note)
+{
+	PGresult   *res;
+
 	r->run_id = 0;
 	res = conn_queryf(r->main, "SELECT pg_catalog.pg_relation_size(c.oid)::int8, "
 					  "pg_catalog.pg_total_relation_size(c.oid)::int8 FROM pg_catalog.pg_class c "
@@ -267,8 +282,7 @@ finish_phase(Run *r)
 		r->result.total_after = res_int8(res, 0, 1);
 	}
 	PQclear(res);
-	phase_end(&r->clock, PHASE_FINISH, NULL);
-	return true;
+	phase_end(&r->clock, PHASE_FINISH, note);
 }
 
 /* ------------------------------------------------------------------------
@@ -320,7 +334,7 @@ cleanup_one(Conn *c, const CleanupRequest *req, RunInfo *run, bool *left)
 		log_info("  its swap had committed: %s is the rebuilt table; finishing its work", tq);
 	sv_init(&removed);
 	ok = cleanup_run_objects(c, req->tool_schema, run->run_id, req->lock_timeout_ms, req->wait_timeout_s,
-							 &removed);
+							 true, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_info("  %s", removed.items[i]);
 	sv_free(&removed);
@@ -344,6 +358,7 @@ list_runs(const CleanupRequest *req, Conn **c, RunList *out)
 	if (*c == NULL || !state_schema_exists(*c, req->tool_schema, &out->schema_exists))
 		return false;
 	out->dbname = pgr_strdup(PQdb((*c)->pg));
+	out->connection_args = run_connection_args(*c, req->params);
 	if (!out->schema_exists)
 		return true;
 	if (req->table && schema == NULL && catalog_resolve_table(*c, NULL, req->table, &found) > 0)
@@ -358,6 +373,7 @@ run_list_free(RunList *l)
 {
 	state_free_runs(l->runs, l->n);
 	free(l->dbname);
+	free(l->connection_args);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -389,6 +405,16 @@ cleanup_main(const CleanupRequest *req)
 					 req->table ? req->table_arg : "");
 		else if (!failed && !req->dry_run)
 			log_info("cleaned up %d dead run%s", cleaned, cleaned == 1 ? "" : "s");
+		else if (!failed)
+		{
+			int			dead = 0;
+
+			for (int i = 0; i < l.n; i++)
+				dead += !l.runs[i].alive;
+			/* exit 3 as --status: dead runs' objects remain (a scheduler can alert on it) */
+			log_info("dry run: nothing was removed; %d dead run%s to clean up (run again without --dry-run)",
+					 dead, dead == 1 ? "" : "s");
+		}
 	}
 	run_list_free(&l);
 	conn_close(c);

@@ -22,15 +22,29 @@
  * per attempt and give up after wait_timeout_s.  Adds one line per object to
  * removed ("removed trigger ...", "validated foreign key ...").  When
  * everything is gone, deletes the run's record too.  Returns false if
- * anything remains (the reason was logged).  A capture trigger that cannot
- * be dropped is disabled instead, and its function and log table stay with
- * it (a trigger must never write into a table that is gone).
+ * anything remains, after logging why: as an error on the last try, as a
+ * warning saying it will be tried again otherwise (last_try false: the
+ * caller tries again).  A capture trigger that cannot be dropped is disabled
+ * instead, and its function and log table stay with it (a trigger must never
+ * write into a table that is gone).
  */
 bool		cleanup_run_objects(Conn *c, const char *tool_schema, long long run_id, int lock_timeout_ms,
-								double wait_timeout_s, StrVec *removed) __attribute__((warn_unused_result));
+								double wait_timeout_s, bool last_try,
+								StrVec *removed) __attribute__((warn_unused_result));
 
-/* The finish phase: remove the run's objects (the old table among them) and read the new sizes. */
+/*
+ * The finish phase: remove the run's objects (the old table among them) and
+ * read the new sizes.  What it cannot remove, it leaves to the failure path
+ * (run_fail), which tries once more.
+ */
 bool		finish_phase(Run *r) __attribute__((warn_unused_result));
+
+/*
+ * Once the objects of a run whose swap committed are all removed (by the
+ * finish, or by the failure path's second try, which passes note): forgets
+ * the run, reads the new sizes and ends the finish phase's line.
+ */
+void		finish_done(Run *r, const char *note);
 
 /* What --cleanup and --status look at. */
 typedef struct CleanupRequest
@@ -50,15 +64,17 @@ typedef struct RunList
 {
 	bool		schema_exists;	/* false: the database has never seen a run */
 	char	   *dbname;
+	char	   *connection_args;	/* " -d ... -h ... -p ... -U ...", for the --cleanup hint */
 	RunInfo    *runs;
 	int			n;
 } RunList;
 
 /*
  * --cleanup: removes what the dead runs (of req->table, or all) left.
- * Returns the exit code: 0 when nothing is left, 3 when something remains
- * (a live run's objects are not touched, but a dry run counts as left), 1
- * on failure.
+ * Returns the exit code: 0 when no dead run's object is left, 3 when some
+ * remain (not all could be removed; with --dry-run, as --status does:
+ * there are dead runs to clean up), 1 on failure.  A live run's objects are
+ * not touched and do not count.
  */
 int			cleanup_main(const CleanupRequest *req);
 

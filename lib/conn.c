@@ -249,6 +249,33 @@ conn_command_params(Conn *c, const char *sql, int nparams, const char *const *va
 	return true;
 }
 
+bool
+conn_command_if_exists(Conn *c, const char *sql)
+{
+	bool ok;
+
+	c->quiet_skips = true;
+	ok = conn_command(c, sql);
+	c->quiet_skips = false;
+	return ok;
+}
+
+bool
+conn_parse_only(Conn *c, const char *sql)
+{
+	PGresult *res;
+
+	log_echo_sql(c->label, sql);
+	if (!PQsendPrepare(c->pg, "", sql, 0, NULL))
+	{
+		conn_set_error(c, NULL);
+		return false;
+	}
+	res = conn_await_results(c, PGRES_COMMAND_OK);
+	PQclear(res);
+	return res != NULL;
+}
+
 PGresult *
 conn_query(Conn *c, const char *sql)
 {

@@ -39,6 +39,7 @@ typedef struct Conn
 	char		  *constraint;	 /* its PG_DIAG_CONSTRAINT_NAME */
 	int			   cancel_slot;	 /* index in the interrupt registry, -1 if none */
 	bool		   busy;		 /* a statement is running (the wait hook must not use it) */
+	bool		   quiet_skips;	 /* within conn_command_if_exists */
 	ConnRecording *recording;	 /* see record.h */
 	bool		   batching;	 /* see pipeline.h */
 	bool		   batch_failed; /* a statement of the batch could not be sent */
@@ -71,6 +72,12 @@ void	  conn_best_effort(Conn *c, const char *sql);
 
 /* Runs one or more statements that return no rows; false on failure. */
 bool	  conn_command(Conn *c, const char *sql) __attribute__((warn_unused_result));
+/*
+ * The same, for the tool's own DROP ... IF EXISTS: the server's notice that
+ * the object does not exist ("..., skipping") is not shown, even with
+ * --verbose; every other notice and warning is.
+ */
+bool	  conn_command_if_exists(Conn *c, const char *sql) __attribute__((warn_unused_result));
 bool	  conn_commandv(Conn *c, const char *fmt, ...) PGR_PRINTF(2, 3) __attribute__((warn_unused_result));
 /*
  * Runs one statement with text parameters $1..$n (for generated SQL that
@@ -81,6 +88,13 @@ bool	  conn_command_params(Conn *c, const char *sql, int nparams, const char *co
 							  long long *affected) __attribute__((warn_unused_result));
 /* Runs a query returning rows (text format); NULL on failure.  Caller PQclear()s. */
 PGresult *conn_query(Conn *c, const char *sql) __attribute__((warn_unused_result));
+/*
+ * Has the server parse and analyse one statement without running or
+ * planning it (the extended protocol's Parse, as the unnamed statement): it
+ * must be a single statement, and every name in it must resolve.  False
+ * (error recorded) when the server refuses it.
+ */
+bool	  conn_parse_only(Conn *c, const char *sql) __attribute__((warn_unused_result));
 /*
  * Runs a libpqtypes spec ("SELECT ... WHERE c.oid = %oid") with its values
  * as parameters; the result is in binary format for PQgetf.  NULL on

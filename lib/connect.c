@@ -222,17 +222,40 @@ trimmed_error(PGconn *pg)
 	return sb_steal(&sb);
 }
 
-/* Server notices are shown only with --verbose. */
-static void
-notice_to_verbose(void *arg, const char *message)
+/*
+ * The notice "... does not exist, skipping" of a DROP ... IF EXISTS, told by
+ * where the server raised it (not by its text, which lc_messages
+ * translates): tablecmds.c's DropErrorMsgNonExistent for relations,
+ * dropcmds.c's does_not_exist_skipping for functions and triggers.
+ */
+static bool
+is_skip_notice(const PGresult *res)
 {
-	(void) arg;
-	if (log_get_level() >= LOG_VERBOSE)
-	{
-		size_t n = strlen(message);
+	const char *severity = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	const char *routine = PQresultErrorField(res, PG_DIAG_SOURCE_FUNCTION);
 
-		log_verbose("server: %.*s", (int) (n > 0 && message[n - 1] == '\n' ? n - 1 : n), message);
-	}
+	return severity && strcmp(severity, "NOTICE") == 0 && sqlstate && strcmp(sqlstate, "00000") == 0 &&
+		   routine &&
+		   (strcmp(routine, "DropErrorMsgNonExistent") == 0 || strcmp(routine, "does_not_exist_skipping") == 0);
+}
+
+/*
+ * Server notices are shown only with --verbose, but never the skip notices
+ * of the tool's own IF EXISTS statements (conn_command_if_exists), which say
+ * nothing the tool does not expect.  Warnings and every other notice are
+ * shown, during those statements too.
+ */
+static void
+notice_to_verbose(void *arg, const PGresult *res)
+{
+	const Conn *c = arg;
+	const char *message = PQresultErrorMessage(res);
+	size_t		n = strlen(message);
+
+	if (log_get_level() < LOG_VERBOSE || (c->quiet_skips && is_skip_notice(res)))
+		return;
+	log_verbose("server: %.*s", (int) (n > 0 && message[n - 1] == '\n' ? n - 1 : n), message);
 }
 
 static const char *const session_setup =
@@ -326,7 +349,7 @@ conn_open(ConnParams *params, const char *label)
 	c->pg = pg;
 	snprintf(c->label, sizeof(c->label), "%s", label);
 	c->cancel_slot = cancel_register(pg);
-	PQsetNoticeProcessor(pg, notice_to_verbose, NULL);
+	PQsetNoticeReceiver(pg, notice_to_verbose, c);
 	if (!PQinitTypes(pg))
 	{
 		log_error("could not initialise libpqtypes on the connection: %s", PQgeterror());

@@ -52,6 +52,7 @@ copy_done(void *arg, int task, long long affected)
 {
 	CopyProgress *cp = arg;
 	char		r[32];
+	char		rate[32];
 	double		el = pgr_now() - cp->started;
 
 	(void) task;
@@ -59,15 +60,16 @@ copy_done(void *arg, int task, long long affected)
 	cp->blocks_done += cp->chunk_blocks;
 	if (cp->blocks_done > cp->blocks_total)
 		cp->blocks_done = cp->blocks_total;
-	log_progress("copy: %3.0f%%  %s rows  %.0f rows/s",
+	log_progress("copy: %3.0f%%  %s rows  %s rows/s",
 				 cp->blocks_total ? 100.0 * (double) cp->blocks_done / (double) cp->blocks_total : 100.0,
-				 format_count(cp->rows, r, sizeof(r)), el > 0 ? (double) cp->rows / el : 0.0);
+				 format_count(cp->rows, r, sizeof(r)),
+				 format_count(el > 0 ? (long long) ((double) cp->rows / el) : 0, rate, sizeof(rate)));
 	pgr_test_pause("COPY_CHUNK");
 }
 
 bool
 copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-		 bool ordered, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
+		 PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
 	char	   *snapshot;
@@ -78,7 +80,7 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	char	   *snap_lit;
 	CopyProgress cp = {0};
 	bool		ok;
-	bool		ranges = !ordered && conn_server_version(coord) >= 140000;
+	bool		ranges = plan->copy_order_by == NULL && conn_server_version(coord) >= 140000;
 
 	memset(out, 0, sizeof(*out));
 	*failed = NULL;
@@ -161,7 +163,7 @@ create_shadow(Run *r)
 	const Plan *p = r->plan;
 
 	if (!conn_command(r->main, "BEGIN") ||
-		!conn_command(r->main, p->drop_shadow) ||
+		!conn_command_if_exists(r->main, p->drop_shadow) ||
 		!state_forget(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name) ||
 		!state_record(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name, NULL, NULL) ||
 		!run_record_phase(r, PHASE_COPY))
@@ -191,15 +193,18 @@ copy_phase(Run *r)
 	if (!run_open_workers(r))
 		return false;
 	pgr_test_pause("COPY_START");
-	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, r->changes && r->changes->n_order_by > 0,
-				  run_tick, r, &r->copy, &failed))
+	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, run_tick, r, &r->copy, &failed))
 	{
 		if (failed || !r->guard.stop)
 			run_report_failure(r, failed ? failed : r->holder, "could not copy the rows");
 		return false;
 	}
-	snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
-			 r->copy.chunks, r->copy.chunks == 1 ? "" : "s");
+	if (r->plan->copy_order_by)
+		snprintf(note, sizeof(note), "%s rows, in order, in one statement",
+				 format_count(r->copy.rows, rows, sizeof(rows)));
+	else
+		snprintf(note, sizeof(note), "%s rows in %d chunk%s", format_count(r->copy.rows, rows, sizeof(rows)),
+				 r->copy.chunks, r->copy.chunks == 1 ? "" : "s");
 	phase_end(&r->clock, PHASE_COPY, note);
 	return true;
 }

@@ -40,11 +40,14 @@ bool		copy_phase(Run *r) __attribute__((warn_unused_result));
 /*
  * Copies the table into the shadow.  workers are open connections (at
  * least one) with the table owner's role; coord is the coordinator that
- * exports the snapshot.  On failure the error is in *failed and false is
- * returned; the shadow may hold part of the rows (it is dropped by cleanup).
+ * exports the snapshot.  An ordered copy (plan->copy_order_by) is one
+ * statement on the first worker: rows inserted by several connections at
+ * once would interleave in the heap.  On failure the error is in *failed and
+ * false is returned; the shadow may hold part of the rows (it is dropped by
+ * cleanup).
  */
 bool		copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-					 bool ordered, PoolTickFn tick, void *tick_arg, CopyResult *out,
+					 PoolTickFn tick, void *tick_arg, CopyResult *out,
 					 Conn **failed) __attribute__((warn_unused_result));
 
 /*

@@ -17,13 +17,16 @@ enum
 	OPT_JSON,
 	OPT_RETRY_TIMEOUT,
 	OPT_KILL_BLOCKERS,
-	OPT_CATCHUP_TIMEOUT
+	OPT_CATCHUP_TIMEOUT,
+	OPT_NO_ORDER,
+	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
 	{"table", required_argument, NULL, 't'},
 	{"set-not-null", required_argument, NULL, OPT_SET_NOT_NULL},
 	{"order-by", required_argument, NULL, 'o'},
+	{"no-order", no_argument, NULL, OPT_NO_ORDER},
 	{"jobs", required_argument, NULL, 'j'},
 	{"dry-run", no_argument, NULL, 'n'},
 	{"wait-timeout", required_argument, NULL, 'T'},
@@ -45,14 +48,14 @@ static const struct option long_options[] = {
 	{"password", no_argument, NULL, 'W'},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+	{NULL, 0, NULL, 0}
 };
 
 bool
 options_parse_seconds(const char *s, double *out)
 {
-	char  *end;
-	double v;
+	char	   *end;
+	double		v;
 
 	if (s == NULL || *s == '\0')
 		return false;
@@ -67,8 +70,8 @@ options_parse_seconds(const char *s, double *out)
 bool
 options_parse_int(const char *s, long min, long max, long *out)
 {
-	char *end;
-	long  v;
+	char	   *end;
+	long		v;
 
 	if (s == NULL || *s == '\0')
 		return false;
@@ -94,6 +97,67 @@ options_init(RebuildOptions *o)
 	o->prompt = PROMPT_DEFAULT;
 }
 
+/* What the parser has met so far, for the checks that span options. */
+typedef struct ParseState
+{
+	bool		quiet_seen;
+	bool		verbose_seen;
+	bool		no_password_seen;	/* -w */
+	bool		password_seen;	/* -W */
+	const char *given[OPT_COUNT];	/* the value of each single-valued option met */
+} ParseState;
+
+/* "-t/--table", or "--lock-timeout" for an option with no short form. */
+static char *
+option_name(int c)
+{
+	for (const struct option *lo = long_options; lo->name; lo++)
+		if (lo->val == c)
+			return c < 256 ? pgr_psprintf("-%c/--%s", c, lo->name) : pgr_psprintf("--%s", lo->name);
+	return pgr_psprintf("-%c", c);
+}
+
+static bool
+takes_value(int c)
+{
+	for (const struct option *lo = long_options; lo->name; lo++)
+		if (lo->val == c)
+			return lo->has_arg == required_argument;
+	return false;
+}
+
+/*
+ * An option that takes one value and is given again would make one of its
+ * values count and the other vanish: a usage error naming both (only
+ * --set-not-null takes many).
+ */
+static bool
+check_given_once(ParseState *ps, int c, const char *arg, char **err)
+{
+	char	   *name;
+
+	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || !takes_value(c))
+		return true;
+	if (ps->given[c] == NULL)
+	{
+		ps->given[c] = arg;
+		return true;
+	}
+	name = option_name(c);
+	if (c == 'd')
+		/* a connection string may hold a password: never echoed */
+		*err = pgr_psprintf("%s is given twice: it takes one database name, connection string or URI; "
+							"give it once", name);
+	else if (c == 't')
+		*err = pgr_psprintf("%s is given twice (\"%s\", then \"%s\"): this version rebuilds one table per "
+							"command; run pg_rebuild once for each table", name, ps->given[c], arg);
+	else
+		*err = pgr_psprintf("%s is given twice (\"%s\", then \"%s\"): it takes one value; give it once",
+							name, ps->given[c], arg);
+	free(name);
+	return false;
+}
+
 static void
 replace(char **slot, const char *value)
 {
@@ -103,12 +167,11 @@ replace(char **slot, const char *value)
 
 /* Applies one option; returns false with *err set on a bad value. */
 static bool
-apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *verbose_seen,
-			 char **err)
+apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **err)
 {
-	long  n;
-	char *perr = NULL;
-	char *col = NULL;
+	long		n;
+	char	   *perr = NULL;
+	char	   *col = NULL;
 
 	switch (c)
 	{
@@ -131,7 +194,16 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 			sv_push_owned(&o->set_not_null, col);
 			return true;
 		case 'o':
+			/* checked by the server, which alone knows what an ORDER BY list is (preflight.c) */
+			if (arg[strspn(arg, " \t\n\r\f\v")] == '\0')
+			{
+				*err = pgr_strdup("--order-by needs an ORDER BY list, such as \"created_at DESC, id\"");
+				return false;
+			}
 			replace(&o->order_by_arg, arg);
+			return true;
+		case OPT_NO_ORDER:
+			o->no_order = true;
 			return true;
 		case 'j':
 			if (!options_parse_int(arg, 1, PGR_MAX_JOBS, &n))
@@ -194,11 +266,11 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 			o->echo = true;
 			return true;
 		case 'v':
-			*verbose_seen = true;
+			ps->verbose_seen = true;
 			o->verbosity = LOG_VERBOSE;
 			return true;
 		case 'q':
-			*quiet_seen = true;
+			ps->quiet_seen = true;
 			o->verbosity = LOG_QUIET;
 			return true;
 		case 'd':
@@ -214,9 +286,11 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 			replace(&o->username, arg);
 			return true;
 		case 'w':
+			ps->no_password_seen = true;
 			o->prompt = PROMPT_NEVER;
 			return true;
 		case 'W':
+			ps->password_seen = true;
 			o->prompt = PROMPT_ALWAYS;
 			return true;
 		case 'V':
@@ -230,13 +304,23 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 
 /* Cross-option checks once everything is read. */
 static bool
-validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
+validate(RebuildOptions *o, const ParseState *ps, char **err)
 {
-	char *perr = NULL;
+	char	   *perr = NULL;
 
-	if (quiet_seen && verbose_seen)
+	if (ps->quiet_seen && ps->verbose_seen)
 	{
 		*err = pgr_strdup("--quiet and --verbose cannot be used together");
+		return false;
+	}
+	if (ps->no_password_seen && ps->password_seen)
+	{
+		*err = pgr_strdup("-w/--no-password and -W/--password cannot be used together");
+		return false;
+	}
+	if (o->order_by_arg && o->no_order)
+	{
+		*err = pgr_strdup("--order-by and --no-order cannot be used together");
 		return false;
 	}
 	if (o->table_arg)
@@ -244,15 +328,6 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 		if (!ident_parse_qualified(o->table_arg, &o->table_schema, &o->table_name, &perr))
 		{
 			*err = pgr_psprintf("invalid table name \"%s\": %s", o->table_arg, perr);
-			free(perr);
-			return false;
-		}
-	}
-	if (o->order_by_arg)
-	{
-		if (!ident_parse_order_by(o->order_by_arg, &o->order_by, &o->n_order_by, &perr))
-		{
-			*err = pgr_psprintf("invalid --order-by \"%s\": %s", o->order_by_arg, perr);
 			free(perr);
 			return false;
 		}
@@ -269,9 +344,10 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 	}
 	if (o->cleanup || o->status)
 	{
-		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers)
+		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers)
 		{
-			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by or --kill-blockers",
+			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by, --no-order or "
+								"--kill-blockers",
 								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
@@ -293,13 +369,13 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 OptionsResult
 options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 {
-	int	 c;
-	bool quiet_seen = false;
-	bool verbose_seen = false;
+	int			c;
+	ParseState	ps;
 
+	memset(&ps, 0, sizeof(ps));
 	options_init(o);
 	*err = NULL;
-	optind = 0; /* glibc: full re-initialisation */
+	optind = 0;					/* glibc: full re-initialisation */
 	opterr = 0;
 
 	while ((c = getopt_long(argc, argv, ":t:o:j:nT:evqd:h:p:U:wWV?", long_options, NULL)) != -1)
@@ -330,7 +406,7 @@ options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 			*err = pgr_psprintf("option \"%s\" requires a value", argv[optind - 1]);
 			return OPTIONS_USAGE_ERROR;
 		}
-		if (!apply_option(o, c, optarg, &quiet_seen, &verbose_seen, err))
+		if (!check_given_once(&ps, c, optarg, err) || !apply_option(o, c, optarg, &ps, err))
 			return OPTIONS_USAGE_ERROR;
 	}
 	if (o->show_help || o->show_version)
@@ -340,7 +416,7 @@ options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 		*err = pgr_psprintf("too many command-line arguments (first is \"%s\")", argv[optind]);
 		return OPTIONS_USAGE_ERROR;
 	}
-	if (!validate(o, quiet_seen, verbose_seen, err))
+	if (!validate(o, &ps, err))
 		return OPTIONS_USAGE_ERROR;
 	return OPTIONS_OK;
 }
@@ -353,7 +429,6 @@ options_free(RebuildOptions *o)
 	free(o->table_name);
 	sv_free(&o->set_not_null);
 	free(o->order_by_arg);
-	order_items_free(o->order_by, o->n_order_by);
 	free(o->dbname);
 	free(o->host);
 	free(o->port);

@@ -309,41 +309,20 @@ plan_shadow(const PlanInput *in, Plan *p)
 			  "ALTER TABLE %s SET (autovacuum_enabled = false)", p->shadow_q);
 }
 
-/* The table's own autovacuum_enabled value (a literal), or NULL if unset. */
-static char *
-own_autovacuum_setting(const TableDesc *t)
-{
-	const char *key = "\"autovacuum_enabled\"='";
-	const char *hit = t->reloptions ? strstr(t->reloptions, key) : NULL;
-	const char *end;
-
-	if (hit == NULL)
-		return NULL;
-	hit += strlen(key) - 1;		/* at the opening quote */
-	end = strchr(hit + 1, '\'');
-	if (end == NULL)
-		return NULL;
-	return pgr_psprintf("%.*s", (int) (end - hit + 1), hit);
-}
-
 static void
 plan_copy(const PlanInput *in, Plan *p)
 {
 	const TableDesc *t = in->table;
 	char	   *cols = target_list(in, &p->n_copy_columns);
 	char	   *src = source_list(in, NULL);
+	char	   *order = changes_row_order(in->changes, t, NULL);
 
-	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s",
-							   p->shadow_q, cols,
-							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
-							   src, t->qname);
-	if (in->changes && in->changes->n_order_by > 0)
-	{
-		char	   *ob = order_items_sql(in->changes->order_by, in->changes->n_order_by, NULL);
-
-		p->copy_order_by = pgr_psprintf(" ORDER BY %s", ob);
-		free(ob);
-	}
+	p->copy_select = pgr_psprintf("SELECT %s FROM ONLY %s", src, t->qname);
+	p->copy_sql = pgr_psprintf("INSERT INTO %s (%s)%s %s", p->shadow_q, cols,
+							   has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "", p->copy_select);
+	if (order)
+		p->copy_order_by = pgr_psprintf(" ORDER BY %s", order);
+	free(order);
 	free(cols);
 	free(src);
 }
@@ -693,17 +672,20 @@ plan_swap(const PlanInput *in, Plan *p)
 		free(who);
 		free(col);
 	}
-	{
-		char	   *av = own_autovacuum_setting(t);
-
-		if (av)
-			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
-					  "ALTER TABLE %s SET (autovacuum_enabled = %s)", t->qname, av);
-		else
-			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
-					  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
-		free(av);
-	}
+	/*
+	 * The shadow was created WITH the table's storage parameters, in their
+	 * order, then given autovacuum_enabled = false, which SET moves to the
+	 * end of the array.  Setting every parameter again, in the table's order,
+	 * puts back exactly its array (SET keeps, in front, only the parameters
+	 * it does not name, and here it names them all); without a setting of
+	 * its own, RESET removes ours and leaves the others in place.  No rewrite.
+	 */
+	if (t->autovacuum_set)
+		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)", "ALTER TABLE %s SET (%s)", t->qname,
+				  t->reloptions);
+	else
+		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+				  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
 	if (t->rls_enabled)
 		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s ENABLE ROW LEVEL SECURITY", t->qname);
@@ -824,6 +806,7 @@ plan_free(Plan *p)
 	stmts_free(&p->install);
 	stmts_free(&p->shadow);
 	free(p->copy_sql);
+	free(p->copy_select);
 	free(p->copy_order_by);
 	stmts_free(&p->indexes);
 	stmts_free(&p->constraints);

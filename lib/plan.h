@@ -68,7 +68,8 @@ typedef struct Plan
 	char	   *drop_shadow;	/* a shadow left by an interrupted copy, before the copy starts over */
 	StmtList	shadow;			/* CREATE TABLE and column settings: one transaction */
 	char	   *copy_sql;		/* INSERT ... SELECT ... FROM ONLY t (chunk predicate appended) */
-	char	   *copy_order_by;	/* " ORDER BY ..." or NULL */
+	char	   *copy_select;	/* its SELECT ... FROM ONLY t, which preflight has the server check */
+	char	   *copy_order_by;	/* " ORDER BY <list>" (changes_row_order), or NULL */
 	StmtList	indexes;		/* one build each, independent of each other */
 	StmtList	constraints;	/* after the builds: constraints on the indexes, comments, ... */
 	char	   *replay_delete;	/* $1 = highest log id of the batch */

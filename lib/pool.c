@@ -24,6 +24,18 @@ conn_send(Conn *c, const char *sql)
 	return true;
 }
 
+/*
+ * Whether an error was recorded since conn_send cleared it.  Never the
+ * SQLSTATE: an error libpq finds itself on a live connection (a malformed
+ * message, no memory for a result) has none, and a server error need not
+ * carry one; an error recorded always has its message.
+ */
+static bool
+error_recorded(const Conn *c)
+{
+	return c->message != NULL;
+}
+
 bool
 conn_collect(Conn *c, bool *ok, long long *affected)
 {
@@ -42,14 +54,14 @@ conn_collect(Conn *c, bool *ok, long long *affected)
 		res = PQgetResult(c->pg);
 		if (res == NULL)
 		{
-			if (PQstatus(c->pg) != CONNECTION_OK && c->sqlstate[0] == '\0')
+			if (PQstatus(c->pg) != CONNECTION_OK && !error_recorded(c))
 				conn_set_error(c, NULL);
-			*ok = c->sqlstate[0] == '\0';
+			*ok = !error_recorded(c);
 			return true;
 		}
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
 		{
-			if (c->sqlstate[0] == '\0')
+			if (!error_recorded(c))
 				conn_set_error(c, res);
 		}
 		else

@@ -199,8 +199,15 @@ check_dependents(Run *r)
 	{
 		PGresult   *res = conn_query(r->main, "SELECT rolbypassrls OR rolsuper FROM pg_catalog.pg_roles "
 									 "WHERE rolname = current_user");
-		bool		bypass = res && PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		bool		bypass;
 
+		if (res == NULL)
+		{
+			/* the question went unanswered: say so, never "does not bypass" */
+			conn_report(r->main, "could not check whether the run's role bypasses row level security");
+			return refuse(NULL, NULL);
+		}
+		bypass = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 		PQclear(res);
 		if (!bypass)
 		{
@@ -236,6 +243,34 @@ check_dependents(Run *r)
 	}
 	sv_free(&problems);
 	return true;
+}
+
+/*
+ * Its rows and the space the rebuild should give back (estimate.h), for the
+ * intro and the plan.  A statistics view that cannot be read costs the
+ * estimate, not the run.
+ */
+static void
+estimate_size(Run *r)
+{
+	EstimateInput in;
+
+	if (estimate_read(r->main, r->t->oid, &in))
+		estimate_compute(&in, &r->size);
+	else
+	{
+		log_warning("could not estimate the space the rebuild gives back: %s",
+					r->main->message ? r->main->message : "the table's statistics could not be read");
+		memset(&r->size, 0, sizeof(r->size));
+		r->size.heap_now = r->t->heap_bytes;
+		r->size.rows = r->t->reltuples > 0 ? r->t->reltuples : 0;
+		r->size.unknown_why = pgr_strdup("its statistics could not be read");
+	}
+	estimate_input_free(&in);
+	if (r->size.known)
+		log_verbose("estimate: heap %lld -> %lld bytes, indexes %lld -> %lld bytes (%d estimated, %d as they "
+					"are), %.0f rows", r->size.heap_now, r->size.heap_after, r->size.indexes_now,
+					r->size.indexes_after, r->size.indexes_estimated, r->size.indexes_unchanged, r->size.rows);
 }
 
 /* The table's advisory lock: one run per table at a time. */
@@ -416,6 +451,62 @@ make_plan(Run *r)
 	return true;
 }
 
+/*
+ * The rows' order (--order-by, or the CLUSTER index's) is SQL text that the
+ * copy's statement will hold, so the server checks it first, without running
+ * or planning anything (conn_parse_only), in two places:
+ *  - inside an aggregate's ORDER BY, where only an ORDER BY list can stand
+ *    before the closing parenthesis: LIMIT, OFFSET, FETCH, FOR UPDATE, ON
+ *    CONFLICT, RETURNING, a second statement, or a comment or a quote that
+ *    would swallow the parenthesis are syntax errors there, and window and
+ *    set-returning functions are refused;
+ *  - after the copy's own SELECT, as the copy will run it: a parenthesis
+ *    that closed the aggregate early would have nothing to close there, and
+ *    names and positions resolve as they will in the copy.
+ * Text accepted in both places is one ORDER BY list and nothing else, read
+ * the same way by the copy.  Our sessions' search_path is pg_catalog, pg_temp.
+ */
+static bool
+check_order(Run *r)
+{
+	char	   *why = NULL;
+	char	   *list = changes_row_order(r->changes, r->t, &why);
+	char	   *in_aggregate;
+	char	   *in_copy;
+	bool		ok;
+
+	free(why);
+	if (list == NULL)
+		return true;
+	in_aggregate = pgr_psprintf("SELECT pg_catalog.array_agg(NULL::pg_catalog.int4 ORDER BY %s) FROM ONLY %s",
+								list, r->t->qname);
+	in_copy = pgr_psprintf("%s%s", r->plan->copy_select, r->plan->copy_order_by);
+	ok = conn_parse_only(r->main, in_aggregate) && conn_parse_only(r->main, in_copy);
+	free(in_aggregate);
+	free(in_copy);
+	if (ok)
+		log_verbose("the server accepts the order of the rows: %s", list);
+	else if (r->changes && r->changes->order == ROW_ORDER_GIVEN)
+	{
+		log_error("--order-by \"%s\" is not an ORDER BY list of %s that the server accepts: %s", list,
+				  r->t->qname, r->main->message ? r->main->message : "unknown error");
+		if (r->main->detail)
+			log_detail("%s", r->main->detail);
+		log_detail("It must be one ORDER BY list and nothing else; the server parsed it without running anything.");
+		refuse(NULL, "Write it as after ORDER BY in a SELECT on the table: expressions, each with ASC or DESC "
+			   "or USING an operator, NULLS FIRST or LAST, COLLATE.  Names are looked up with search_path = "
+			   "pg_catalog, pg_temp: qualify your own functions, operators and collations with their schema.");
+	}
+	else
+	{
+		log_error("the order of the CLUSTER index of %s (%s) cannot be used by the copy: %s", r->t->qname, list,
+				  r->main->message ? r->main->message : "unknown error");
+		refuse(NULL, "Give the order with --order-by, or keep the rows as they come with --no-order.");
+	}
+	free(list);
+	return ok;
+}
+
 /* Finds the table; false (logged) when it does not exist or cannot be read. */
 static bool
 find_table(Run *r)
@@ -439,7 +530,7 @@ find_table(Run *r)
 		return false;
 	}
 	r->t = pgr_calloc(1, sizeof(TableDesc));
-	if (!catalog_read_table(r->main, (unsigned int) oid, r->t))
+	if (!catalog_read_table(r->main, (unsigned int) oid, r->t) || !catalog_read_cluster_order(r->main, r->t))
 	{
 		catalog_free_table(r->t);
 		free(r->t);
@@ -459,8 +550,11 @@ preflight_run(Run *r)
 	if (r->main == NULL || !check_server(r) || !find_table(r))
 		return false;
 	if (!check_relation_kind(r->t) || !check_ownership(r) || !take_table_lock(r) ||
-		!check_recorded_runs(r) || !check_key_and_indexes(r->t) || !check_changes(r) ||
-		!check_dependents(r) || !make_plan(r) || !check_names(r) || !check_nulls(r))
+		!check_recorded_runs(r) || !check_key_and_indexes(r->t))
+		return false;
+	estimate_size(r);
+	if (!check_changes(r) || !check_dependents(r) || !make_plan(r) || !check_order(r) || !check_names(r) ||
+		!check_nulls(r))
 		return false;
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);

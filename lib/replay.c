@@ -260,6 +260,7 @@ replay_until_small(Run *r, long long threshold)
 		long long	backlog;
 		char		a[32];
 		char		b[32];
+		char		rate[32];
 		double		now;
 
 		if (n < 0)
@@ -294,12 +295,17 @@ replay_until_small(Run *r, long long threshold)
 			long long	captured = captured_so_far(r);
 			double		el = now - start;
 
+			char		n[32];
+			char		in[32];
+			char		out[32];
+
 			log_error("the replay is not catching up with the application's writes: the backlog "
-					  "(about %lld changes) has not shrunk for %.0f s (--catchup-timeout)", backlog,
-					  r->s->catchup_timeout_s);
-			log_detail("Changes were captured at %.0f per second and applied at %.0f per second.",
-					   captured >= 0 && captured_at_start >= 0 ? (double) (captured - captured_at_start) / el : 0.0,
-					   (double) (r->replayed - applied_at_start) / el);
+					  "(about %s changes) has not shrunk for %.0f s (--catchup-timeout)",
+					  format_count(backlog, n, sizeof(n)), r->s->catchup_timeout_s);
+			log_detail("Changes were captured at %s per second and applied at %s per second.",
+					   format_count(captured >= 0 && captured_at_start >= 0 ?
+									(long long) ((double) (captured - captured_at_start) / el) : 0, in, sizeof(in)),
+					   format_count((long long) ((double) (r->replayed - applied_at_start) / el), out, sizeof(out)));
 			log_hint("Run it at a quieter time, or with more time (--catchup-timeout).");
 			return false;
 		}
@@ -313,9 +319,10 @@ replay_until_small(Run *r, long long threshold)
 			}
 			last_touch = now;
 		}
-		log_progress("replay: %s changes applied, backlog about %s, %.0f changes/s",
+		log_progress("replay: %s changes applied, backlog about %s, %s changes/s",
 					 format_count(r->replayed, a, sizeof(a)), format_count(backlog < 0 ? 0 : backlog, b, sizeof(b)),
-					 (double) (r->replayed - applied_at_start) / (now - start + 1e-9));
+					 format_count((long long) ((double) (r->replayed - applied_at_start) / (now - start + 1e-9)),
+								  rate, sizeof(rate)));
 	}
 }
 

@@ -48,6 +48,7 @@ run_free(Run *r)
 		dependents_free(r->deps);
 	if (r->t)
 		catalog_free_table(r->t);
+	estimate_free(&r->size);
 	free(r->plan);
 	free(r->dplan);
 	free(r->deps);
@@ -156,14 +157,12 @@ append_arg(StrBuf *sb, const char *flag, const char *value)
 	free(q);
 }
 
-void
-run_print_cleanup_hint(const Run *r)
+char *
+run_connection_args(const Conn *c, const ConnParams *params)
 {
 	StrBuf		sb;
-	Conn	   *c = r->main;
 
 	sb_init(&sb);
-	sb_append(&sb, "pg_rebuild --cleanup");
 	if (c && c->pg && conn_ok(c))
 	{
 		/* never the connection string itself: it may hold a password */
@@ -182,22 +181,27 @@ run_print_cleanup_hint(const Run *r)
 
 		for (int i = 0; i < 4; i++)
 		{
-			char	   *v = conn_target_value(r->params, keys[i][1]);
+			char	   *v = conn_target_value(params, keys[i][1]);
 
 			if (v)
 				append_arg(&sb, keys[i][0], v);
 			free(v);
 		}
 	}
-	if (r->t)
-	{
-		char	   *tq = ident_quote_qualified(r->t->schema, r->t->name);
+	return sb_steal(&sb);
+}
 
-		append_arg(&sb, "-t", tq);
-		free(tq);
-	}
-	log_hint("Run: %s", sb.data);
-	sb_free(&sb);
+void
+run_print_cleanup_hint(const Run *r)
+{
+	char	   *args = run_connection_args(r->main, r->params);
+	char	   *tq = r->t ? ident_quote_qualified(r->t->schema, r->t->name) : NULL;
+	char	   *tsh = tq ? ident_shell_quote(tq) : NULL;
+
+	log_hint("Run: pg_rebuild --cleanup%s%s%s", args, tsh ? " -t " : "", tsh ? tsh : "");
+	free(args);
+	free(tq);
+	free(tsh);
 }
 
 /* run_fail, returning the exit code. */
@@ -231,6 +235,13 @@ fail(Run *r)
 			return PGR_EXIT_LEFTOVERS;
 		}
 	}
+	if (r->swapped)
+	{
+		log_info("the swap had committed: %s is rebuilt; removing what is left of this run, once more",
+				 r->t->qname);
+		if (r->clock.started[PHASE_FINISH] == 0)
+			phase_begin(&r->clock, PHASE_FINISH);	/* the finish had not begun */
+	}
 	sv_init(&removed);
 	/*
 	 * Removing the trigger needs ACCESS EXCLUSIVE on the table, which a long
@@ -239,27 +250,33 @@ fail(Run *r)
 	 */
 	clean = cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
 							  r->s->wait_timeout_s < 3 ? 3 : r->s->wait_timeout_s > 15 ? 15 : r->s->wait_timeout_s,
-							  &removed);
+							  true, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
-	if (clean && !r->swapped)
+	if (r->swapped && clean)
+	{
+		/* a rebuilt table with nothing left: the run succeeded (exit 0) */
+		finish_done(r, "every object of the run removed, on another try");
+		return PGR_EXIT_OK;
+	}
+	if (r->swapped)
+	{
+		log_error("%s is rebuilt, but some objects of this run could not be removed", r->t->qname);
+		log_detail("The swap committed: the rebuilt table is in use.  What is left (named above) takes "
+				   "space and nothing else.");
+		run_print_cleanup_hint(r);
+		return PGR_EXIT_LEFTOVERS;
+	}
+	if (clean)
 	{
 		log_detail("Nothing was changed: %s is as it was, and every object of this run was removed.",
 				   r->t->qname);
 		return PGR_EXIT_FAILED;
 	}
-	if (r->swapped)
-		log_detail("The swap had committed: %s is rebuilt.%s", r->t->qname,
-				   clean ? " Its leftovers were removed." : " Some leftovers remain.");
-	else
-		log_detail("The table %s was not changed, but some of this run's objects remain.", r->t->qname);
-	if (!clean)
-	{
-		run_print_cleanup_hint(r);
-		return PGR_EXIT_LEFTOVERS;
-	}
-	return r->swapped ? PGR_EXIT_OK : PGR_EXIT_FAILED;
+	log_detail("The table %s was not changed, but some of this run's objects remain.", r->t->qname);
+	run_print_cleanup_hint(r);
+	return PGR_EXIT_LEFTOVERS;
 }
 
 int

@@ -24,6 +24,7 @@
 #include "connect.h"
 #include "copy.h"
 #include "dependents.h"
+#include "estimate.h"
 #include "guard.h"
 #include "phases.h"
 #include "plan.h"
@@ -94,6 +95,7 @@ struct Run
 	uint64_t	fingerprint;	/* of t at preflight */
 	uint64_t	dep_fingerprint;	/* of deps at preflight */
 	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
+	SizeEstimate size;			/* its rows, and the space the rebuild should give back */
 
 	/* Its state in the database. */
 	long long	lock_key;		/* the table's advisory lock */
@@ -153,12 +155,21 @@ void		run_report_failure(Run *r, Conn *failed, const char *what);
 
 /*
  * Called on any failure: before the swap committed, removes this run's
- * objects and says the table is as it was; after, what is left must go
- * through --cleanup.  Sets and returns r->result.exit_code.
+ * objects and says the table is as it was (exit 1, or 3 when some remain);
+ * after, tries once more to remove what is left: all gone is a success
+ * (exit 0, the finish's line says so), otherwise it is an error naming the
+ * --cleanup command (exit 3).  Sets and returns r->result.exit_code.
  */
 int			run_fail(Run *r);
 
 /* Logs the hint "Run: pg_rebuild --cleanup ..." with this run's connection options. */
 void		run_print_cleanup_hint(const Run *r);
+
+/*
+ * " -d 'db' -h 'host' -p 'port' -U 'user'", shell-quoted, for a command the
+ * user can paste: where c is connected, or (c gone or NULL) what params
+ * say.  Never the password.  Newly allocated.
+ */
+char	   *run_connection_args(const Conn *c, const ConnParams *params);
 
 #endif							/* PGR_RUN_H */

@@ -157,7 +157,7 @@ refused('unknown table in an unknown schema', undef, [ '-t', 'nowhere.plain' ],
 refused('unknown column for --set-not-null', 'plain', [ '--set-not-null', 'nosuch' ],
 	[ qr/^pg_rebuild: error: column "nosuch" of table "public"\."plain" does not exist \(given to --set-not-null\)$/m ]);
 refused('unknown column for --order-by', 'plain', [ '--order-by', 'n, nosuch DESC' ],
-	[ qr/^pg_rebuild: error: column "nosuch" of table "public"\."plain" does not exist \(given to --order-by\)$/m ]);
+	[ qr/^pg_rebuild: error: --order-by "n, nosuch DESC" is not an ORDER BY list of "public"\."plain" that the server accepts: column "nosuch" does not exist$/m ]);
 refused('a view', undef, [ '-t', 'plain_view' ],
 	[ qr/^pg_rebuild: error: "public"\."plain_view" is a view: pg_rebuild rebuilds ordinary tables only$/m ]);
 refused('a materialized view', undef, [ '-t', 'plain_mv' ],
@@ -407,6 +407,17 @@ refused(
 	[ '-U', 'member' ],
 	[ qr/^pg_rebuild: error: "public"\."owned" has FORCE ROW LEVEL SECURITY and the run's role does not bypass row level security$/m ],
 	dbname => 'appdb');
+# When the bypass check itself fails (here the role may not read pg_roles,
+# as on a hardened server), the user gets its error, not the FORCE refusal.
+$node->safe_psql('appdb', 'REVOKE SELECT ON pg_catalog.pg_roles FROM PUBLIC');
+my (undef, undef, $force_err) = refused(
+	'FORCE ROW LEVEL SECURITY, the bypass check fails',
+	'owned',
+	[ '-U', 'member' ],
+	[ qr/^pg_rebuild: error: could not check whether the run's role bypasses row level security: permission denied for view pg_roles$/m ],
+	dbname => 'appdb');
+unlike($force_err, qr/does not bypass/, 'FORCE ROW LEVEL SECURITY, the bypass check fails: no refusal in its place');
+$node->safe_psql('appdb', 'GRANT SELECT ON pg_catalog.pg_roles TO PUBLIC');
 $node->safe_psql('appdb', 'ALTER TABLE owned NO FORCE ROW LEVEL SECURITY; ALTER TABLE owned DISABLE ROW LEVEL SECURITY');
 
 # ------------------------------------------------------------------------

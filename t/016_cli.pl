@@ -26,11 +26,11 @@ for my $help ('--help', '-?')
 		qw(-t --table --set-not-null -o --order-by -j --jobs -n --dry-run -T --wait-timeout
 		--lock-timeout --cleanup -e --echo -v --verbose -q --quiet -V --version -? --help
 		-d --dbname -h --host -p --port -U --username -w --no-password -W --password
-		--status --json --kill-blockers --retry-timeout --catchup-timeout))
+		--status --json --kill-blockers --retry-timeout --catchup-timeout --no-order))
 	{
 		like($out, qr/(?:^|[\s,])\Q$opt\E(?:[\s=,]|$)/m, "$help mentions $opt");
 	}
-	like($out, qr/Exit status: 0 rebuilt; 1 failed.*2 bad usage; 3 failed and leftovers remain/s,
+	like($out, qr/Exit status: 0 rebuilt, nothing left behind; 1 failed.*2 bad usage; 3 leftovers remain.*--cleanup: 0 nothing\s+dead left, 3 some left \(with --dry-run: dead runs to clean up\)/s,
 		"$help: explains the exit codes");
 }
 for my $version ('--version', '-V')
@@ -55,13 +55,49 @@ my @usage = (
 	[ [ '-t', 'x', '-T', '-1' ], qr/invalid value "-1" for --wait-timeout/, '-T -1' ],
 	[ [ '-t', 'x', '--lock-timeout', '0' ], qr/invalid value "0" for --lock-timeout/, '--lock-timeout 0' ],
 	[ [ '-t', 'x', '-q', '-v' ], qr/--quiet and --verbose cannot be used together/, '-q with -v' ],
-	[ [ '-t', 'x', '-o', 'a NULLS' ], qr/invalid --order-by "a NULLS": NULLS must be followed by FIRST or LAST/, '-o a NULLS' ],
+	[ [ '-t', 'x', '-o', '  ' ], qr/--order-by needs an ORDER BY list/, '-o with blanks only' ],
+	[ [ '-t', 'x', '-o', 'a', '--no-order' ], qr/--order-by and --no-order cannot be used together/, '-o with --no-order' ],
+	[ [ '-t', 'x', '-w', '-W' ], qr/-w\/--no-password and -W\/--password cannot be used together/, '-w with -W' ],
+	[ [ '--status', '--no-order' ], qr/--status cannot be combined with .*--no-order/, '--status with --no-order' ],
 	[ [ '--cleanup', '--set-not-null', 'a' ], qr/--cleanup cannot be combined with --set-not-null/, '--cleanup with --set-not-null' ],
 	[ [ '--cleanup', '--status' ], qr/--cleanup and --status cannot be used together/, '--cleanup with --status' ],
 	[ [ '-t', 'x', '--json' ], qr/--json goes with --status/, '--json without --status' ],
 	[ [ '-t', 'x', '--catchup-timeout', '0' ], qr/invalid value "0" for --catchup-timeout/, '--catchup-timeout 0' ],
 	[ [ '-t', 'x', '--retry-timeout', 'soon' ], qr/invalid value "soon" for --retry-timeout/, '--retry-timeout soon' ],
 );
+# Every option that takes one value, given twice: a usage error naming it
+# and both values, never one of them dropped (a nightly script written for
+# vacuumdb or pg_repack, which take -t repeatedly, must not skip a table).
+for my $twice (
+	[ '-t', 'orders', '-t', 'small' ],
+	[ '-t', 'orders', '--table=small' ],
+	[ '-o', 'a', '--order-by', 'b' ],
+	[ '-j', '2', '--jobs=3' ],
+	[ '-T', '1', '--wait-timeout', '2' ],
+	[ '--lock-timeout', '100', '--lock-timeout=200' ],
+	[ '--retry-timeout', '1', '--retry-timeout', '2' ],
+	[ '--catchup-timeout', '1', '--catchup-timeout', '2' ],
+	[ '-h', 'localhost', '-h', '127.0.0.1' ],
+	[ '-p', '5432', '--port=5433' ],
+	[ '-U', 'me', '--username', 'you' ])
+{
+	my ($first_opt, @rest) = @$twice;
+	my ($v1) = $twice->[1];
+	my ($v2) = $twice->[-1] =~ /^--[a-z-]+=(.*)$/ ? $1 : $twice->[-1];
+	my %long = (
+		'-t' => 'table', '-o' => 'order-by', '-j' => 'jobs', '-T' => 'wait-timeout',
+		'-d' => 'dbname', '-h' => 'host', '-p' => 'port', '-U' => 'username');
+	my $name = $first_opt =~ /^--(.*)/ ? "--$1" : "$first_opt/--$long{$first_opt}";
+	my @args = @$twice;
+	unshift @args, '-t', 'x' unless $first_opt eq '-t';
+	push @usage, [ \@args, qr/\Q$name is given twice ("$v1", then "$v2")\E/, "$name given twice" ];
+}
+# -d twice: said, but its values are not echoed (a connection string may
+# hold a password).
+push @usage,
+  [ [ '-t', 'x', '-d', 'postgres', '-d', 'host=h password=secret456' ],
+	qr/-d\/--dbname is given twice: it takes one database name, connection string or URI; give it once/,
+	'-d given twice' ];
 for my $u (@usage)
 {
 	my ($args, $re, $name) = @$u;
@@ -71,6 +107,7 @@ for my $u (@usage)
 	like($err, qr/^pg_rebuild: hint: Try "pg_rebuild --help" for more information\.$/m,
 		"$name: points to --help");
 	is($out, '', "$name: nothing on stdout");
+	unlike($err, qr/secret456/, "$name: no password echoed");
 }
 
 # ------------------------------------------------------------------------
@@ -107,7 +144,7 @@ like($out, qr/^-- \[swap\] lock: ACCESS EXCLUSIVE on the table \(held\)\nALTER T
 	'--dry-run: the rename of the swap');
 like($out, qr/^CREATE TABLE "public"\."pgrebuild_new_\d+" \(\n(?:.*\n)*?    "note" text NOT NULL\n/m,
 	'--dry-run: the shadow table has the requested NOT NULL');
-like($out, qr/^INSERT INTO "public"\."pgrebuild_new_\d+" .* FROM ONLY "public"\."items" ORDER BY "code" DESC;$/m,
+like($out, qr/^INSERT INTO "public"\."pgrebuild_new_\d+" .* FROM ONLY "public"\."items" ORDER BY code DESC;$/m,
 	'--dry-run: the copy has the requested order');
 
 # Every statement is in a block that says which lock it takes (transaction

@@ -191,7 +191,7 @@ sub crash_case
 		is($trc, 3, "$label: --status (text) exits 3");
 		like(
 			$tout,
-			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pid \d+\): run pg_rebuild --cleanup -t '"public"\."target"'$/m,
+			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pid \d+\): run pg_rebuild --cleanup -d 'postgres' -h '[^']+' -p '\d+' -U '[^']+' -t '"public"\."target"'$/m,
 			"$label: --status says DEAD, the phase and the command to run");
 
 		if ($st->{swapped})

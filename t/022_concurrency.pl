@@ -385,10 +385,10 @@ for my $case (
 	is($rc, 1, '--catchup-timeout: exit 1');
 	like(
 		$err,
-		qr/^pg_rebuild: error: the replay is not catching up with the application's writes: the backlog \(about \d+ changes\) has not shrunk for 2 s \(--catchup-timeout\)$/m,
+		qr/^pg_rebuild: error: the replay is not catching up with the application's writes: the backlog \(about \d{1,3}(?:,\d{3})* changes\) has not shrunk for 2 s \(--catchup-timeout\)$/m,
 		'--catchup-timeout: it says the replay is not catching up');
-	like($err, qr/Changes were captured at \d+ per second and applied at \d+ per second\./,
-		'--catchup-timeout: it gives the capture and apply rates');
+	like($err, qr/Changes were captured at \d{1,3}(?:,\d{3})* per second and applied at \d{1,3}(?:,\d{3})* per second\./,
+		'--catchup-timeout: it gives the capture and apply rates, with thousands separators');
 	like($err, qr/Nothing was changed/, '--catchup-timeout: nothing was changed');
 	cmp_ok($took, '<', 60, "--catchup-timeout: it stopped in time (${took}s)");
 	is(table_oid($node, 'target'), $oid, '--catchup-timeout: table unchanged');

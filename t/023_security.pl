@@ -243,6 +243,8 @@ like($cmd // '', qr/-d 'postgres' -h '127\.0\.0\.1' -p '$port' -U 'owner' -t '"s
 ($rc, $out, $err) = run_rebuild($node, '--status', '-d', $conn);
 is($rc, 3, 'exit 3: --status shows the dead run');
 unlike("$out$err", qr/\Q$secret\E/, 'exit 3: no password in --status');
+my ($status_cmd) = $out =~ /: run (pg_rebuild --cleanup .*)$/m;
+is($status_cmd, $cmd, 'exit 3: --status gives the same --cleanup command, with the connection options');
 # The printed command works as printed (the password comes from PGPASSWORD).
 my @args = ($cmd // '') =~ /'[^']*'|\S+/g;
 s/^'(.*)'$/$1/ for @args;
@@ -251,6 +253,29 @@ shift @args;    # pg_rebuild
 is($rc, 0, 'exit 3: the printed --cleanup command works');
 unlike("$out$err", qr/\Q$secret\E/, 'exit 3: no password in the --cleanup output');
 nothing_left($node, 'exit 3: nothing left after the cleanup');
+# --cleanup: an existence check that fails (here the role may not read
+# pg_trigger, as on a hardened server) is reported as itself, never read as
+# "nothing to drop", which ended in "current transaction is aborted" and hid
+# the cause.
+$h = start_rebuild($node, { env => pause_env(AFTER_INSTALL => 300000) }, '-d', $conn, '-t', 'shop.orders');
+ok(wait_for_output($h, qr/pausing at AFTER_INSTALL/), 'a failed existence check: a run installed its triggers');
+($rc) = kill_rebuild($h, 'KILL');
+ok(wait_tool_gone($node), 'a failed existence check: the run was killed');
+$node->safe_psql('postgres', 'REVOKE SELECT ON pg_catalog.pg_trigger FROM PUBLIC');
+($rc, $out, $err) = run_rebuild($node, '--cleanup', '-d', $conn);
+$node->safe_psql('postgres', 'GRANT SELECT ON pg_catalog.pg_trigger TO PUBLIC');
+is($rc, 3, 'a failed existence check: --cleanup exits 3, leftovers remain');
+like($err, qr/^pg_rebuild: error: could not remove a leftover object: permission denied for table pg_trigger$/m,
+	'a failed existence check: the failure is named as it is');
+like($err, qr/^pg_rebuild: detail: The object is trigger pgrebuild_capture on orders; it stays recorded for pg_rebuild --cleanup\.$/m,
+	'a failed existence check: the object is named');
+unlike($err, qr/current transaction is aborted|25P02/, 'a failed existence check: no aborted transaction in its place');
+is(table_triggers($node, 'shop.orders'), 'pgrebuild_capture,pgrebuild_truncate',
+	'a failed existence check: the triggers are still there, as said');
+($rc, $out, $err) = run_rebuild($node, '--cleanup', '-d', $conn);
+is($rc, 0, 'a failed existence check: once pg_trigger is readable, --cleanup removes everything');
+nothing_left($node, 'a failed existence check: nothing left');
+
 is(evil_calls(), $calls0, 'no hostile call in any of these runs');
 
 $node->stop;

@@ -113,7 +113,8 @@ bad_input(
 bad_input(
 	'unknown column (--order-by)',
 	[ '-t', 't', '--order-by', 'nosuch' ],
-	1, qr/error: column "nosuch" of table "public"\."t" does not exist \(given to --order-by\)/);
+	1, qr/error: --order-by "nosuch" is not an ORDER BY list of "public"\."t" that the server accepts: column "nosuch" does not exist/,
+	hint => qr/hint: Write it as after ORDER BY in a SELECT on the table/);
 
 # ------------------------------------------------------------------------
 # Not an ordinary table
@@ -202,12 +203,18 @@ for my $v ('0', '-1', 'two', '65', '2.5')
 	bad_input("--jobs '$v'", [ '-t', 't', '-j', $v ],
 		2, qr/error: invalid value "\Q$v\E" for --jobs: expected a whole number from 1 to 64/);
 }
-for my $v ('id; DROP TABLE t', 'id DESC, (SELECT 1)', 'pg_sleep(10)', 'id NULLS sideways',
-	'id COLLATE "C"', 'id,')
+# --order-by is SQL: the server checks it as one ORDER BY list (exit 1, in
+# its words), before anything is created.
+for my $v ('id; DROP TABLE t', 'pg_sleep(10)', 'id NULLS sideways', 'id COLLATE "C"', 'id,', 'id LIMIT 1')
 {
 	bad_input("--order-by carrying SQL: '$v'", [ '-t', 't', '--order-by', $v ],
-		2, qr/error: invalid --order-by "\Q$v\E": /);
+		1, qr/error: --order-by "\Q$v\E" is not an ORDER BY list of "public"\."t" that the server accepts: /);
 }
+# An option given twice where one value counts: refused, neither table touched.
+bad_input('-t twice', [ '-t', 't', '-t', 'busy' ],
+	2, qr/error: -t\/--table is given twice \("t", then "busy"\): this version rebuilds one table per command/);
+bad_input('-j twice', [ '-t', 't', '-j', '2', '-j', '4' ],
+	2, qr/error: -j\/--jobs is given twice \("2", then "4"\)/);
 bad_input('no table', [], 2, qr/error: no table given: use -t TABLE/);
 bad_input('an empty table name', [ '-t', '' ], 2, qr/error: invalid table name "": /);
 bad_input('too many dotted parts', [ '-t', 'a.b.c' ],

@@ -46,8 +46,7 @@ main(void)
 	is_str(o.table_name, "Orders", "quoted table keeps case");
 	is_int((long long) o.set_not_null.n, 2, "two --set-not-null");
 	is_str(o.set_not_null.items[1], "Other", "quoted column name");
-	is_int(o.n_order_by, 1, "one order-by item");
-	ok(o.order_by[0].descending, "DESC understood");
+	is_str(o.order_by_arg, "id DESC", "the --order-by list kept as given, for the server to check");
 	is_int(o.jobs, 2, "--jobs");
 	ok(o.dry_run, "--dry-run");
 	ok(o.wait_timeout_s == 2.5, "--wait-timeout takes fractions");
@@ -89,7 +88,30 @@ main(void)
 	EXPECT_USAGE("--lock-timeout", "-t", "t", "--lock-timeout", "0");
 	EXPECT_USAGE("--lock-timeout", "-t", "t", "--lock-timeout", "1.5");
 	EXPECT_USAGE("given twice", "-t", "t", "--set-not-null", "a", "--set-not-null", "A");
-	EXPECT_USAGE("invalid --order-by", "-t", "t", "-o", "a; DROP TABLE t");
+	EXPECT_USAGE("--order-by needs an ORDER BY list", "-t", "t", "-o", " ");
+	EXPECT_USAGE("--order-by and --no-order cannot be used together", "-t", "t", "-o", "id", "--no-order");
+	EXPECT_USAGE("cannot be combined", "--cleanup", "--no-order");
+	EXPECT_USAGE("-w/--no-password and -W/--password cannot be used together", "-t", "t", "-w", "-W");
+
+	/* an option that takes one value, given twice: never one of the two dropped */
+	EXPECT_USAGE("-t/--table is given twice (\"orders\", then \"small\"): this version rebuilds one table",
+				 "-t", "orders", "-t", "small");
+	EXPECT_USAGE("-t/--table is given twice", "--table=orders", "-t", "orders");
+	EXPECT_USAGE("-o/--order-by is given twice (\"a\", then \"b\")", "-t", "t", "-o", "a", "--order-by", "b");
+	EXPECT_USAGE("-j/--jobs is given twice (\"2\", then \"2\")", "-t", "t", "-j", "2", "-j2");
+	EXPECT_USAGE("-T/--wait-timeout is given twice", "-t", "t", "-T", "1", "--wait-timeout=2");
+	EXPECT_USAGE("--lock-timeout is given twice", "-t", "t", "--lock-timeout", "1", "--lock-timeout=2");
+	EXPECT_USAGE("--retry-timeout is given twice", "-t", "t", "--retry-timeout", "1", "--retry-timeout=2");
+	EXPECT_USAGE("--catchup-timeout is given twice", "-t", "t", "--catchup-timeout", "1", "--catchup-timeout=2");
+	EXPECT_USAGE("-d/--dbname is given twice: it takes one", "-t", "t", "-d", "a", "-d", "b password=x");
+	EXPECT_USAGE("-h/--host is given twice", "-t", "t", "-h", "a", "--host", "b");
+	EXPECT_USAGE("-p/--port is given twice", "-t", "t", "-p", "1", "-p", "2");
+	EXPECT_USAGE("-U/--username is given twice", "-t", "t", "-U", "a", "--username=b");
+	EXPECT_USAGE("-t/--table is given twice", "--cleanup", "-t", "a", "-t", "b");
+	ok(parse(ARGC("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
+			 ARGV("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
+			 &o, &err) == OPTIONS_OK, "--set-not-null takes many columns; a flag given twice drops nothing");
+	options_free(&o);
 	EXPECT_USAGE("invalid table name", "-t", "x\"; DROP TABLE t; --");
 	EXPECT_USAGE("invalid table name", "-t", "a.b.c");
 	EXPECT_USAGE("cannot be combined", "--cleanup", "--set-not-null", "a");

@@ -46,7 +46,8 @@ make_table(TableDesc *t)
 	t->relkind = 'r';
 	t->persistence = 'p';
 	t->replident = 'd';
-	t->reloptions = s("\"fillfactor\"='70', \"autovacuum_enabled\"='true'");
+	t->reloptions = s("\"autovacuum_enabled\"='true', \"fillfactor\"='70'");
+	t->autovacuum_set = true;
 	t->comment = s("it's the orders");
 	t->ncolumns = 4;
 	t->columns = calloc(4, sizeof(ColumnDesc));
@@ -141,7 +142,6 @@ main(void)
 	char	   *err = NULL;
 	const char *create;
 	PlanInput	in;
-	OrderItem	ob[1] = {{.column = "total", .descending = true}};
 
 	make_table(&t);
 	changes_init(&cs);
@@ -149,7 +149,7 @@ main(void)
 	ok(!changes_add_not_null(&cs, "Note \"x\"", &err), "the same column twice refused");
 	free(err);
 	err = NULL;
-	changes_set_order(&cs, ob, 1);
+	changes_set_order(&cs, "total DESC NULLS LAST, lower(\"Note \"\"x\"\"\")");
 	in = (PlanInput) {
 		.table = &t,
 		.changes = &cs,
@@ -178,7 +178,9 @@ main(void)
 	   "generated column re-created");
 	ok(strstr(create, "CONSTRAINT \"positive\" CHECK ((total >= (0)::numeric))") != NULL, "valid CHECK in CREATE");
 	ok(strstr(create, "\"later\"") == NULL, "NOT VALID CHECK not in CREATE");
-	ok(strstr(create, "WITH (\"fillfactor\"='70', \"autovacuum_enabled\"='true')") != NULL, "storage parameters");
+	ok(strstr(create, "WITH (\"autovacuum_enabled\"='true', \"fillfactor\"='70')") != NULL,
+	   "storage parameters, in the table's order");
+	ok(list_has(&p.shadow, "SET (autovacuum_enabled = false)"), "no autovacuum on the shadow while it fills");
 	ok(list_has(&p.shadow, "ALTER COLUMN \"Note \"\"x\"\"\" SET STORAGE MAIN"), "column storage");
 	ok(list_has(&p.shadow, "SET STATISTICS 500"), "statistics target");
 	ok(list_has(&p.shadow, "COMMENT ON COLUMN \"Sales\".\"pgrebuild_new_16390\".\"Note \"\"x\"\"\" IS 'free text'"),
@@ -189,7 +191,11 @@ main(void)
 	ok(strstr(p.copy_sql, "OVERRIDING SYSTEM VALUE") != NULL, "identity ALWAYS copied with OVERRIDING SYSTEM VALUE");
 	ok(strstr(p.copy_sql, "\"total2\"") == NULL, "generated column left out of the copy");
 	ok(strstr(p.copy_sql, "FROM ONLY \"Sales\".\"Orders\"") != NULL, "copy reads ONLY the table");
-	is_str(p.copy_order_by, " ORDER BY \"total\" DESC", "order by");
+	is_str(p.copy_order_by, " ORDER BY total DESC NULLS LAST, lower(\"Note \"\"x\"\"\")",
+		   "the --order-by list as given (checked by the server in preflight)");
+	ok(strlen(p.copy_sql) > strlen(p.copy_select) &&
+	   strcmp(p.copy_sql + strlen(p.copy_sql) - strlen(p.copy_select), p.copy_select) == 0,
+	   "the copy ends with the SELECT that preflight checks");
 
 	is_int(p.indexes.n, 2, "two index builds");
 	ok(strstr(p.indexes.items[0].sql,
@@ -230,7 +236,8 @@ main(void)
 	   "identity sequence takes the original name");
 	ok(list_has(&p.grants, "GRANT SELECT ON TABLE \"Sales\".\"Orders\" TO \"reader\""), "table grant");
 	ok(list_has(&p.grants, "GRANT UPDATE (\"total\") ON TABLE \"Sales\".\"Orders\" TO PUBLIC"), "column grant to PUBLIC");
-	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "the table's own autovacuum setting comes back");
+	ok(list_has(&p.grants, "ALTER TABLE \"Sales\".\"Orders\" SET (\"autovacuum_enabled\"='true', \"fillfactor\"='70')"),
+	   "the table's own parameters set again, all, in its order (autovacuum_enabled back in place)");
 	ok(list_has(&p.finish, "DROP TABLE IF EXISTS \"Sales\".\"pgrebuild_old_16390\" RESTRICT"), "old table dropped RESTRICT");
 	ok(list_pos(&p.finish, "DROP FUNCTION IF EXISTS \"pgrebuild\".\"capture_16390\"()") == 0 &&
 	   list_pos(&p.finish, "DROP TABLE IF EXISTS \"pgrebuild\".\"log_16390\"") == 1 &&
@@ -245,13 +252,19 @@ main(void)
 	t.columns[0].identity = 0;
 	free(t.columns[0].identity_options);
 	t.columns[0].identity_options = NULL;
-	changes_set_order(&cs, NULL, 0);
+	changes_set_no_order(&cs);
 	ok(plan_build(&in, &p, &err), "plan with a serial column");
 	ok(list_has(&p.swap, "ALTER SEQUENCE \"Sales\".\"Orders_id_seq\" OWNED BY \"Sales\".\"pgrebuild_new_16390\".\"id\""),
 	   "serial sequence moves to the new table");
 	ok(strstr(p.copy_sql, "OVERRIDING") == NULL, "no OVERRIDING without identity");
-	ok(p.copy_order_by == NULL, "no ORDER BY");
-	ok(list_has(&p.grants, "SET (autovacuum_enabled = 'true')"), "autovacuum restore");
+	ok(p.copy_order_by == NULL, "no ORDER BY with --no-order, though an index is marked for CLUSTER");
+	t.autovacuum_set = false;
+	free(t.reloptions);
+	t.reloptions = s("\"fillfactor\"='70'");
+	plan_free(&p);
+	ok(plan_build(&in, &p, &err), "plan without an autovacuum setting of the table's own");
+	ok(list_has(&p.grants, "ALTER TABLE \"Sales\".\"Orders\" RESET (autovacuum_enabled)") &&
+	   !list_has(&p.grants, "\"fillfactor\""), "the shadow's setting is RESET, the others stay in place");
 	plan_free(&p);
 
 	/* the change model: the plan asks each column its type and its source */
@@ -283,6 +296,48 @@ main(void)
 		ok(strstr(p.copy_sql, "SELECT \"id\", \"total\"::bigint FROM") != NULL, "the column cast (%s)", p.copy_sql);
 		plan_free(&p);
 		changes_free(&c2);
+	}
+
+	/* the rows' order: the CLUSTER index's by default, unless --no-order or --order-by */
+	{
+		ChangeSet	c3;
+		PlanInput	in3 = in;
+		char	   *why = NULL;
+		char	   *list;
+
+		changes_init(&c3);
+		in3.changes = &c3;
+		list = changes_row_order(&c3, &t, &why);
+		ok(list == NULL && why && strstr(why, "as they come") && strstr(why, "non-btree"),
+		   "a CLUSTER index whose order is unknown: as they come, and said (%s)", why ? why : "nothing");
+		free(why);
+		t.cluster_am = s("btree");
+		t.cluster_order = s("total DESC NULLS LAST");
+		list = changes_row_order(&c3, &t, &why);
+		is_str(list, "total DESC NULLS LAST", "by default the order of the CLUSTER index");
+		ok(why && strstr(why, "the CLUSTER index Orders_pkey (total DESC NULLS LAST), as CLUSTER would"),
+		   "and it says so (%s)", why ? why : "nothing");
+		free(list);
+		free(why);
+		ok(plan_build(&in3, &p, &err), "plan with the CLUSTER index's order");
+		is_str(p.copy_order_by, " ORDER BY total DESC NULLS LAST", "the copy follows the CLUSTER index");
+		plan_free(&p);
+		changes_set_no_order(&c3);
+		list = changes_row_order(&c3, &t, &why);
+		ok(list == NULL && why && strstr(why, "--no-order"), "--no-order: as they come (%s)", why ? why : "");
+		free(why);
+		changes_set_order(&c3, "id");
+		list = changes_row_order(&c3, &t, &why);
+		is_str(list, "id", "--order-by wins over the CLUSTER index");
+		free(list);
+		free(why);
+		t.indexes[0].clustered = false;
+		changes_free(&c3);
+		changes_init(&c3);
+		list = changes_row_order(&c3, &t, &why);
+		ok(list == NULL && why == NULL, "no CLUSTER index, no --order-by: as they come, nothing to say");
+		t.indexes[0].clustered = true;
+		changes_free(&c3);
 	}
 
 	/* a key column named like the log's id column */
