@@ -34,6 +34,14 @@ print_help(void)
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
+		   "      --alter=SUBCOMMANDS    change the table as ALTER TABLE TABLE SUBCOMMANDS would, online\n"
+		   "                             (repeatable): ALTER COLUMN c TYPE t [USING e], SET NOT NULL,\n"
+		   "                             SET/DROP DEFAULT, SET STORAGE, SET COMPRESSION; ADD CONSTRAINT\n"
+		   "                             ... CHECK (...); DROP COLUMN c; SET/RESET (...); SET TABLESPACE\n"
+		   "      --method=METHOD        how to make a column NOT NULL: rebuild (a new table), in-place\n"
+		   "                             (a validated CHECK, then SET NOT NULL: no copy), or auto\n"
+		   "                             (in-place when NOT NULL is the only change and there is little\n"
+		   "                             to reclaim; the default)\n"
 		   "  -o, --order-by=COLUMNS     store rows in this order (like CLUSTER):\n"
 		   "                             \"col [ASC|DESC] [NULLS FIRST|LAST], ...\"\n"
 		   "  -j, --jobs=N               connections for the copy and the index builds (default 1)\n"
@@ -63,6 +71,11 @@ print_help(void)
 		   "PG* environment variables and ~/.pgpass are used as by psql.\n\n"
 		   "Exit status: 0 rebuilt; 1 failed, the table is unchanged and nothing is left behind;\n"
 		   "2 bad usage; 3 failed and leftovers remain (the message names the --cleanup command).\n\n"
+		   "Examples:\n"
+		   "  pg_rebuild -d shop -t orders --alter 'ALTER COLUMN id TYPE bigint'\n"
+		   "  pg_rebuild -d shop -t events --alter 'ALTER COLUMN payload TYPE jsonb USING payload::jsonb' \\\n"
+		   "             --alter 'ADD CONSTRAINT events_kind_check CHECK (kind <> '''')'\n"
+		   "  pg_rebuild -d shop -t orders --set-not-null customer_id --method in-place\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
 		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
@@ -100,6 +113,14 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 			free(err);			/* cannot happen: options_parse refused it */
 	}
 	changes_set_order(cs, o->order_by, o->n_order_by);
+	for (size_t i = 0; i < o->alter.n; i++)
+		changes_add_alter(cs, o->alter.items[i]);
+	if (o->method && strcmp(o->method, "rebuild") == 0)
+		cs->method = METHOD_REBUILD;
+	else if (o->method && strcmp(o->method, "in-place") == 0)
+		cs->method = METHOD_IN_PLACE;
+	else
+		cs->method = METHOD_AUTO;
 }
 
 /* Rebuilds the table of -t, or prints its plan; returns the exit code. */

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ident.h"
 #include "log.h"
@@ -57,6 +58,35 @@ print_list(const char *phase, const StmtList *l)
 		printf("-- [%s] lock: %s\n%s;\n\n", phase, l->items[i].lock, l->items[i].sql);
 }
 
+/* The changes, one line each, as the server read them (--dry-run). */
+static void
+report_changes(const Run *r)
+{
+	const ChangeSet *cs = r->changes;
+	char	   *d;
+
+	if (cs == NULL || changes_none(cs))
+	{
+		printf("-- changes: none (compaction only)\n\n");
+		return;
+	}
+	printf("-- changes (--alter as the server read it on an empty copy of the table, in a transaction "
+		   "rolled back at preflight):\n");
+	for (int i = 0; i < cs->npieces; i++)
+		printf("--   %s: %s\n", cs->pieces[i].text, cs->pieces[i].effect);
+	d = NULL;
+	for (int i = 0; i < cs->ncolumns; i++)
+		if (strcmp(cs->columns[i].given_as, "--set-not-null") == 0 && cs->columns[i].set_not_null)
+			printf("--   --set-not-null %s: becomes NOT NULL\n", cs->columns[i].column);
+	if (cs->n_order_by > 0)
+	{
+		d = order_items_sql(cs->order_by, cs->n_order_by, NULL);
+		printf("--   rows stored in order of %s\n", d);
+		free(d);
+	}
+	printf("\n");
+}
+
 void
 report_dry_run(const Run *r)
 {
@@ -64,6 +94,7 @@ report_dry_run(const Run *r)
 	const TableDesc *t = r->t;
 
 	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n\n", t->qname);
+	report_changes(r);
 	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
 		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
 	printf("-- [install] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff "

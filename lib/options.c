@@ -17,12 +17,16 @@ enum
 	OPT_JSON,
 	OPT_RETRY_TIMEOUT,
 	OPT_KILL_BLOCKERS,
-	OPT_CATCHUP_TIMEOUT
+	OPT_CATCHUP_TIMEOUT,
+	OPT_ALTER,
+	OPT_METHOD
 };
 
 static const struct option long_options[] = {
 	{"table", required_argument, NULL, 't'},
 	{"set-not-null", required_argument, NULL, OPT_SET_NOT_NULL},
+	{"alter", required_argument, NULL, OPT_ALTER},
+	{"method", required_argument, NULL, OPT_METHOD},
 	{"order-by", required_argument, NULL, 'o'},
 	{"jobs", required_argument, NULL, 'j'},
 	{"dry-run", no_argument, NULL, 'n'},
@@ -85,6 +89,7 @@ options_init(RebuildOptions *o)
 {
 	memset(o, 0, sizeof(*o));
 	sv_init(&o->set_not_null);
+	sv_init(&o->alter);
 	o->jobs = 1;
 	o->wait_timeout_s = PGR_DEFAULT_WAIT_TIMEOUT_S;
 	o->lock_timeout_ms = PGR_DEFAULT_LOCK_TIMEOUT_MS;
@@ -129,6 +134,27 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 				return false;
 			}
 			sv_push_owned(&o->set_not_null, col);
+			return true;
+		case OPT_ALTER:
+			if (arg[strspn(arg, " \t\r\n")] == '\0')
+			{
+				*err = pgr_strdup("--alter needs ALTER TABLE subcommands, e.g. --alter 'ALTER COLUMN id TYPE bigint'");
+				return false;
+			}
+			sv_push(&o->alter, arg);
+			return true;
+		case OPT_METHOD:
+			if (o->method)
+			{
+				*err = pgr_psprintf("--method is given twice (\"%s\" and \"%s\")", o->method, arg);
+				return false;
+			}
+			if (strcmp(arg, "auto") != 0 && strcmp(arg, "rebuild") != 0 && strcmp(arg, "in-place") != 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --method: expected auto, rebuild or in-place", arg);
+				return false;
+			}
+			o->method = pgr_strdup(arg);
 			return true;
 		case 'o':
 			replace(&o->order_by_arg, arg);
@@ -269,10 +295,10 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 	}
 	if (o->cleanup || o->status)
 	{
-		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers)
+		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers || o->alter.n > 0 || o->method)
 		{
-			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by or --kill-blockers",
-								o->cleanup ? "--cleanup" : "--status");
+			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by or "
+								"--kill-blockers", o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)
@@ -285,6 +311,12 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 	if (o->table_arg == NULL)
 	{
 		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup, --status)");
+		return false;
+	}
+	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)
+	{
+		*err = pgr_strdup("--method=in-place rewrites nothing, so it cannot store the rows in a new order: "
+						  "drop --order-by, or use --method=rebuild");
 		return false;
 	}
 	return true;
@@ -352,6 +384,8 @@ options_free(RebuildOptions *o)
 	free(o->table_schema);
 	free(o->table_name);
 	sv_free(&o->set_not_null);
+	sv_free(&o->alter);
+	free(o->method);
 	free(o->order_by_arg);
 	order_items_free(o->order_by, o->n_order_by);
 	free(o->dbname);

@@ -25,6 +25,8 @@ typedef struct RebuildOptions
 	char	   *table_schema;	/* parsed; NULL when unqualified */
 	char	   *table_name;		/* parsed */
 	StrVec		set_not_null;	/* parsed column names, no duplicates */
+	StrVec		alter;			/* --alter texts (ALTER TABLE subcommands), in order */
+	char	   *method;			/* --method: "auto", "rebuild" or "in-place"; NULL: auto */
 	char	   *order_by_arg;	/* -o as given */
 	OrderItem  *order_by;		/* parsed */
 	int			n_order_by;

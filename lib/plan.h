@@ -47,6 +47,7 @@ typedef struct PlanInput
 	long long	lock_key;		/* advisory lock key of runs on this table */
 	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
+	bool		throwaway;		/* an empty copy to try --alter on (alter.h): no autovacuum setting */
 } PlanInput;
 
 typedef struct Plan
@@ -74,6 +75,7 @@ typedef struct Plan
 	char	   *replay_delete;	/* $1 = highest log id of the batch */
 	char	   *replay_insert;
 	char	   *replay_trim;
+	char	   *replay_key_check;	/* when a key column changes type: a query planning the match, or NULL */
 	char	   *analyze;		/* ANALYZE of the shadow, before the swap */
 	char	   *lock_timeout;	/* SET LOCAL lock_timeout = <--lock-timeout> */
 	char	   *guard_lock;		/* the holder's SHARE UPDATE EXCLUSIVE, install to swap */
@@ -114,6 +116,10 @@ typedef struct DepPlan
 bool		plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out,
 							char **err);
 void		dep_plan_free(DepPlan *dp);
+
+/* The names of the shadow table and of the old table after the swap (newly allocated). */
+char	   *plan_shadow_name(unsigned int table_oid);
+char	   *plan_old_name(unsigned int table_oid);
 
 /* The name of the new index that will replace index oid until the swap. */
 char	   *plan_temp_index_name(unsigned int index_oid);

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ident.h"
 #include "log.h"
@@ -204,8 +205,12 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const Change
 			row = pgr_strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	log_error("the application wrote NULL into column %s of %s during the run, "
-			  "so --set-not-null %s cannot be applied", col_q, t->qname, col_q);
+	if (strcmp(cc->given_as, "--set-not-null") == 0)
+		log_error("the application wrote NULL into column %s of %s during the run, "
+				  "so --set-not-null %s cannot be applied", col_q, t->qname, col_q);
+	else
+		log_error("the application wrote NULL into column %s of %s during the run, "
+				  "so %s cannot be applied", col_q, t->qname, cc->given_as);
 	if (row)
 		log_detail("The row with key (%s)=%s holds NULL in %s now.", keys.data, row, col_q);
 	log_hint("Fix the application (or the rows) so that it no longer writes NULL there, then run again.");

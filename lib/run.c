@@ -45,6 +45,9 @@ run_free(Run *r)
 		dependents_free(r->deps);
 	if (r->t)
 		catalog_free_table(r->t);
+	if (r->own_changes)
+		changes_free(r->own_changes);
+	free(r->own_changes);
 	free(r->plan);
 	free(r->dplan);
 	free(r->deps);

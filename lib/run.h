@@ -73,7 +73,8 @@ struct Run
 	ConnParams *params;			/* shared by the runs of a command (the password is asked once) */
 	const char *want_schema;	/* as given; NULL: found through the search_path */
 	const char *want_name;
-	const ChangeSet *changes;
+	const ChangeSet *changes;	/* what was asked; from preflight on, own_changes */
+	ChangeSet  *own_changes;	/* this run's copy, with what the server made of --alter */
 	const char *tool_schema;
 
 	/* Its connections (see run_open_workers, run_ensure_guard). */
