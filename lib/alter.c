@@ -1,6 +1,7 @@
 /* alter.c: the server's reading of --alter, on an empty copy of the table. */
 #include "alter.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -382,12 +383,20 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 				return false;
 			}
 			cc->new_type = pgr_strdup(x->after);
+			cc->retyped = true;
 			cc->using_expr = using_expr ? pgr_strdup(using_expr) : NULL;
 			sb_appendf(&eff, "%stype of %s: %s -> %s%s", eff.len ? "; " : "", q, x->before, x->after,
 					   using_expr ? ", computed by the USING expression" : "");
 			cs->alter_other = true;
 		}
-		else if (col && typed && (strcmp(what, "collation") == 0 || strcmp(what, "storage") == 0 ||
+		else if (col && typed && strcmp(what, "collation") == 0)
+		{
+			cc = changes_column(cs, col->name, label);
+			cc->retyped = true;
+			append_change(&eff, what, q, x->before, x->after);
+			cs->alter_other = true;
+		}
+		else if (col && typed && (strcmp(what, "storage") == 0 ||
 								  strcmp(what, "default") == 0 || strcmp(what, "identity sequence") == 0))
 			;					/* what a type change does to the column */
 		else if (col && strcmp(what, "not null") == 0 && x->after && strcmp(x->after, "true") == 0)
@@ -764,13 +773,230 @@ alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSet *cs)
 	return true;
 }
 
-bool
-alter_check_plan(Conn *c, const TableDesc *t, const ChangeSet *cs, const Plan *p)
+/*
+ * def with every whole occurrence of the qualified name from replaced by
+ * to.  Only for the trial of a view on the changed copy: the swap runs the
+ * view's own text against the renamed table.
+ */
+static char *
+replace_name(const char *def, const char *from, const char *to)
 {
+	StrBuf		sb;
+	size_t		n = strlen(from);
+	const char *p = def;
+
+	sb_init(&sb);
+	while (*p)
+	{
+		const char *hit = strstr(p, from);
+		unsigned char before = hit && hit > def ? (unsigned char) hit[-1] : ' ';
+		unsigned char after = hit ? (unsigned char) hit[n] : ' ';
+
+		if (hit == NULL)
+		{
+			sb_append(&sb, p);
+			break;
+		}
+		sb_append_n(&sb, p, (size_t) (hit - p));
+		if (strchr("_$\".", before) || isalnum(before) || before >= 0x80 || after == '_' || after == '$' ||
+			after == '"' || isalnum(after) || after >= 0x80)
+			sb_append_n(&sb, hit, n);
+		else
+			sb_append(&sb, to);
+		p = hit + n;
+	}
+	return sb_steal(&sb);
+}
+
+/* pg_temp and the bare name of a qualified name as the deparser prints it ("public.v" -> "pg_temp.v"). */
+static char *
+temp_name(const char *qname)
+{
+	const char *dot = strchr(qname, '.');
+
+	/* a quoted schema name may hold a dot: the name part is what follows the last quote-free dot */
+	if (qname[0] == '"')
+	{
+		const char *p = qname + 1;
+
+		while (*p && !(p[0] == '"' && p[1] != '"'))
+			p += (p[0] == '"') ? 2 : 1;
+		dot = *p ? p + 1 : NULL;
+	}
+	return pgr_psprintf("pg_temp.%s", dot ? dot + 1 : qname);
+}
+
+/*
+ * The views the swap makes again, tried in order on the changed copy: a
+ * temporary table named like the table (so the view's text, whose columns
+ * are qualified by the table's bare name, reads it unchanged but for the
+ * schema) and temporary views named like the views.
+ */
+static bool
+check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
+{
+	bool	   *recreate = pgr_calloc((size_t) deps->n + 1, sizeof(bool));
+	StrVec		from;
+	StrVec		to;
+	bool		ok = true;
+	bool		any = false;
+
+	sv_init(&from);
+	sv_init(&to);
+	plan_views_to_recreate(in, deps, recreate);
+	for (int i = 0; i < deps->n; i++)
+		any = any || recreate[i];
+	if (any)
+	{
+		char	   *tmp = temp_name(in->table->qname_deparsed);
+
+		sv_push(&from, in->table->qname_deparsed);
+		sv_push_owned(&to, tmp);
+		ok = conn_commandv(c, "SET LOCAL client_min_messages = warning; CREATE TEMPORARY TABLE %s (LIKE %s)", tmp,
+						   p->shadow_q);
+		if (!ok)
+			conn_report(c, "could not make a temporary copy of the changed table to try its views on");
+	}
+	for (int i = 0; ok && i < deps->n; i++)
+	{
+		const DepObject *o = &deps->items[i];
+		char	   *def;
+		char	   *q;
+		char	   *sql;
+
+		if (!recreate[i])
+			continue;
+		def = pgr_strdup(o->def);
+		for (size_t k = 0; k < from.n; k++)
+		{
+			char	   *next = replace_name(def, from.items[k], to.items[k]);
+
+			free(def);
+			def = next;
+		}
+		q = temp_name(o->qname);
+		sql = pgr_psprintf("CREATE VIEW %s%s%s%s AS %s", q, o->def2 ? " WITH (" : "", o->def2 ? o->def2 : "",
+						   o->def2 ? ")" : "", def);
+		if (!conn_command(c, sql))
+		{
+			log_error("view %s reads a column whose type changes, and cannot be created again on the new "
+					  "types: %s", o->qname, c->message ? c->message : "");
+			log_detail("The swap drops and creates such views again (CREATE OR REPLACE VIEW cannot change a "
+					   "column's type); this was tried on an empty copy of the table with the changes. "
+					   "Nothing was changed.");
+			log_hint("Change or drop the view first (or change the column with its view in a maintenance "
+					 "window).");
+			ok = false;
+		}
+		sv_push(&from, o->qname);
+		sv_push_owned(&to, q);
+		free(sql);
+		free(def);
+	}
+	free(recreate);
+	sv_free(&from);
+	sv_free(&to);
+	return ok;
+}
+
+/*
+ * Foreign keys of other tables on a column whose type changes: said, and
+ * tried against the changed copy (PostgreSQL accepts an integer column
+ * referencing a bigint key, not every pair of types).
+ */
+static bool
+check_foreign_keys(Conn *c, const PlanInput *in, const Plan *p)
+{
+	StrBuf		attnums;
+	PGresult   *res;
+	bool		ok = true;
+	const ChangeSet *cs = in->changes;
+
+	sb_init(&attnums);
+	for (int i = 0; i < cs->ncolumns; i++)
+	{
+		const ColumnDesc *col = catalog_find_column(in->table, cs->columns[i].column);
+
+		if (col && cs->columns[i].retyped)
+			sb_appendf(&attnums, "%s%d", attnums.len ? "," : "{", col->attnum);
+	}
+	if (attnums.len == 0)
+	{
+		sb_free(&attnums);
+		return true;
+	}
+	sb_append(&attnums, "}");
+	res = conn_queryf(c,
+					  "SELECT co.oid, co.conname::text, co.conrelid::pg_catalog.regclass::text, "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname) || ' ' "
+					  "   || pg_catalog.format_type(a.atttypid, a.atttypmod), ', ' ORDER BY k.i) "
+					  "   FROM pg_catalog.unnest(co.conkey) WITH ORDINALITY AS k(n, i) "
+					  "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) co.conrelid "
+					  "   AND a.attnum OPERATOR(pg_catalog.=) k.n), "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i) "
+					  "   FROM pg_catalog.unnest(co.conkey) WITH ORDINALITY AS k(n, i) "
+					  "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) co.conrelid "
+					  "   AND a.attnum OPERATOR(pg_catalog.=) k.n), "
+					  "(SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY k.i) "
+					  "   FROM pg_catalog.unnest(co.confkey) WITH ORDINALITY AS k(n, i) "
+					  "   JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) co.confrelid "
+					  "   AND a.attnum OPERATOR(pg_catalog.=) k.n) "
+					  "FROM pg_catalog.pg_constraint co WHERE co.contype OPERATOR(pg_catalog.=) 'f' "
+					  "AND co.confrelid OPERATOR(pg_catalog.=) %oid "
+					  "AND co.confkey OPERATOR(pg_catalog.&&) %text::pg_catalog.int2[] ORDER BY 2",
+					  in->table->oid, attnums.data);
+	sb_free(&attnums);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the foreign keys on the changed columns");
+		return false;
+	}
+	for (int i = 0; ok && i < PQntuples(res); i++)
+	{
+		char	   *name = res_text(res, i, 1);
+		char	   *rel = res_text(res, i, 2);
+		char	   *cols = res_text(res, i, 3);
+		char	   *fk = res_text(res, i, 4);
+		char	   *pk = res_text(res, i, 5);
+		char	   *tmp = pgr_psprintf("pgrebuild_fk%u", res_oid(res, i, 0));
+		char	   *tmp_q = ident_quote_qualified(in->table->schema, tmp);
+		char	   *nq = ident_quote(name);
+		char	   *sql = pgr_psprintf("CREATE TABLE %s (%s, FOREIGN KEY (%s) REFERENCES %s (%s))", tmp_q, cols, fk,
+									   p->shadow_q, pk);
+
+		if (conn_command(c, sql))
+			log_info("foreign key %s of %s references a column whose type changes: it goes on working "
+					 "(re-added NOT VALID in the swap, validated after it)", nq, rel);
+		else
+		{
+			log_error("foreign key %s of %s references a column whose type changes, and cannot reference the "
+					  "new type: %s", nq, rel, c->message ? c->message : "");
+			log_detail("This was tried on an empty copy of the table with the changes. Nothing was changed.");
+			log_hint("Change the type of the referencing column first.");
+			ok = false;
+		}
+		free(sql);
+		free(nq);
+		free(tmp);
+		free(tmp_q);
+		free(name);
+		free(rel);
+		free(cols);
+		free(fk);
+		free(pk);
+	}
+	PQclear(res);
+	return ok;
+}
+
+bool
+alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
+{
+	const TableDesc *t = in->table;
 	char	   *sql;
 	PGresult   *res;
 
-	if (cs == NULL || cs->alter.n == 0)
+	if (in->changes == NULL || in->changes->alter.n == 0)
 		return true;
 	/* the copy into the changed copy of the table: every expression, every assignment cast */
 	sql = pgr_psprintf("EXPLAIN (COSTS OFF) %s", p->copy_sql);
@@ -804,6 +1030,8 @@ alter_check_plan(Conn *c, const TableDesc *t, const ChangeSet *cs, const Plan *p
 		}
 		PQclear(res);
 	}
+	if (!check_views(c, in, deps, p) || !check_foreign_keys(c, in, p))
+		return rollback_false(c);
 	if (!conn_command(c, "ROLLBACK"))
 	{
 		conn_report(c, "could not roll back the trial of --alter");

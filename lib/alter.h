@@ -26,6 +26,7 @@
 #include "catalog.h"
 #include "changes.h"
 #include "conn.h"
+#include "dependents.h"
 #include "plan.h"
 
 /*
@@ -41,10 +42,14 @@ bool		alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSe
 /*
  * With --alter: plans the copy of p (and the replay's match of the key)
  * against the changed copy, so that a USING expression or a type with no
- * assignment cast fails now, then rolls the transaction back.  Without
- * --alter: does nothing.  False (logged) on failure.
+ * assignment cast fails now; creates the views the swap will make again
+ * (plan_views_to_recreate) on the changed copy, and the foreign keys of
+ * other tables on a changed key column against it; then rolls the
+ * transaction back.  Says which foreign keys reference a changed column.
+ * Without --alter: does nothing.  False (logged, ending with "Nothing was
+ * changed.") on failure.
  */
-bool		alter_check_plan(Conn *c, const TableDesc *t, const ChangeSet *cs, const Plan *p)
+bool		alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 			__attribute__((warn_unused_result));
 
 /* One difference between two readings of the copy's catalog. */

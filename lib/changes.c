@@ -49,6 +49,7 @@ changes_copy(ChangeSet *dst, const ChangeSet *src)
 
 		to->set_not_null = from->set_not_null;
 		to->drop = from->drop;
+		to->retyped = from->retyped;
 		to->new_type = from->new_type ? pgr_strdup(from->new_type) : NULL;
 		to->using_expr = from->using_expr ? pgr_strdup(from->using_expr) : NULL;
 	}

@@ -37,6 +37,7 @@ typedef struct ColumnChange
 	bool		drop;
 	char	   *new_type;		/* SQL type text as the server prints it, or NULL: unchanged */
 	char	   *using_expr;		/* over the original row's columns, or NULL: the column cast */
+	bool		retyped;		/* its type or collation changes (views on it are made again) */
 	char	   *given_as;		/* the option that asked for it, for messages ("--set-not-null") */
 } ColumnChange;
 

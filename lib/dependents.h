@@ -17,7 +17,9 @@
 
 typedef enum DepKind
 {
-	DEP_VIEW,					/* a view reading the table: CREATE OR REPLACE VIEW */
+	DEP_VIEW,					/* a view reading the table, or a view on such a view (depth > 1):
+								 * CREATE OR REPLACE VIEW, or DROP and CREATE when a column it uses
+								 * changes type */
 	DEP_FUNCTION,				/* SQL-standard body or PL/pgSQL naming the table: CREATE OR REPLACE */
 	DEP_TRIGGER,				/* a user trigger on the table: CREATE TRIGGER + enabled state */
 	DEP_RULE,					/* a rule on the table: CREATE RULE + enabled state */
@@ -52,6 +54,12 @@ typedef struct DepObject
 	char	   *columns;		/* publications: quoted column list, NULL = all */
 	char	   *where;			/* publications: row filter */
 	bool		rel_partitioned;	/* FK in: the referencing table is partitioned */
+	int			depth;			/* views: 1 reads the table, 2 reads such a view, ... */
+	char	   *attnums;		/* views: the table's columns it reads, "{1,3}" */
+	char	   *view_deps;		/* views: the views of the chain it reads, "{16500}" */
+	char	   *grants;			/* views: GRANT statements that give its privileges again */
+	char	   *comments;		/* views: COMMENT statements for it and its columns */
+	char	   *relkind_note;	/* views: what stands in the way of re-creating it, or NULL */
 } DepObject;
 
 typedef struct Dependents

@@ -1045,8 +1045,8 @@ rewrite_statistics(const DepObject *o, const char *table_q, const char *tmp_q, c
 }
 
 static bool
-plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, bool *truncate_old,
-		 char **err)
+plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, DepPlan *out,
+		 bool *truncate_old, char **err)
 {
 	const TableDesc *t = in->table;
 	char	   *nq = o->name ? ident_quote(o->name) : NULL;
@@ -1216,9 +1216,27 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 			}
 			break;
 		case DEP_VIEW:
-			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
-					  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->def2 ? " WITH (" : "",
-					  o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
+			if (recreate)
+			{
+				stmts_add(&out->after_renames, "none (creates the view again)", "CREATE VIEW %s%s%s%s AS %s", o->qname,
+						  o->def2 ? " WITH (" : "", o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
+				if (o->owner && strcmp(o->owner, t->owner) != 0)
+				{
+					char	   *oq = ident_quote(o->owner);
+
+					stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view (held)", "ALTER VIEW %s OWNER TO %s",
+							  o->qname, oq);
+					free(oq);
+				}
+				if (o->grants)
+					stmts_add(&out->after_renames, "none (catalog)", "%s", o->grants);
+				if (o->comments)
+					stmts_add(&out->after_renames, "none (catalog)", "%s", o->comments);
+			}
+			else if (o->depth == 1)
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
+						  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->def2 ? " WITH (" : "",
+						  o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
 			break;
 		case DEP_FUNCTION:
 			/*
@@ -1236,15 +1254,87 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 	return true;
 }
 
+/* Whether the set "{1,5,7}" holds v. */
+static bool
+set_has(const char *set, long v)
+{
+	const char *p = set;
+
+	while (p && *p)
+	{
+		char	   *end;
+		long		x;
+
+		while (*p == '{' || *p == ',')
+			p++;
+		x = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (x == v)
+			return true;
+		p = end;
+	}
+	return false;
+}
+
+void
+plan_views_to_recreate(const PlanInput *in, const Dependents *d, bool *flags)
+{
+	const TableDesc *t = in->table;
+
+	/* the views come in order of depth: those a view reads are decided before it */
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		flags[i] = false;
+		if (o->kind != DEP_VIEW)
+			continue;
+		for (int k = 0; in->changes && k < in->changes->ncolumns && !flags[i]; k++)
+		{
+			const ColumnChange *cc = &in->changes->columns[k];
+			const ColumnDesc *col = catalog_find_column(t, cc->column);
+
+			if (col && (cc->retyped || cc->using_expr) && set_has(o->attnums, col->attnum))
+				flags[i] = true;
+		}
+		for (int k = 0; k < i && !flags[i]; k++)
+			if (flags[k] && set_has(o->view_deps, (long) d->items[k].oid))
+				flags[i] = true;
+	}
+}
+
 bool
 plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out, char **err)
 {
 	bool		truncate_old = false;
+	bool	   *recreate = pgr_calloc((size_t) d->n + 1, sizeof(bool));
 
 	memset(out, 0, sizeof(*out));
 	*err = NULL;
+	plan_views_to_recreate(in, d, recreate);
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		if (recreate[i] && (!o->can_own || o->relkind_note))
+		{
+			*err = pgr_psprintf("view %s reads a column whose type changes, so it must be dropped and created "
+								"again, and %s%s", o->qname, o->relkind_note ? o->relkind_note : "it is owned by ",
+								o->relkind_note ? "" : o->owner);
+			free(recreate);
+			return false;
+		}
+	}
 	/* views first, then functions: the order of dependents.c's reads is kept within a kind */
 	for (int pass = 0; pass < 2; pass++)
+	{
+		if (pass == 1)
+			/* the views to make again are dropped first, those on top first */
+			for (int i = d->n - 1; i >= 0; i--)
+				if (recreate[i])
+					stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
+							  "DROP VIEW %s", d->items[i].qname);
 		for (int i = 0; i < d->n; i++)
 		{
 			bool		late = d->items[i].kind == DEP_VIEW || d->items[i].kind == DEP_FUNCTION ||
@@ -1252,12 +1342,15 @@ plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan
 
 			if ((pass == 0) == late)
 				continue;
-			if (!plan_dep(in, p, &d->items[i], out, &truncate_old, err))
+			if (!plan_dep(in, p, &d->items[i], recreate[i], out, &truncate_old, err))
 			{
 				dep_plan_free(out);
+				free(recreate);
 				return false;
 			}
 		}
+	}
+	free(recreate);
 	if (in->table->rls_forced)
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s FORCE ROW LEVEL SECURITY", in->table->qname);

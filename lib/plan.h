@@ -117,6 +117,14 @@ bool		plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, D
 							char **err);
 void		dep_plan_free(DepPlan *dp);
 
+/*
+ * Which views of d (flags, one per item of d, false for other kinds) must be
+ * dropped and re-created in the swap: those that read a column whose type
+ * or collation changes, and the views on them.  CREATE OR REPLACE VIEW
+ * cannot change a column's type.
+ */
+void		plan_views_to_recreate(const PlanInput *in, const Dependents *d, bool *flags);
+
 /* The names of the shadow table and of the old table after the swap (newly allocated). */
 char	   *plan_shadow_name(unsigned int table_oid);
 char	   *plan_old_name(unsigned int table_oid);

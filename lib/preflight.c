@@ -493,7 +493,7 @@ preflight_run(Run *r)
 		return false;
 	/* from resolve_alter to alter_check_plan, one transaction that is rolled back */
 	if (!resolve_alter(r) || !check_dependents(r) || !make_plan(r) ||
-		!alter_check_plan(r->main, r->t, r->changes, r->plan))
+		!alter_check_plan(r->main, &r->plan_input, r->deps, r->plan))
 	{
 		conn_best_effort(r->main, "ROLLBACK");
 		return false;
