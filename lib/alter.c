@@ -393,7 +393,8 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		{
 			cc = changes_column(cs, col->name, label);
 			cc->retyped = true;
-			append_change(&eff, what, q, x->before, x->after);
+			if (x->after)		/* not when the new type has no collation */
+				append_change(&eff, what, q, x->before, x->after);
 			cs->alter_other = true;
 		}
 		else if (col && typed && (strcmp(what, "storage") == 0 ||

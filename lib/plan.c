@@ -675,6 +675,17 @@ plan_replay(const PlanInput *in, Plan *p)
 									p->shadow_q, cols, has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
 									ocols, t->qname, tq, p->log_q, p->log_id_q, match_o);
 	p->replay_trim = pgr_psprintf("DELETE FROM %s WHERE %s <= $1", p->log_q, p->log_id_q);
+	{
+		char	   *keys = key_list(key, tq);
+
+		p->probe_rows_all = pgr_psprintf("SELECT %s.ctid AS c, ROW(%s)::text AS k FROM ONLY %s AS %s", tq, keys,
+										 t->qname, tq);
+		p->probe_rows_logged = pgr_psprintf("%s WHERE EXISTS (SELECT FROM %s pgrebuild_log WHERE %s)",
+											p->probe_rows_all, p->log_q, match_o);
+		p->probe_insert = pgr_psprintf("INSERT INTO pg_temp.pgrebuild_probe (%s) SELECT %s FROM ONLY %s AS %s "
+									   "WHERE %s.ctid OPERATOR(pg_catalog.=) r.c", cols, ocols, t->qname, tq, tq);
+		free(keys);
+	}
 	if (key_changed)
 	{
 		StrBuf		sb;
@@ -943,6 +954,9 @@ plan_free(Plan *p)
 	free(p->replay_insert);
 	free(p->replay_trim);
 	free(p->replay_key_check);
+	free(p->probe_rows_logged);
+	free(p->probe_rows_all);
+	free(p->probe_insert);
 	free(p->lock_timeout);
 	free(p->guard_lock);
 	free(p->swap_lock);

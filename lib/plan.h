@@ -76,6 +76,15 @@ typedef struct Plan
 	char	   *replay_insert;
 	char	   *replay_trim;
 	char	   *replay_key_check;	/* when a key column changes type: a query planning the match, or NULL */
+	/*
+	 * Finding the row a change cannot be applied to (replay.h): the rows
+	 * (ctid, key as text) whose keys are logged, then all rows; and the
+	 * copy of one row (ctid in the PL/pgSQL variable r.c) into
+	 * pg_temp.pgrebuild_probe, made LIKE the shadow.
+	 */
+	char	   *probe_rows_logged;
+	char	   *probe_rows_all;
+	char	   *probe_insert;
 	char	   *analyze;		/* ANALYZE of the shadow, before the swap */
 	char	   *lock_timeout;	/* SET LOCAL lock_timeout = <--lock-timeout> */
 	char	   *guard_lock;		/* the holder's SHARE UPDATE EXCLUSIVE, install to swap */

@@ -336,6 +336,14 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 			if (replay_report_null(c, c, t, s->changes))
 				return ATTEMPT_FAILED;
 		}
+		if (strncmp(c->sqlstate, "22", 2) == 0 || conn_failed_with(c, "23514"))
+		{
+			Conn		copy = *c;	/* the error, kept while c looks for the row */
+
+			conn_best_effort(c, "ROLLBACK");
+			if (replay_report_row(&copy, c, t, s->changes, plan))
+				return ATTEMPT_FAILED;
+		}
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
 	}
 	out->final_entries = n;
@@ -442,7 +450,8 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 	if (n >= 0)
 		return true;
 	/* a NULL the application wrote in a --set-not-null column: say which */
-	if (conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes))
+	if ((conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes)) ||
+		replay_report_row(work, work, t, s->changes, plan))
 	{
 		conn_best_effort(c, "ROLLBACK");
 		return false;
