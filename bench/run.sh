@@ -119,7 +119,7 @@ run_contender()
 	case $c in
 		rebuild1) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 1 ;;
 		rebuild2) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 ;;
-		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n ;;
+		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n --method rebuild ;;
 		repack) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t ;;
 		repack2) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t --jobs 2 ;;
 		vacuumfull) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "VACUUM FULL bench_t" >"$outf" 2>&1 ;;

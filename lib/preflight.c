@@ -10,6 +10,7 @@
 
 #include "alter.h"
 #include "fingerprint.h"
+#include "inplace.h"
 #include "ident.h"
 #include "log.h"
 #include "state.h"
@@ -498,7 +499,7 @@ preflight_run(Run *r)
 		conn_best_effort(r->main, "ROLLBACK");
 		return false;
 	}
-	if (!check_nulls(r))
+	if (!check_nulls(r) || !inplace_choose(r))
 		return false;
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);

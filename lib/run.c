@@ -47,6 +47,7 @@ run_free(Run *r)
 		catalog_free_table(r->t);
 	if (r->own_changes)
 		changes_free(r->own_changes);
+	free(r->method_note);
 	free(r->own_changes);
 	free(r->plan);
 	free(r->dplan);

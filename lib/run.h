@@ -94,6 +94,8 @@ struct Run
 	uint64_t	fingerprint;	/* of t at preflight */
 	uint64_t	dep_fingerprint;	/* of deps at preflight */
 	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
+	RunMode		mode;			/* a rebuild, or NOT NULL in place (--method) */
+	char	   *method_note;	/* why this mode, for the intro and --dry-run; NULL when not chosen */
 
 	/* Its state in the database. */
 	long long	lock_key;		/* the table's advisory lock */

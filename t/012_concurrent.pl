@@ -207,7 +207,7 @@ $run = rebuild_under_load(
 		PGR_TEST_SLEEP_BEFORE_SWAP => 1000,
 		PGR_TEST_SLEEP_FINISH => 500,
 	},
-	'--set-not-null', 'note', '-j', '2');
+	'--set-not-null', 'note', '--method', 'rebuild', '-j', '2');
 is($run->{rc}, 0, 'set-not-null: rebuilt under load, exit 0');
 is($run->{err}, '', 'set-not-null: nothing on stderr');
 check_ledger($node, $run->{load},

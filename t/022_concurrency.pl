@@ -230,7 +230,7 @@ for my $case (
 	my ($label, $point, $key) = @$case;
 	my $oid = table_oid($node, 'nn');
 	my $h = start_rebuild($node, { env => pause_env($point => 1000) },
-		'-t', 'nn', '--set-not-null', 'c');
+		'-t', 'nn', '--set-not-null', 'c', '--method', 'rebuild');
 	ok(wait_for_output($h, qr/pausing at $point/), "$label: the run paused at $point");
 	$node->safe_psql('postgres', "UPDATE nn SET c = NULL WHERE id = $key");
 	my $md5 = table_md5($node, 'nn');
