@@ -1247,7 +1247,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				if (o->comments)
 					stmts_add(&out->after_renames, "none (catalog)", "%s", o->comments);
 			}
-			else if (o->depth == 1)
+			else if (o->depth <= 1)	/* a view on the table itself (0: not read by dependents.c) */
 				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
 						  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->def2 ? " WITH (" : "",
 						  o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
