@@ -335,6 +335,24 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		else if (strcmp(what, "not null") == 0 && d[i].after && strcmp(d[i].after, "true") == 0)
 			not_null = true;
 	}
+	/* a column that was not there: ADD COLUMN (its "dropped" entry is new) */
+	for (int i = 0; i < nd; i++)
+	{
+		int			attnum;
+		const char *what;
+
+		if (column_key(d[i].key, &attnum, &what) && strcmp(what, "dropped") == 0 && d[i].before == NULL)
+		{
+			char		key[32];
+			const AlterDiff *n;
+
+			snprintf(key, sizeof(key), "col:%05d:name", attnum);
+			n = find_diff(d, nd, key);
+			*error = unsupported_words(t, &d[i], n && n->after ? n->after : "?");
+			sb_free(&eff);
+			return false;
+		}
+	}
 	if (using_expr && !typed)
 	{
 		*error = pgr_strdup("its USING clause changes the data but not the column's type: pg_rebuild changes "
@@ -580,7 +598,8 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		if (c->detail)
 			log_detail("%s", c->detail);
 		log_detail("It was tried on an empty copy of %s (same columns, CHECK constraints and indexes, the indexes "
-				   "under temporary names) with search_path = pg_catalog. Nothing was changed.", t->qname);
+				   "under temporary names) with search_path = pg_catalog.", t->qname);
+		log_detail("Nothing was changed.");
 		log_hint("Qualify the names of types and functions with their schema (public.mytype).");
 		goto done;
 	}
@@ -603,7 +622,8 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		{
 			log_error("the subcommand %s of --alter %s fails on its own: %s", pq, tq, c->message ? c->message : "");
 			log_detail("pg_rebuild splits --alter at its top-level commas to tell what each subcommand does; "
-					   "the text as a whole is accepted. Nothing was changed.");
+					   "the text as a whole is accepted.");
+			log_detail("Nothing was changed.");
 			log_hint("Give each subcommand its own --alter.");
 			free(label);
 			free(pq);
@@ -649,8 +669,8 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		if (nd > 0)
 		{
 			log_error("--alter %s does not do the same as its subcommands one after the other", tq);
-			log_detail("pg_rebuild splits --alter at its top-level commas to tell what each subcommand does. "
-					   "Nothing was changed.");
+			log_detail("pg_rebuild splits --alter at its top-level commas to tell what each subcommand does.");
+			log_detail("Nothing was changed.");
 			log_hint("Give each subcommand its own --alter.");
 			goto done;
 		}
@@ -883,8 +903,8 @@ check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 			log_error("view %s reads a column whose type changes, and cannot be created again on the new "
 					  "types: %s", o->qname, c->message ? c->message : "");
 			log_detail("The swap drops and creates such views again (CREATE OR REPLACE VIEW cannot change a "
-					   "column's type); this was tried on an empty copy of the table with the changes. "
-					   "Nothing was changed.");
+					   "column's type); this was tried on an empty copy of the table with the changes.");
+			log_detail("Nothing was changed.");
 			log_hint("Change or drop the view first (or change the column with its view in a maintenance "
 					 "window).");
 			ok = false;
@@ -972,7 +992,8 @@ check_foreign_keys(Conn *c, const PlanInput *in, const Plan *p)
 		{
 			log_error("foreign key %s of %s references a column whose type changes, and cannot reference the "
 					  "new type: %s", nq, rel, c->message ? c->message : "");
-			log_detail("This was tried on an empty copy of the table with the changes. Nothing was changed.");
+			log_detail("This was tried on an empty copy of the table with the changes.");
+			log_detail("Nothing was changed.");
 			log_hint("Change the type of the referencing column first.");
 			ok = false;
 		}
@@ -1024,8 +1045,8 @@ alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Pla
 		{
 			log_error("the replay key of %s cannot be matched across its type change: %s", t->qname,
 					  c->message ? c->message : "");
-			log_detail("Captured changes are logged with the key's old type and matched with its new one. "
-					   "Nothing was changed.");
+			log_detail("Captured changes are logged with the key's old type and matched with its new one.");
+			log_detail("Nothing was changed.");
 			log_hint("A USING expression on a key column may use only the key's columns.");
 			return rollback_false(c);
 		}

@@ -327,6 +327,7 @@ inplace_validate_phase(Run *r)
 	bool		ok = true;
 
 	phase_begin(&r->clock, PHASE_NN_VALIDATE);
+	pgr_test_pause("INPLACE_VALIDATE");
 	inplace_plan(r->t, r->changes, &ip);
 	if (ip.n > 0 && !run_record_phase(r, PHASE_NN_VALIDATE))
 	{
