@@ -41,19 +41,27 @@ inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out)
 		free(cq);
 		free(nq);
 	}
-	for (int i = 0; i < out->n; i++)
-	{
-		char	   *nq = ident_quote(out->names[i]);
-
-		sb_appendf(&set, ", DROP CONSTRAINT %s", nq);
-		free(nq);
-	}
 	if (out->n > 0)
 	{
 		stmts_add(&out->check, "ACCESS EXCLUSIVE on the table, under lock_timeout (a catalog change, no scan)",
 				  "%s", add.data);
 		stmts_add(&out->set, "ACCESS EXCLUSIVE on the table (held): no scan, the valid CHECK proves it", "%s",
 				  set.data);
+		/*
+		 * A statement of its own: in one ALTER TABLE the DROP CONSTRAINT
+		 * would run first (ALTER TABLE's passes drop before they set), and
+		 * SET NOT NULL would then scan the table.
+		 */
+		sb_reset(&set);
+		sb_appendf(&set, "ALTER TABLE %s", t->qname);
+		for (int i = 0; i < out->n; i++)
+		{
+			char	   *nq = ident_quote(out->names[i]);
+
+			sb_appendf(&set, "%s DROP CONSTRAINT %s", i ? "," : "", nq);
+			free(nq);
+		}
+		stmts_add(&out->set, "ACCESS EXCLUSIVE on the table (held)", "%s", set.data);
 	}
 	sb_free(&add);
 	sb_free(&set);

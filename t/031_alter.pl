@@ -107,7 +107,11 @@ sub alter_case
 	my $expected = expected_dump($before, $c{ref_sql});
 	my $oid = oid_of();
 	my $load = start_ledger_load($node, table => 'app.t', clients => 3, rate => 150);
+	my $scans_sql = q{SELECT seq_scan FROM pg_stat_user_tables WHERE relid = 'app.t'::regclass};
+	my $scans = $node->safe_psql('postgres', $scans_sql);
 	my ($rc, $out, $err) = run_rebuild($node, '-t', 'app.t', @{ $c{args} });
+	# pg_rebuild's sessions have ended: their statistics are in
+	my $scanned = $node->safe_psql('postgres', $scans_sql) - $scans;
 	my $stats = stop_ledger_load($load);
 	is($rc, 0, "$name: exit 0") or diag($err);
 	cmp_ok($stats->{transactions}, '>', 0, "$name: the application wrote during the run");
@@ -127,6 +131,8 @@ sub alter_case
 	if ($c{in_place})
 	{
 		is(oid_of(), $oid, "$name: changed in place (same OID)");
+		# the NULL count and VALIDATE scan the table; SET NOT NULL must not
+		is($scanned, 2, "$name: two scans of the table (the NULL count, VALIDATE), none by SET NOT NULL");
 	}
 	else
 	{
