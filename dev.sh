@@ -2,7 +2,7 @@
 # dev.sh: install build dependencies, build, and test pg_rebuild.
 #
 #   ./dev.sh deps    install the Debian packages the build and tests need
-#   ./dev.sh build   autoreconf (first time), configure, make
+#   ./dev.sh build   autoreconf (first time), configure --enable-test-hooks, make
 #   ./dev.sh check   build, then make check (as the current user)
 #   ./dev.sh test    deps + build + make check; as root, runs the suite as an
 #                    unprivileged user in a copy of the tree (initdb refuses root)
@@ -145,6 +145,14 @@ check_postgres_tools()
 
 # --- build and check ------------------------------------------------------------
 
+# Whether the tree is configured with the test pauses the tests need.
+has_test_hooks()
+{
+	[ -f config.status ] &&
+		./config.status --config | grep -qE -- "--enable-test-hooks('|=yes')"
+}
+
+# Builds a test build: configured with --enable-test-hooks (README, Developing).
 cmd_build()
 {
 	cd "$top"
@@ -152,12 +160,18 @@ cmd_build()
 		say "autoreconf -fi"
 		autoreconf -fi
 	fi
+	if [ -f Makefile ] && ! has_test_hooks; then
+		# make would not rebuild what the new flags change: start clean
+		say "configured without --enable-test-hooks: cleaning and configuring again"
+		make clean >/dev/null
+		rm -f Makefile
+	fi
 	if [ ! -f Makefile ]; then
 		local -a args=()
 		[ -z "${PG_CONFIG:-}" ] || args+=("PG_CONFIG=$PG_CONFIG")
-		say "./configure ${CONFIGURE_FLAGS:-} ${args[*]}"
+		say "./configure --enable-test-hooks ${CONFIGURE_FLAGS:-} ${args[*]}"
 		# shellcheck disable=SC2086 # CONFIGURE_FLAGS is a list of arguments
-		./configure ${CONFIGURE_FLAGS:-} "${args[@]}"
+		./configure --enable-test-hooks ${CONFIGURE_FLAGS:-} "${args[@]}"
 	fi
 	make -j"$(ncpu)"
 }

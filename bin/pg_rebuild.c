@@ -9,9 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
 #include "changes.h"
 #include "cleanup.h"
-#include "conn.h"
+#include "connect.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"

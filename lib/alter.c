@@ -11,8 +11,7 @@
 
 static const VersionedSql compression_sql[] = {
 	{140000, "a.attcompression::text"},
-	{0, "''::text"}
-};
+	{0, "''::text"}};
 
 /*
  * Every catalog entry of the copy that an ALTER TABLE subcommand can change,
@@ -20,66 +19,66 @@ static const VersionedSql compression_sql[] = {
  * attnum (which a drop keeps), so a dropped or renamed column shows as such.
  */
 static const char *const snapshot_sql =
-"WITH r AS (SELECT c.* FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) %%oid) "
-"SELECT k, v FROM ("
-" SELECT 'rel:name' AS k, r.relname::text AS v FROM r"
-" UNION ALL SELECT 'rel:schema', r.relnamespace::pg_catalog.regnamespace::text FROM r"
-" UNION ALL SELECT 'rel:owner', r.relowner::pg_catalog.regrole::text FROM r"
-" UNION ALL SELECT 'rel:persistence', r.relpersistence::text FROM r"
-" UNION ALL SELECT 'rel:kind', r.relkind::text FROM r"
-" UNION ALL SELECT 'rel:access method', (SELECT am.amname::text FROM pg_catalog.pg_am am"
-"   WHERE am.oid OPERATOR(pg_catalog.=) r.relam) FROM r"
-" UNION ALL SELECT 'rel:tablespace', coalesce((SELECT ts.spcname::text FROM pg_catalog.pg_tablespace ts"
-"   WHERE ts.oid OPERATOR(pg_catalog.=) r.reltablespace), '(default)') FROM r"
-" UNION ALL SELECT 'rel:storage parameters', r.reloptions::text FROM r"
-" UNION ALL SELECT 'rel:toast storage parameters', (SELECT tc.reloptions::text FROM pg_catalog.pg_class tc"
-"   WHERE tc.oid OPERATOR(pg_catalog.=) r.reltoastrelid) FROM r"
-" UNION ALL SELECT 'rel:replica identity', r.relreplident::text FROM r"
-" UNION ALL SELECT 'rel:row level security', r.relrowsecurity::text || '/' || r.relforcerowsecurity::text FROM r"
-" UNION ALL SELECT 'rel:type', r.reloftype::pg_catalog.regtype::text FROM r"
-" UNION ALL SELECT 'rel:privileges', r.relacl::text FROM r"
-" UNION ALL SELECT 'rel:triggers', (SELECT pg_catalog.string_agg(tg.tgname::text || ' ' || tg.tgenabled::text, ','"
-"   ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) r.oid) FROM r"
-" UNION ALL SELECT 'rel:rules', (SELECT pg_catalog.string_agg(rw.rulename::text, ',' ORDER BY rw.rulename)"
-"   FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) r.oid) FROM r"
-" UNION ALL SELECT 'rel:inherits', (SELECT pg_catalog.string_agg(ih.inhparent::pg_catalog.regclass::text, ','"
-"   ORDER BY ih.inhseqno) FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid OPERATOR(pg_catalog.=) r.oid) FROM r"
-" UNION ALL SELECT 'col:' || pg_catalog.lpad(a.attnum::text, 5, '0') || ':' || x.k, x.v"
-"  FROM r JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) r.oid"
-"    AND a.attnum OPERATOR(pg_catalog.>) 0"
-"  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid"
-"    AND d.adnum OPERATOR(pg_catalog.=) a.attnum"
-"  CROSS JOIN LATERAL (VALUES ('dropped', a.attisdropped::text), ('name', a.attname::text),"
-"   ('type', pg_catalog.format_type(a.atttypid, a.atttypmod)),"
-"   ('collation', (SELECT co.collname::text FROM pg_catalog.pg_collation co"
-"     WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation)),"
-"   ('not null', a.attnotnull::text), ('default', pg_catalog.pg_get_expr(d.adbin, d.adrelid)),"
-"   ('identity', a.attidentity::text), ('generated', a.attgenerated::text),"
-"   ('storage', a.attstorage::text), ('compression', %s), ('statistics', a.attstattarget::text),"
-"   ('options', a.attoptions::text), ('privileges', a.attacl::text),"
-"   ('identity sequence', (SELECT ps.seqtypid::pg_catalog.regtype::text || ' ' || ps.seqstart || ' '"
-"     || ps.seqincrement || ' ' || ps.seqmin || ' ' || ps.seqmax || ' ' || ps.seqcache || ' ' || ps.seqcycle"
-"     FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_sequence ps ON ps.seqrelid OPERATOR(pg_catalog.=) dep.objid"
-"     WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-"     AND dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
-"     AND dep.refobjid OPERATOR(pg_catalog.=) a.attrelid AND dep.refobjsubid OPERATOR(pg_catalog.=) a.attnum"
-"     AND dep.deptype OPERATOR(pg_catalog.=) 'i'))) AS x(k, v)"
-"  WHERE NOT a.attisdropped OR x.k OPERATOR(pg_catalog.=) 'dropped'"
-" UNION ALL SELECT 'constraint:' || co.conname::text, co.contype::text || ' ' || pg_catalog.pg_get_constraintdef(co.oid)"
-"   || ' valid=' || co.convalidated::text FROM r JOIN pg_catalog.pg_constraint co"
-"   ON co.conrelid OPERATOR(pg_catalog.=) r.oid"
-" UNION ALL SELECT 'index:' || ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid)"
-"   || ' clustered=' || i.indisclustered::text || ' replica identity=' || i.indisreplident::text"
-"   || ' tablespace=' || ic.reltablespace::text"
-"  FROM r JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) r.oid"
-"  JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid"
-") s ORDER BY k COLLATE \"C\"";
+	"WITH r AS (SELECT c.* FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) %%oid) "
+	"SELECT k, v FROM ("
+	" SELECT 'rel:name' AS k, r.relname::text AS v FROM r"
+	" UNION ALL SELECT 'rel:schema', r.relnamespace::pg_catalog.regnamespace::text FROM r"
+	" UNION ALL SELECT 'rel:owner', r.relowner::pg_catalog.regrole::text FROM r"
+	" UNION ALL SELECT 'rel:persistence', r.relpersistence::text FROM r"
+	" UNION ALL SELECT 'rel:kind', r.relkind::text FROM r"
+	" UNION ALL SELECT 'rel:access method', (SELECT am.amname::text FROM pg_catalog.pg_am am"
+	"   WHERE am.oid OPERATOR(pg_catalog.=) r.relam) FROM r"
+	" UNION ALL SELECT 'rel:tablespace', coalesce((SELECT ts.spcname::text FROM pg_catalog.pg_tablespace ts"
+	"   WHERE ts.oid OPERATOR(pg_catalog.=) r.reltablespace), '(default)') FROM r"
+	" UNION ALL SELECT 'rel:storage parameters', r.reloptions::text FROM r"
+	" UNION ALL SELECT 'rel:toast storage parameters', (SELECT tc.reloptions::text FROM pg_catalog.pg_class tc"
+	"   WHERE tc.oid OPERATOR(pg_catalog.=) r.reltoastrelid) FROM r"
+	" UNION ALL SELECT 'rel:replica identity', r.relreplident::text FROM r"
+	" UNION ALL SELECT 'rel:row level security', r.relrowsecurity::text || '/' || r.relforcerowsecurity::text FROM r"
+	" UNION ALL SELECT 'rel:type', r.reloftype::pg_catalog.regtype::text FROM r"
+	" UNION ALL SELECT 'rel:privileges', r.relacl::text FROM r"
+	" UNION ALL SELECT 'rel:triggers', (SELECT pg_catalog.string_agg(tg.tgname::text || ' ' || tg.tgenabled::text, ','"
+	"   ORDER BY tg.tgname) FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) r.oid) FROM r"
+	" UNION ALL SELECT 'rel:rules', (SELECT pg_catalog.string_agg(rw.rulename::text, ',' ORDER BY rw.rulename)"
+	"   FROM pg_catalog.pg_rewrite rw WHERE rw.ev_class OPERATOR(pg_catalog.=) r.oid) FROM r"
+	" UNION ALL SELECT 'rel:inherits', (SELECT pg_catalog.string_agg(ih.inhparent::pg_catalog.regclass::text, ','"
+	"   ORDER BY ih.inhseqno) FROM pg_catalog.pg_inherits ih WHERE ih.inhrelid OPERATOR(pg_catalog.=) r.oid) FROM r"
+	" UNION ALL SELECT 'col:' || pg_catalog.lpad(a.attnum::text, 5, '0') || ':' || x.k, x.v"
+	"  FROM r JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) r.oid"
+	"    AND a.attnum OPERATOR(pg_catalog.>) 0"
+	"  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid OPERATOR(pg_catalog.=) a.attrelid"
+	"    AND d.adnum OPERATOR(pg_catalog.=) a.attnum"
+	"  CROSS JOIN LATERAL (VALUES ('dropped', a.attisdropped::text), ('name', a.attname::text),"
+	"   ('type', pg_catalog.format_type(a.atttypid, a.atttypmod)),"
+	"   ('collation', (SELECT co.collname::text FROM pg_catalog.pg_collation co"
+	"     WHERE co.oid OPERATOR(pg_catalog.=) a.attcollation)),"
+	"   ('not null', a.attnotnull::text), ('default', pg_catalog.pg_get_expr(d.adbin, d.adrelid)),"
+	"   ('identity', a.attidentity::text), ('generated', a.attgenerated::text),"
+	"   ('storage', a.attstorage::text), ('compression', %s), ('statistics', a.attstattarget::text),"
+	"   ('options', a.attoptions::text), ('privileges', a.attacl::text),"
+	"   ('identity sequence', (SELECT ps.seqtypid::pg_catalog.regtype::text || ' ' || ps.seqstart || ' '"
+	"     || ps.seqincrement || ' ' || ps.seqmin || ' ' || ps.seqmax || ' ' || ps.seqcache || ' ' || ps.seqcycle"
+	"     FROM pg_catalog.pg_depend dep JOIN pg_catalog.pg_sequence ps ON ps.seqrelid OPERATOR(pg_catalog.=) dep.objid"
+	"     WHERE dep.classid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"     AND dep.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"     AND dep.refobjid OPERATOR(pg_catalog.=) a.attrelid AND dep.refobjsubid OPERATOR(pg_catalog.=) a.attnum"
+	"     AND dep.deptype OPERATOR(pg_catalog.=) 'i'))) AS x(k, v)"
+	"  WHERE NOT a.attisdropped OR x.k OPERATOR(pg_catalog.=) 'dropped'"
+	" UNION ALL SELECT 'constraint:' || co.conname::text, co.contype::text || ' ' || pg_catalog.pg_get_constraintdef(co.oid)"
+	"   || ' valid=' || co.convalidated::text FROM r JOIN pg_catalog.pg_constraint co"
+	"   ON co.conrelid OPERATOR(pg_catalog.=) r.oid"
+	" UNION ALL SELECT 'index:' || ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid)"
+	"   || ' clustered=' || i.indisclustered::text || ' replica identity=' || i.indisreplident::text"
+	"   || ' tablespace=' || ic.reltablespace::text"
+	"  FROM r JOIN pg_catalog.pg_index i ON i.indrelid OPERATOR(pg_catalog.=) r.oid"
+	"  JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid"
+	") s ORDER BY k COLLATE \"C\"";
 
 typedef struct Snapshot
 {
-	char	  **keys;
-	char	  **values;
-	int			n;
+	char **keys;
+	char **values;
+	int	   n;
 } Snapshot;
 
 static void
@@ -98,8 +97,8 @@ snapshot_free(Snapshot *s)
 static bool
 snapshot_read(Conn *c, unsigned int oid, Snapshot *s)
 {
-	char	   *spec = pgr_psprintf(snapshot_sql, conn_versioned(c, compression_sql));
-	PGresult   *res = conn_queryf(c, spec, oid);
+	char	 *spec = pgr_psprintf(snapshot_sql, conn_versioned(c, compression_sql));
+	PGresult *res = conn_queryf(c, spec, oid);
 
 	free(spec);
 	memset(s, 0, sizeof(*s));
@@ -127,14 +126,15 @@ same_text(const char *a, const char *b)
 static void
 snapshot_diff(const Snapshot *a, const Snapshot *b, AlterDiff **out, int *nout)
 {
-	int			i = 0;
-	int			j = 0;
-	int			n = 0;
-	AlterDiff  *d = pgr_calloc((size_t) (a->n + b->n) + 1, sizeof(AlterDiff));
+	int		   i = 0;
+	int		   j = 0;
+	int		   n = 0;
+	AlterDiff *d = pgr_calloc((size_t) (a->n + b->n) + 1, sizeof(AlterDiff));
 
 	while (i < a->n || j < b->n)
 	{
-		int			cmp = i >= a->n ? 1 : j >= b->n ? -1 : strcmp(a->keys[i], b->keys[j]);
+		int cmp = i >= a->n ? 1 : j >= b->n ? -1
+											: strcmp(a->keys[i], b->keys[j]);
 
 		if (cmp == 0)
 		{
@@ -218,8 +218,8 @@ source_index_name(const TableDesc *t, const char *copy_name)
 {
 	for (int i = 0; i < t->nindexes; i++)
 	{
-		char	   *tmp = plan_temp_index_name(t->indexes[i].oid);
-		bool		same = strcmp(tmp, copy_name) == 0;
+		char *tmp = plan_temp_index_name(t->indexes[i].oid);
+		bool  same = strcmp(tmp, copy_name) == 0;
 
 		free(tmp);
 		if (same)
@@ -238,8 +238,8 @@ unsupported_words(const TableDesc *t, const AlterDiff *x, const char *colname)
 
 	if (column_key(key, &attnum, &what))
 	{
-		char	   *q = ident_quote(colname ? colname : "?");
-		char	   *s;
+		char *q = ident_quote(colname ? colname : "?");
+		char *s;
 
 		if (x->before == NULL && strcmp(what, "dropped") == 0)
 			s = pgr_psprintf("it adds a column (%s)", q);
@@ -259,8 +259,8 @@ unsupported_words(const TableDesc *t, const AlterDiff *x, const char *colname)
 	}
 	if (strncmp(key, "constraint:", 11) == 0)
 	{
-		char	   *q = ident_quote(key + 11);
-		char	   *s;
+		char *q = ident_quote(key + 11);
+		char *s;
 
 		if (x->before == NULL)
 			s = pgr_psprintf("it adds constraint %s, which is not a CHECK constraint", q);
@@ -273,8 +273,8 @@ unsupported_words(const TableDesc *t, const AlterDiff *x, const char *colname)
 	}
 	if (strncmp(key, "index:", 6) == 0)
 	{
-		char	   *q = source_index_name(t, key + 6);
-		char	   *s;
+		char *q = source_index_name(t, key + 6);
+		char *s;
 
 		if (x->before == NULL)
 			s = pgr_psprintf("it adds an index (%s)", x->after);
@@ -312,10 +312,10 @@ bool
 alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using_expr, const char *label,
 			   ChangeSet *cs, char **effect, char **error)
 {
-	StrBuf		eff;
-	bool		typed = false;
-	bool		dropped = false;
-	bool		not_null = false;
+	StrBuf eff;
+	bool   typed = false;
+	bool   dropped = false;
+	bool   not_null = false;
 
 	*effect = NULL;
 	*error = NULL;
@@ -343,7 +343,7 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 
 		if (column_key(d[i].key, &attnum, &what) && strcmp(what, "dropped") == 0 && d[i].before == NULL)
 		{
-			char		key[32];
+			char			 key[32];
 			const AlterDiff *n;
 
 			snprintf(key, sizeof(key), "col:%05d:name", attnum);
@@ -362,23 +362,24 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 	}
 	for (int i = 0; i < nd; i++)
 	{
-		const AlterDiff *x = &d[i];
-		int			attnum;
-		const char *what;
+		const AlterDiff	 *x = &d[i];
+		int				  attnum;
+		const char		 *what;
 		const ColumnDesc *col = NULL;
-		const char *colname = NULL;
-		ColumnChange *cc;
-		char	   *q = NULL;
+		const char		 *colname = NULL;
+		ColumnChange	 *cc;
+		char			 *q = NULL;
 
 		if (column_key(x->key, &attnum, &what))
 		{
 			const AlterDiff *n;
-			char		key[32];
+			char			 key[32];
 
 			col = column_by_attnum(t, attnum);
 			snprintf(key, sizeof(key), "col:%05d:name", attnum);
 			n = find_diff(d, nd, key);
-			colname = col ? col->name : n && n->after ? n->after : NULL;
+			colname = col ? col->name : n && n->after ? n->after
+													  : NULL;
 			q = ident_quote(colname ? colname : "?");
 		}
 		if (col && strcmp(what, "dropped") == 0 && x->after && strcmp(x->after, "true") == 0)
@@ -389,7 +390,7 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 			cs->alter_other = true;
 		}
 		else if (col && dropped && x->after == NULL)
-			;					/* the dropped column's attributes */
+			; /* the dropped column's attributes */
 		else if (col && strcmp(what, "type") == 0)
 		{
 			cc = changes_column(cs, col->name, label);
@@ -411,21 +412,19 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		{
 			cc = changes_column(cs, col->name, label);
 			cc->retyped = true;
-			if (x->after)		/* not when the new type has no collation */
+			if (x->after) /* not when the new type has no collation */
 				append_change(&eff, what, q, x->before, x->after);
 			cs->alter_other = true;
 		}
-		else if (col && typed && (strcmp(what, "storage") == 0 ||
-								  strcmp(what, "default") == 0 || strcmp(what, "identity sequence") == 0))
-			;					/* what a type change does to the column */
+		else if (col && typed && (strcmp(what, "storage") == 0 || strcmp(what, "default") == 0 || strcmp(what, "identity sequence") == 0))
+			; /* what a type change does to the column */
 		else if (col && strcmp(what, "not null") == 0 && x->after && strcmp(x->after, "true") == 0)
 		{
 			cc = changes_column(cs, col->name, label);
 			cc->set_not_null = true;
 			sb_appendf(&eff, "%s%s becomes NOT NULL", eff.len ? "; " : "", q);
 		}
-		else if (col && ((strcmp(what, "default") == 0 && !col->generated) || strcmp(what, "storage") == 0 ||
-						 strcmp(what, "compression") == 0))
+		else if (col && ((strcmp(what, "default") == 0 && !col->generated) || strcmp(what, "storage") == 0 || strcmp(what, "compression") == 0))
 		{
 			append_change(&eff, what, q, x->before, x->after);
 			cs->alter_other = true;
@@ -450,13 +449,13 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		}
 		else if (strncmp(x->key, "constraint:", 11) == 0 && x->before == NULL && x->after &&
 				 strncmp(x->after, "n ", 2) == 0 && not_null)
-			;					/* PostgreSQL 18 records NOT NULL as a constraint */
+			; /* PostgreSQL 18 records NOT NULL as a constraint */
 		else if ((strncmp(x->key, "constraint:", 11) == 0 || strncmp(x->key, "index:", 6) == 0) &&
 				 x->before && x->after && typed)
-			;					/* re-made by the type change */
+			; /* re-made by the type change */
 		else
 		{
-			char	   *words = unsupported_words(t, x, colname);
+			char *words = unsupported_words(t, x, colname);
 
 			if (dropped && x->after == NULL &&
 				(strncmp(x->key, "index:", 6) == 0 || strncmp(x->key, "constraint:", 11) == 0))
@@ -499,11 +498,11 @@ rollback_false(Conn *c)
 static bool
 make_copy(Conn *c, const PlanInput *base, unsigned int *oid)
 {
-	PlanInput	in = *base;
-	Plan		p;
-	char	   *err = NULL;
-	bool		ok = true;
-	PGresult   *res;
+	PlanInput in = *base;
+	Plan	  p;
+	char	 *err = NULL;
+	bool	  ok = true;
+	PGresult *res;
 
 	in.changes = NULL;
 	in.throwaway = true;
@@ -533,8 +532,8 @@ make_copy(Conn *c, const PlanInput *base, unsigned int *oid)
 static bool
 apply_text(Conn *c, const char *copy_q, const char *text)
 {
-	char	   *sql = pgr_psprintf("ALTER TABLE %s %s", copy_q, text);
-	bool		ok = conn_command_params(c, sql, 0, NULL, NULL);
+	char *sql = pgr_psprintf("ALTER TABLE %s %s", copy_q, text);
+	bool  ok = conn_command_params(c, sql, 0, NULL, NULL);
 
 	free(sql);
 	return ok;
@@ -573,12 +572,12 @@ static bool
 resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, const char *text,
 			 ChangeSet *cs)
 {
-	StrVec		pieces;
-	char	   *err = NULL;
-	Snapshot	whole;
-	Snapshot	prev;
-	bool		ok = false;
-	char	   *tq = ident_literal(text);
+	StrVec	 pieces;
+	char	*err = NULL;
+	Snapshot whole;
+	Snapshot prev;
+	bool	 ok = false;
+	char	*tq = ident_literal(text);
 
 	sv_init(&pieces);
 	memset(&prev, 0, sizeof(prev));
@@ -598,7 +597,8 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		if (c->detail)
 			log_detail("%s", c->detail);
 		log_detail("It was tried on an empty copy of %s (same columns, CHECK constraints and indexes, the indexes "
-				   "under temporary names) with search_path = pg_catalog.", t->qname);
+				   "under temporary names) with search_path = pg_catalog.",
+				   t->qname);
 		log_detail("Nothing was changed.");
 		log_hint("Qualify the names of types and functions with their schema (public.mytype).");
 		goto done;
@@ -661,8 +661,8 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		prev = now;
 	}
 	{
-		AlterDiff  *d;
-		int			nd;
+		AlterDiff *d;
+		int		   nd;
 
 		snapshot_diff(&whole, &prev, &d, &nd);
 		diffs_free(d, nd);
@@ -696,9 +696,9 @@ done:
 static bool
 check_dropped_columns(Conn *c, const TableDesc *t, const ChangeSet *cs)
 {
-	StrBuf		attnums;
-	PGresult   *res;
-	bool		ok;
+	StrBuf	  attnums;
+	PGresult *res;
+	bool	  ok;
 
 	sb_init(&attnums);
 	for (int i = 0; i < cs->ncolumns; i++)
@@ -742,9 +742,9 @@ check_dropped_columns(Conn *c, const TableDesc *t, const ChangeSet *cs)
 				  PQntuples(res), PQntuples(res) > 1 ? "s" : "", PQntuples(res) > 1 ? "" : "s");
 		for (int i = 0; i < PQntuples(res); i++)
 		{
-			char	   *col = res_text(res, i, 0);
-			char	   *obj = res_text(res, i, 1);
-			char	   *q = ident_quote(col);
+			char *col = res_text(res, i, 0);
+			char *obj = res_text(res, i, 1);
+			char *q = ident_quote(col);
 
 			log_detail("column %s is used by %s", q, obj);
 			free(col);
@@ -763,9 +763,9 @@ bool
 alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSet *cs)
 {
 	unsigned int oid = 0;
-	char	   *copy_name;
-	char	   *copy_q;
-	bool		ok;
+	char		*copy_name;
+	char		*copy_q;
+	bool		 ok;
 
 	if (cs == NULL || cs->alter.n == 0)
 		return true;
@@ -809,7 +809,7 @@ replace_name(const char *def, const char *from, const char *to)
 	sb_init(&sb);
 	while (*p)
 	{
-		const char *hit = strstr(p, from);
+		const char	 *hit = strstr(p, from);
 		unsigned char before = hit && hit > def ? (unsigned char) hit[-1] : ' ';
 		unsigned char after = hit ? (unsigned char) hit[n] : ' ';
 
@@ -856,11 +856,11 @@ temp_name(const char *qname)
 static bool
 check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 {
-	bool	   *recreate = pgr_calloc((size_t) deps->n + 1, sizeof(bool));
-	StrVec		from;
-	StrVec		to;
-	bool		ok = true;
-	bool		any = false;
+	bool  *recreate = pgr_calloc((size_t) deps->n + 1, sizeof(bool));
+	StrVec from;
+	StrVec to;
+	bool   ok = true;
+	bool   any = false;
 
 	sv_init(&from);
 	sv_init(&to);
@@ -869,7 +869,7 @@ check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 		any = any || recreate[i];
 	if (any)
 	{
-		char	   *tmp = temp_name(in->table->qname_deparsed);
+		char *tmp = temp_name(in->table->qname_deparsed);
 
 		sv_push(&from, in->table->qname_deparsed);
 		sv_push_owned(&to, tmp);
@@ -881,27 +881,28 @@ check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 	for (int i = 0; ok && i < deps->n; i++)
 	{
 		const DepObject *o = &deps->items[i];
-		char	   *def;
-		char	   *q;
-		char	   *sql;
+		char			*def;
+		char			*q;
+		char			*sql;
 
 		if (!recreate[i])
 			continue;
 		def = pgr_strdup(o->def);
 		for (size_t k = 0; k < from.n; k++)
 		{
-			char	   *next = replace_name(def, from.items[k], to.items[k]);
+			char *next = replace_name(def, from.items[k], to.items[k]);
 
 			free(def);
 			def = next;
 		}
 		q = temp_name(o->qname);
-		sql = pgr_psprintf("CREATE VIEW %s%s%s%s AS %s", q, o->def2 ? " WITH (" : "", o->def2 ? o->def2 : "",
-						   o->def2 ? ")" : "", def);
+		sql = pgr_psprintf("CREATE VIEW %s%s%s%s AS %s", q, o->view_options ? " WITH (" : "", o->view_options ? o->view_options : "",
+						   o->view_options ? ")" : "", def);
 		if (!conn_command(c, sql))
 		{
 			log_error("view %s reads a column whose type changes, and cannot be created again on the new "
-					  "types: %s", o->qname, c->message ? c->message : "");
+					  "types: %s",
+					  o->qname, c->message ? c->message : "");
 			log_detail("The swap drops and creates such views again (CREATE OR REPLACE VIEW cannot change a "
 					   "column's type); this was tried on an empty copy of the table with the changes.");
 			log_detail("Nothing was changed.");
@@ -928,9 +929,9 @@ check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 static bool
 check_foreign_keys(Conn *c, const PlanInput *in, const Plan *p)
 {
-	StrBuf		attnums;
-	PGresult   *res;
-	bool		ok = true;
+	StrBuf			 attnums;
+	PGresult		*res;
+	bool			 ok = true;
 	const ChangeSet *cs = in->changes;
 
 	sb_init(&attnums);
@@ -974,24 +975,26 @@ check_foreign_keys(Conn *c, const PlanInput *in, const Plan *p)
 	}
 	for (int i = 0; ok && i < PQntuples(res); i++)
 	{
-		char	   *name = res_text(res, i, 1);
-		char	   *rel = res_text(res, i, 2);
-		char	   *cols = res_text(res, i, 3);
-		char	   *fk = res_text(res, i, 4);
-		char	   *pk = res_text(res, i, 5);
-		char	   *tmp = pgr_psprintf("pgrebuild_fk%u", res_oid(res, i, 0));
-		char	   *tmp_q = ident_quote_qualified(in->table->schema, tmp);
-		char	   *nq = ident_quote(name);
-		char	   *sql = pgr_psprintf("CREATE TABLE %s (%s, FOREIGN KEY (%s) REFERENCES %s (%s))", tmp_q, cols, fk,
-									   p->shadow_q, pk);
+		char *name = res_text(res, i, 1);
+		char *rel = res_text(res, i, 2);
+		char *cols = res_text(res, i, 3);
+		char *fk = res_text(res, i, 4);
+		char *pk = res_text(res, i, 5);
+		char *tmp = pgr_psprintf("pgrebuild_fk%u", res_oid(res, i, 0));
+		char *tmp_q = ident_quote_qualified(in->table->schema, tmp);
+		char *nq = ident_quote(name);
+		char *sql = pgr_psprintf("CREATE TABLE %s (%s, FOREIGN KEY (%s) REFERENCES %s (%s))", tmp_q, cols, fk,
+								 p->shadow_q, pk);
 
 		if (conn_command(c, sql))
 			log_info("foreign key %s of %s references a column whose type changes: it goes on working "
-					 "(re-added NOT VALID in the swap, validated after it)", nq, rel);
+					 "(re-added NOT VALID in the swap, validated after it)",
+					 nq, rel);
 		else
 		{
 			log_error("foreign key %s of %s references a column whose type changes, and cannot reference the "
-					  "new type: %s", nq, rel, c->message ? c->message : "");
+					  "new type: %s",
+					  nq, rel, c->message ? c->message : "");
 			log_detail("This was tried on an empty copy of the table with the changes.");
 			log_detail("Nothing was changed.");
 			log_hint("Change the type of the referencing column first.");
@@ -1015,8 +1018,8 @@ bool
 alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 {
 	const TableDesc *t = in->table;
-	char	   *sql;
-	PGresult   *res;
+	char			*sql;
+	PGresult		*res;
 
 	if (in->changes == NULL || in->changes->alter.n == 0)
 		return true;

@@ -36,8 +36,8 @@
  * alter_check_plan; on failure it is rolled back and the reason logged
  * (ending with "Nothing was changed.").
  */
-bool		alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSet *cs)
-			__attribute__((warn_unused_result));
+bool alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSet *cs)
+	__attribute__((warn_unused_result));
 
 /*
  * With --alter: plans the copy of p (and the replay's match of the key)
@@ -49,15 +49,15 @@ bool		alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSe
  * Without --alter: does nothing.  False (logged, ending with "Nothing was
  * changed.") on failure.
  */
-bool		alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
-			__attribute__((warn_unused_result));
+bool alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
+	__attribute__((warn_unused_result));
 
 /* One difference between two readings of the copy's catalog. */
 typedef struct AlterDiff
 {
-	char	   *key;			/* "col:00002:type", "rel:tablespace", "constraint:x", "index:y" */
-	char	   *before;			/* NULL: absent before */
-	char	   *after;			/* NULL: absent after */
+	char *key;	  /* "col:00002:type", "rel:tablespace", "constraint:x", "index:y" */
+	char *before; /* NULL: absent before */
+	char *after;  /* NULL: absent after */
 } AlterDiff;
 
 /*
@@ -69,7 +69,7 @@ typedef struct AlterDiff
  * expression using_expr is recorded with the type change; label names the
  * subcommand in messages.  *effect and *error are newly allocated.
  */
-bool		alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using_expr,
-						   const char *label, ChangeSet *cs, char **effect, char **error);
+bool alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using_expr,
+					const char *label, ChangeSet *cs, char **effect, char **error);
 
-#endif							/* PGR_ALTER_H */
+#endif /* PGR_ALTER_H */

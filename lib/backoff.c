@@ -19,7 +19,7 @@ double
 backoff_random(Backoff *b)
 {
 	/* xorshift64* */
-	uint64_t	x = b->state;
+	uint64_t x = b->state;
 
 	x ^= x >> 12;
 	x ^= x << 25;
@@ -31,8 +31,8 @@ backoff_random(Backoff *b)
 double
 backoff_next(Backoff *b)
 {
-	double		hi = b->prev_ms * 3;
-	double		wait;
+	double hi = b->prev_ms * 3;
+	double wait;
 
 	if (hi < b->base_ms)
 		hi = b->base_ms;

@@ -13,22 +13,22 @@
 
 typedef struct Backoff
 {
-	double		base_ms;		/* smallest wait */
-	double		cap_ms;			/* largest wait */
-	double		prev_ms;		/* previous wait (base before the first) */
-	uint64_t	state;			/* generator state, never 0 */
-	int			attempts;		/* waits handed out so far */
+	double	 base_ms;  /* smallest wait */
+	double	 cap_ms;   /* largest wait */
+	double	 prev_ms;  /* previous wait (base before the first) */
+	uint64_t state;	   /* generator state, never 0 */
+	int		 attempts; /* waits handed out so far */
 } Backoff;
 
-void		backoff_init(Backoff *b, double base_ms, double cap_ms, uint64_t seed);
+void   backoff_init(Backoff *b, double base_ms, double cap_ms, uint64_t seed);
 /* The next wait in milliseconds, within [base_ms, cap_ms]. */
-double		backoff_next(Backoff *b);
+double backoff_next(Backoff *b);
 /*
  * The wait to actually sleep given the time left before a deadline: never
  * more than what remains, never negative.
  */
-double		backoff_clamp(double wait_ms, double remaining_ms);
+double backoff_clamp(double wait_ms, double remaining_ms);
 /* A uniform double in [0, 1) from the generator. */
-double		backoff_random(Backoff *b);
+double backoff_random(Backoff *b);
 
-#endif							/* PGR_BACKOFF_H */
+#endif /* PGR_BACKOFF_H */

@@ -6,6 +6,7 @@
 
 #include "ident.h"
 #include "log.h"
+#include "record.h"
 
 /* Version-specific fragments (chosen by conn_versioned). */
 static const VersionedSql attcompression_sql[] = {

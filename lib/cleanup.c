@@ -8,11 +8,15 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cancel.h"
 #include "catalog.h"
+#include "clock.h"
+#include "connect.h"
 #include "ident.h"
 #include "log.h"
 #include "objects.h"
 #include "state.h"
+#include "test_hooks.h"
 
 /*
  * Whether the recorded object still needs its statement: a trigger that is

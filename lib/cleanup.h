@@ -12,7 +12,7 @@
 
 #include <stdbool.h>
 
-#include "conn.h"
+#include "connect.h"
 #include "run.h"
 #include "state.h"
 #include "str.h"

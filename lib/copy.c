@@ -4,17 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
+#include "pool.h"
 #include "progress.h"
 #include "run.h"
 #include "state.h"
+#include "test_hooks.h"
 
 int
 copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)
 {
 	long long	size;
-	const char *test = getenv("PGR_TEST_COPY_CHUNK_BLOCKS");
+	long long	test = pgr_test_setting("COPY_CHUNK_BLOCKS");
 
 	/*
 	 * About 64 chunks per worker, each between 2 MB and 128 MB of heap:
@@ -28,8 +31,8 @@ copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)
 		size = 256;
 	if (size > 16384)
 		size = 16384;
-	if (test && atoll(test) > 0)
-		size = atoll(test);
+	if (test > 0)
+		size = test;
 	*chunk_blocks = size;
 	/* the last chunk is open-ended, to catch a relation that grew */
 	return (int) ((nblocks + size - 1) / size) + (nblocks == 0 ? 1 : 0);

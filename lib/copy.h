@@ -18,6 +18,7 @@
 #include "catalog.h"
 #include "conn.h"
 #include "plan.h"
+#include "pool.h"
 
 typedef struct CopyResult
 {

@@ -148,7 +148,7 @@ read_views(Conn *c, const TableDesc *t, Dependents *d)
 		o->owner = res_text(res, i, 3);
 		o->can_own = res_bool(res, i, 4);
 		o->def = res_text(res, i, 5);
-		o->def2 = res_text(res, i, 6);
+		o->view_options = res_text(res, i, 6);
 		o->depth = res_int4(res, i, 7);
 		o->attnums = res_text(res, i, 8);
 		o->view_deps = res_text(res, i, 9);
@@ -235,7 +235,7 @@ read_triggers_and_rules(Conn *c, const TableDesc *t, Dependents *d)
 		o->oid = res_oid(res, i, 0);
 		o->name = res_text(res, i, 1);
 		o->def = res_text(res, i, 2);
-		o->state = res_char(res, i, 3);
+		o->enabled = res_char(res, i, 3);
 		o->comment = res_text(res, i, 4);
 		o->owner = pgr_strdup(t->owner);
 	}
@@ -262,7 +262,7 @@ read_triggers_and_rules(Conn *c, const TableDesc *t, Dependents *d)
 		o->oid = res_oid(res, i, 0);
 		o->name = res_text(res, i, 1);
 		o->def = res_text(res, i, 2);
-		o->state = res_char(res, i, 3);
+		o->enabled = res_char(res, i, 3);
 		o->comment = res_text(res, i, 4);
 		o->rel_q = res_text(res, i, 6);
 		o->owner = res_text(res, i, 7);
@@ -298,11 +298,11 @@ read_policies(Conn *c, const TableDesc *t, Dependents *d)
 
 		o->oid = res_oid(res, i, 0);
 		o->name = res_text(res, i, 1);
-		o->state = res_char(res, i, 2);	/* polcmd */
-		o->stattarget = res_bool(res, i, 3) ? 1 : 0;	/* permissive */
-		o->columns = res_text(res, i, 4);	/* roles */
+		o->policy_cmd = res_char(res, i, 2);
+		o->permissive = res_bool(res, i, 3);
+		o->roles = res_text(res, i, 4);
 		o->def = res_text(res, i, 5);
-		o->def2 = res_text(res, i, 6);
+		o->with_check = res_text(res, i, 6);
 		o->comment = res_text(res, i, 7);
 		o->rel_q = res_text(res, i, 9);
 		o->owner = res_text(res, i, 10);
@@ -328,8 +328,8 @@ read_publications(Conn *c, const TableDesc *t, Dependents *d)
 		o->qname = ident_quote(o->name);
 		o->owner = res_text(res, i, 2);
 		o->can_own = res_bool(res, i, 3);
-		o->where = res_text(res, i, 4);
-		o->columns = res_text(res, i, 5);
+		o->pub_where = res_text(res, i, 4);
+		o->pub_columns = res_text(res, i, 5);
 	}
 	PQclear(res);
 	return true;
@@ -365,7 +365,7 @@ read_foreign_keys(Conn *c, const TableDesc *t, Dependents *d)
 		o->oid = res_oid(res, i, 0);
 		o->name = res_text(res, i, 1);
 		o->def = res_text(res, i, 2);
-		o->state = res_bool(res, i, 3) ? 'v' : 'n';
+		o->validated = res_bool(res, i, 3);
 		o->rel_q = res_text(res, i, 6);
 		o->owner = res_text(res, i, 7);
 		o->can_own = res_bool(res, i, 8);
@@ -406,7 +406,7 @@ read_statistics(Conn *c, const TableDesc *t, Dependents *d)
 		o->def = res_text(res, i, 5);
 		o->stattarget = res_int4(res, i, 6);
 		o->comment = res_text(res, i, 7);
-		o->where = res_text(res, i, 8);	/* the statistics object's schema, raw */
+		o->stats_schema = res_text(res, i, 8);
 		o->stats_prefix = pgr_psprintf("CREATE STATISTICS %s ", o->qname);
 	}
 	PQclear(res);
@@ -463,14 +463,17 @@ dependents_free(Dependents *d)
 		free(o->qname);
 		free(o->owner);
 		free(o->def);
-		free(o->def2);
+		free(o->comment);
 		free(o->rel_q);
 		free(o->rel_schema);
 		free(o->rel_name);
-		free(o->comment);
+		free(o->view_options);
+		free(o->roles);
+		free(o->with_check);
+		free(o->pub_columns);
+		free(o->pub_where);
+		free(o->stats_schema);
 		free(o->stats_prefix);
-		free(o->columns);
-		free(o->where);
 		free(o->attnums);
 		free(o->view_deps);
 		free(o->grants);
@@ -508,17 +511,21 @@ dependents_canonical_text(const Dependents *d)
 	{
 		const DepObject *o = &d->items[i];
 
-		sb_appendf(&sb, "dep %d oid=%u state=%d own=%d st=%d\n", o->kind, o->oid, o->state, o->can_own,
+		sb_appendf(&sb, "dep %d oid=%u own=%d enabled=%d validated=%d cmd=%d permissive=%d st=%d\n",
+				   o->kind, o->oid, o->can_own, o->enabled, o->validated, o->policy_cmd, o->permissive,
 				   o->stattarget);
 		canon(&sb, "name", o->name);
 		canon(&sb, "qname", o->qname);
 		canon(&sb, "owner", o->owner);
 		canon(&sb, "def", o->def);
-		canon(&sb, "def2", o->def2);
-		canon(&sb, "rel", o->rel_q);
 		canon(&sb, "comment", o->comment);
-		canon(&sb, "columns", o->columns);
-		canon(&sb, "where", o->where);
+		canon(&sb, "rel", o->rel_q);
+		canon(&sb, "view_options", o->view_options);
+		canon(&sb, "roles", o->roles);
+		canon(&sb, "with_check", o->with_check);
+		canon(&sb, "pub_columns", o->pub_columns);
+		canon(&sb, "pub_where", o->pub_where);
+		canon(&sb, "stats_schema", o->stats_schema);
 		sb_appendf(&sb, "depth=%d\n", o->depth);
 		canon(&sb, "attnums", o->attnums);
 		canon(&sb, "view_deps", o->view_deps);

@@ -34,26 +34,42 @@ typedef enum DepKind
 	DEP_PARENT					/* an inheritance parent: NO INHERIT / INHERIT in the swap */
 } DepKind;
 
+/*
+ * One dependent.  The first fields hold the same thing for every kind; the
+ * others are each read for the kinds named, and stay 0 or NULL for the rest.
+ * Strings are owned by the Dependents (dependents_free).
+ */
 typedef struct DepObject
 {
 	DepKind		kind;
 	unsigned int oid;
 	char	   *name;			/* raw name (trigger, rule, policy, constraint, statistics, publication) */
-	char	   *qname;			/* quoted, qualified name for messages and SQL (view, function, statistics) */
+	char	   *qname;			/* quoted, qualified name for messages and SQL (view, function, statistics, publication, parent) */
 	char	   *owner;
 	bool		can_own;		/* the run's role may act as its owner */
-	char	   *def;			/* the captured definition */
-	char	   *def2;			/* policies: WITH CHECK; FKs: the other table (qualified); views: WITH options */
-	char	   *rel_q;			/* the table the object belongs to (other rules, policies, FK in) */
+	char	   *def;			/* the captured definition (policies: the USING expression, NULL if none) */
+	char	   *comment;
+
+	/* the other table: of another table's rule or policy, of a foreign key, the parent */
+	char	   *rel_q;			/* quoted, qualified */
 	char	   *rel_schema;		/* FK in: the referencing table, raw names */
 	char	   *rel_name;
-	char		state;			/* triggers, rules: tgenabled / ev_enabled; FKs: 'v' validated */
-	int			stattarget;		/* statistics objects */
-	char	   *comment;
-	char	   *stats_prefix;	/* statistics: the "CREATE STATISTICS <name> " pg_get_statisticsobjdef prints */
-	char	   *columns;		/* publications: quoted column list, NULL = all */
-	char	   *where;			/* publications: row filter */
 	bool		rel_partitioned;	/* FK in: the referencing table is partitioned */
+
+	char		enabled;		/* triggers, rules: tgenabled / ev_enabled */
+	bool		validated;		/* foreign keys: convalidated */
+	char	   *view_options;	/* views: "name='value', ..." for WITH (...), NULL if none */
+	char		policy_cmd;		/* policies: polcmd ('*', 'r', 'a', 'w', 'd') */
+	bool		permissive;		/* policies: PERMISSIVE, else RESTRICTIVE */
+	char	   *roles;			/* policies: quoted role list, NULL = PUBLIC */
+	char	   *with_check;		/* policies: the WITH CHECK expression, NULL if none */
+	char	   *pub_columns;	/* publications: quoted column list, NULL = all */
+	char	   *pub_where;		/* publications: row filter, NULL if none */
+	int			stattarget;		/* statistics: the statistics target, -1 if not set */
+	char	   *stats_schema;	/* statistics: the object's schema, raw */
+	char	   *stats_prefix;	/* statistics: the "CREATE STATISTICS <name> " pg_get_statisticsobjdef prints */
+
+	/* views, read with the whole chain of views on the table (dependents.c) */
 	int			depth;			/* views: 1 reads the table, 2 reads such a view, ... */
 	char	   *attnums;		/* views: the table's columns it reads, "{1,3}" */
 	char	   *view_deps;		/* views: the views of the chain it reads, "{16500}" */

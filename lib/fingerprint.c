@@ -7,15 +7,15 @@
 uint64_t
 fingerprint_text(const char *text)
 {
-	size_t		len = strlen(text);
-	uLong		crc = crc32(0L, Z_NULL, 0);
-	uLong		adl = adler32(0L, Z_NULL, 0);
+	size_t		 len = strlen(text);
+	uLong		 crc = crc32(0L, Z_NULL, 0);
+	uLong		 adl = adler32(0L, Z_NULL, 0);
 	const Bytef *p = (const Bytef *) text;
 
 	/* zlib takes uInt lengths: feed large texts in pieces. */
 	while (len > 0)
 	{
-		uInt		n = len > 0x40000000u ? 0x40000000u : (uInt) len;
+		uInt n = len > 0x40000000u ? 0x40000000u : (uInt) len;
 
 		crc = crc32(crc, p, n);
 		adl = adler32(adl, p, n);

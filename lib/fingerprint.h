@@ -8,6 +8,6 @@
 #include <stdint.h>
 
 /* 64 bits: CRC-32 in the high half, Adler-32 in the low half. */
-uint64_t	fingerprint_text(const char *text);
+uint64_t fingerprint_text(const char *text);
 
-#endif							/* PGR_FINGERPRINT_H */
+#endif /* PGR_FINGERPRINT_H */

@@ -30,7 +30,7 @@ ident_append_qualified(StrBuf *sb, const char *schema, const char *name)
 char *
 ident_quote(const char *name)
 {
-	StrBuf		sb;
+	StrBuf sb;
 
 	sb_init(&sb);
 	ident_append(&sb, name);
@@ -40,7 +40,7 @@ ident_quote(const char *name)
 char *
 ident_quote_qualified(const char *schema, const char *name)
 {
-	StrBuf		sb;
+	StrBuf sb;
 
 	sb_init(&sb);
 	ident_append_qualified(&sb, schema, name);
@@ -50,7 +50,7 @@ ident_quote_qualified(const char *schema, const char *name)
 char *
 ident_display(const char *name)
 {
-	bool		plain = name[0] != '\0' && ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
+	bool plain = name[0] != '\0' && ((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_');
 
 	for (const char *p = name; plain && *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_' || *p == '$'))
@@ -61,8 +61,8 @@ ident_display(const char *name)
 char *
 ident_literal(const char *text)
 {
-	StrBuf		sb;
-	bool		backslash = strchr(text, '\\') != NULL;
+	StrBuf sb;
+	bool   backslash = strchr(text, '\\') != NULL;
 
 	sb_init(&sb);
 	if (backslash)
@@ -81,7 +81,7 @@ ident_literal(const char *text)
 char *
 ident_shell_quote(const char *s)
 {
-	StrBuf		sb;
+	StrBuf sb;
 
 	sb_init(&sb);
 	sb_append_char(&sb, '\'');
@@ -100,8 +100,8 @@ ident_shell_quote(const char *s)
 static void
 truncate_name(char *s)
 {
-	size_t		len = strlen(s);
-	size_t		cut;
+	size_t len = strlen(s);
+	size_t cut;
 
 	if (len < PGR_NAMEDATALEN)
 		return;
@@ -178,7 +178,7 @@ read_ident(const char **pp, char **err)
 		if (!is_ident_start((unsigned char) *p))
 		{
 			*err = *p ? pgr_psprintf("unexpected character \"%c\" where a name was expected", *p)
-				: pgr_strdup("a name was expected");
+					  : pgr_strdup("a name was expected");
 			sb_free(&sb);
 			return NULL;
 		}
@@ -290,7 +290,7 @@ ident_parse_order_by(const char *input, OrderItem **items, int *nitems, char **e
 	*nitems = 0;
 	for (;;)
 	{
-		OrderItem	it = {0};
+		OrderItem it = {0};
 
 		if ((it.column = read_ident(&p, err)) == NULL)
 			goto fail;
@@ -322,7 +322,8 @@ ident_parse_order_by(const char *input, OrderItem **items, int *nitems, char **e
 		if (*p == '\0')
 			break;
 		*err = pgr_psprintf("unexpected text in the column list: \"%s\" "
-							"(expected: column [ASC|DESC] [NULLS FIRST|LAST], ...)", p);
+							"(expected: column [ASC|DESC] [NULLS FIRST|LAST], ...)",
+							p);
 		goto fail;
 	}
 	*items = arr;
@@ -337,7 +338,7 @@ fail:
 char *
 order_items_sql(const OrderItem *items, int nitems, const char *qualifier)
 {
-	StrBuf		sb;
+	StrBuf sb;
 
 	sb_init(&sb);
 	for (int i = 0; i < nitems; i++)

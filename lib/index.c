@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "log.h"
+#include "pool.h"
 
 bool
 index_phase(Run *r)

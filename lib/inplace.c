@@ -5,17 +5,20 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cancel.h"
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
 #include "state.h"
 #include "swap.h"
+#include "test_hooks.h"
 
 void
 inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out)
 {
-	StrVec		cols;
-	StrBuf		add;
-	StrBuf		set;
+	StrVec cols;
+	StrBuf add;
+	StrBuf set;
 
 	memset(out, 0, sizeof(*out));
 	sv_init(&cols);
@@ -29,8 +32,8 @@ inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out)
 	for (size_t i = 0; i < cols.n; i++)
 	{
 		const ColumnDesc *col = catalog_find_column(t, cols.items[i]);
-		char	   *cq = ident_quote(col->name);
-		char	   *nq;
+		char			 *cq = ident_quote(col->name);
+		char			 *nq;
 
 		out->names[i] = pgr_psprintf("pgrebuild_nn_%u_%d", t->oid, col->attnum);
 		nq = ident_quote(out->names[i]);
@@ -56,7 +59,7 @@ inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out)
 		sb_appendf(&set, "ALTER TABLE %s", t->qname);
 		for (int i = 0; i < out->n; i++)
 		{
-			char	   *nq = ident_quote(out->names[i]);
+			char *nq = ident_quote(out->names[i]);
 
 			sb_appendf(&set, "%s DROP CONSTRAINT %s", i ? "," : "", nq);
 			free(nq);
@@ -103,7 +106,8 @@ inplace_little_to_reclaim(Conn *c, const TableDesc *t, bool *little, char **why)
 		return true;
 	}
 	sql = pgr_psprintf("SELECT coalesce(avg(pg_catalog.pg_column_size(x.*)), 0)::float8 "
-					   "FROM (SELECT * FROM ONLY %s LIMIT 10000) x", t->qname);
+					   "FROM (SELECT * FROM ONLY %s LIMIT 10000) x",
+					   t->qname);
 	res = conn_query(c, sql);
 	free(sql);
 	if (res == NULL)
@@ -117,7 +121,8 @@ inplace_little_to_reclaim(Conn *c, const TableDesc *t, bool *little, char **why)
 	format_bytes(t->heap_bytes, heap, sizeof(heap));
 	*little = (double) t->heap_bytes - live < 0.2 * (double) t->heap_bytes;
 	*why = pgr_psprintf("a rebuild would reclaim about %s of its %s heap (%.0f%%; estimated from pg_class.reltuples "
-						"and the average size of its first rows)", rec, heap,
+						"and the average size of its first rows)",
+						rec, heap,
 						t->heap_bytes > 0 ? 100.0 * ((double) t->heap_bytes - live) / (double) t->heap_bytes : 0.0);
 	return true;
 }
@@ -125,11 +130,11 @@ inplace_little_to_reclaim(Conn *c, const TableDesc *t, bool *little, char **why)
 bool
 inplace_choose(Run *r)
 {
-	StrVec		cols;
-	bool		only = changes_only_not_null(r->changes);
+	StrVec		 cols;
+	bool		 only = changes_only_not_null(r->changes);
 	ChangeMethod m = r->changes ? r->changes->method : METHOD_AUTO;
-	bool		little;
-	char	   *why = NULL;
+	bool		 little;
+	char		*why = NULL;
 
 	r->mode = MODE_REBUILD;
 	sv_init(&cols);
@@ -143,7 +148,7 @@ inplace_choose(Run *r)
 	{
 		if (!only)
 		{
-			char	   *d = changes_describe(r->changes);
+			char *d = changes_describe(r->changes);
 
 			log_error("--method=in-place makes columns NOT NULL and nothing else, and this run asks for %s",
 					  d ? d : "no NOT NULL");
@@ -154,9 +159,8 @@ inplace_choose(Run *r)
 			return false;
 		}
 		r->mode = MODE_IN_PLACE;
-		r->method_note = pgr_strdup(cols.n ? "in place (asked with --method=in-place)" :
-									"in place (asked with --method=in-place): every column given is NOT NULL already, "
-									"nothing to do");
+		r->method_note = pgr_strdup(cols.n ? "in place (asked with --method=in-place)" : "in place (asked with --method=in-place): every column given is NOT NULL already, "
+																						 "nothing to do");
 	}
 	else if (only && cols.n > 0)
 	{
@@ -176,7 +180,7 @@ inplace_choose(Run *r)
 	return true;
 }
 
-typedef bool (*OnceFn) (Run *r, const InPlacePlan *ip, int item, double *locked_at);
+typedef bool (*OnceFn)(Run *r, const InPlacePlan *ip, int item, double *locked_at);
 
 /*
  * Runs once() until it succeeds, retrying lock timeouts with backoff and
@@ -186,11 +190,11 @@ typedef bool (*OnceFn) (Run *r, const InPlacePlan *ip, int item, double *locked_
 static bool
 with_retries(Run *r, Phase p, const char *what, OnceFn once, const InPlacePlan *ip, int item, double *locked_at)
 {
-	double		start = pgr_now();
-	double		deadline = start + r->s->wait_timeout_s;
-	double		last_report = 0;
-	Backoff		b;
-	int			attempt = 0;
+	double	start = pgr_now();
+	double	deadline = start + r->s->wait_timeout_s;
+	double	last_report = 0;
+	Backoff b;
+	int		attempt = 0;
 
 	backoff_init(&b, r->s->lock_timeout_ms / 2.0 + 1, 5000, (uint64_t) (start * 1e6) + (uint64_t) p);
 	for (;;)
@@ -201,9 +205,9 @@ with_retries(Run *r, Phase p, const char *what, OnceFn once, const InPlacePlan *
 			return true;
 		if (conn_lost(r->main) || !conn_failed_with(r->main, "55P03") || pgr_interrupted)
 		{
-			char	   *msg = pgr_psprintf("could not %s", what);
+			char *msg = pgr_psprintf("could not %s", what);
 
-			if (r->main->message)	/* else once() said why */
+			if (r->main->message) /* else once() said why */
 				run_report_failure(r, r->main, msg);
 			conn_best_effort(r->main, "ROLLBACK");
 			free(msg);
@@ -252,7 +256,7 @@ check_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 	if (conn_command(r->main, "COMMIT"))
 		return true;
 failed:
-	r->run_id = 0;				/* rolled back with the transaction */
+	r->run_id = 0; /* rolled back with the transaction */
 	return false;
 }
 
@@ -287,7 +291,7 @@ validate_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 static void
 report_null_found(Run *r)
 {
-	StrVec		cols;
+	StrVec cols;
 
 	sv_init(&cols);
 	changes_new_not_null(r->changes, r->t, &cols);
@@ -295,8 +299,8 @@ report_null_found(Run *r)
 	for (size_t i = 0; i < cols.n; i++)
 	{
 		const IndexDesc *k = &r->t->indexes[r->t->key_index];
-		StrBuf		sql;
-		PGresult   *res;
+		StrBuf			 sql;
+		PGresult		*res;
 
 		sb_init(&sql);
 		sb_append(&sql, "SELECT ROW(");
@@ -314,7 +318,7 @@ report_null_found(Run *r)
 		res = conn_query(r->main, sql.data);
 		if (res && PQntuples(res) > 0)
 		{
-			char	   *q = ident_quote(cols.items[i]);
+			char *q = ident_quote(cols.items[i]);
 
 			log_error("column %s of %s holds NULL in the row with key %s: it cannot be made NOT NULL", q,
 					  r->t->qname, PQgetvalue(res, 0, 0));
@@ -362,8 +366,8 @@ inplace_validate_phase(Run *r)
 static bool
 set_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 {
-	PGresult   *res;
-	bool		valid;
+	PGresult *res;
+	bool	  valid;
 
 	(void) item;
 	if (!conn_command(r->main, "BEGIN") || !conn_command(r->main, r->plan->lock_timeout) ||
@@ -376,8 +380,9 @@ set_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 	 * guard.
 	 */
 	res = conn_queryf(r->main, "SELECT count(*)::int4 FROM pg_catalog.pg_constraint co "
-					  "WHERE co.conrelid OPERATOR(pg_catalog.=) %oid AND co.convalidated "
-					  "AND pg_catalog.starts_with(co.conname::text, 'pgrebuild_nn_')", r->t->oid);
+							   "WHERE co.conrelid OPERATOR(pg_catalog.=) %oid AND co.convalidated "
+							   "AND pg_catalog.starts_with(co.conname::text, 'pgrebuild_nn_')",
+					  r->t->oid);
 	valid = res && res_int4(res, 0, 0) == ip->n;
 	PQclear(res);
 	if (res == NULL)

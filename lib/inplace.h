@@ -29,15 +29,15 @@
 /* The statements of the in-place method (pure; printed by --dry-run). */
 typedef struct InPlacePlan
 {
-	StmtList	check;			/* one transaction */
-	StmtList	validate;		/* one transaction each */
-	StmtList	set;			/* one transaction, after LOCK TABLE */
-	char	  **names;			/* the constraints' names, one per column */
-	int			n;
+	StmtList check;	   /* one transaction */
+	StmtList validate; /* one transaction each */
+	StmtList set;	   /* one transaction, after LOCK TABLE */
+	char   **names;	   /* the constraints' names, one per column */
+	int		 n;
 } InPlacePlan;
 
-void		inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out);
-void		inplace_plan_free(InPlacePlan *p);
+void inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out);
+void inplace_plan_free(InPlacePlan *p);
 
 /*
  * Chooses the run's mode from --method and the changes (preflight, after
@@ -45,7 +45,7 @@ void		inplace_plan_free(InPlacePlan *p);
  * when --method=in-place was asked for changes it cannot make, or the
  * estimate could not be read.
  */
-bool		inplace_choose(Run *r) __attribute__((warn_unused_result));
+bool inplace_choose(Run *r) __attribute__((warn_unused_result));
 
 /*
  * "Little to reclaim": the one rule --method=auto uses, to be replaced by
@@ -56,11 +56,11 @@ bool		inplace_choose(Run *r) __attribute__((warn_unused_result));
  * and *why (newly allocated, for the output).  False (error kept in c) on a
  * query failure.
  */
-bool		inplace_little_to_reclaim(Conn *c, const TableDesc *t, bool *little, char **why)
-			__attribute__((warn_unused_result));
+bool inplace_little_to_reclaim(Conn *c, const TableDesc *t, bool *little, char **why)
+	__attribute__((warn_unused_result));
 
-bool		inplace_check_phase(Run *r) __attribute__((warn_unused_result));
-bool		inplace_validate_phase(Run *r) __attribute__((warn_unused_result));
-bool		inplace_set_phase(Run *r) __attribute__((warn_unused_result));
+bool inplace_check_phase(Run *r) __attribute__((warn_unused_result));
+bool inplace_validate_phase(Run *r) __attribute__((warn_unused_result));
+bool inplace_set_phase(Run *r) __attribute__((warn_unused_result));
 
-#endif							/* PGR_INPLACE_H */
+#endif /* PGR_INPLACE_H */

@@ -2,9 +2,12 @@
 #include "install.h"
 
 #include "backoff.h"
+#include "cancel.h"
+#include "clock.h"
 #include "log.h"
 #include "state.h"
 #include "swap.h"
+#include "test_hooks.h"
 
 static bool
 install_once(Run *r)

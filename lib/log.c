@@ -6,8 +6,8 @@
 #include <unistd.h>
 
 static LogLevel current_level = LOG_NORMAL;
-static bool echo_sql = false;
-static bool progress_shown = false;
+static bool		echo_sql = false;
+static bool		progress_shown = false;
 
 void
 log_set_level(LogLevel level)
@@ -56,7 +56,8 @@ emit(FILE *out, const char *prefix, const char *fmt, va_list ap)
 }
 
 #define EMIT(out, prefix) \
-	do { \
+	do \
+	{ \
 		va_list ap; \
 		va_start(ap, fmt); \
 		emit(out, prefix, fmt, ap); \
@@ -117,7 +118,7 @@ log_echo_sql(const char *label, const char *sql)
 void
 log_progress(const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	if (current_level < LOG_NORMAL || !isatty(fileno(stderr)))
 		return;

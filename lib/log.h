@@ -16,33 +16,33 @@
 
 typedef enum LogLevel
 {
-	LOG_QUIET = 0,				/* errors only */
+	LOG_QUIET = 0, /* errors only */
 	LOG_NORMAL = 1,
 	LOG_VERBOSE = 2
 } LogLevel;
 
-void		log_set_level(LogLevel level);
-LogLevel	log_get_level(void);
-void		log_set_echo(bool echo);
-bool		log_get_echo(void);
+void	 log_set_level(LogLevel level);
+LogLevel log_get_level(void);
+void	 log_set_echo(bool echo);
+bool	 log_get_echo(void);
 
-void		log_error(const char *fmt, ...) PGR_PRINTF(1, 2);
-void		log_detail(const char *fmt, ...) PGR_PRINTF(1, 2);
-void		log_hint(const char *fmt, ...) PGR_PRINTF(1, 2);
-void		log_warning(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_error(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_detail(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_hint(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_warning(const char *fmt, ...) PGR_PRINTF(1, 2);
 /* Normal output on stdout, unless --quiet. */
-void		log_info(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_info(const char *fmt, ...) PGR_PRINTF(1, 2);
 /* Only with --verbose. */
-void		log_verbose(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_verbose(const char *fmt, ...) PGR_PRINTF(1, 2);
 /* An SQL statement sent to the server, with --echo (on stdout). */
-void		log_echo_sql(const char *label, const char *sql);
+void	 log_echo_sql(const char *label, const char *sql);
 
 /*
  * Draws (or redraws) the single live progress line; a no-op unless stderr is
  * a terminal and the level is at least LOG_NORMAL.
  */
-void		log_progress(const char *fmt, ...) PGR_PRINTF(1, 2);
+void	 log_progress(const char *fmt, ...) PGR_PRINTF(1, 2);
 /* Erases the progress line if one is shown. */
-void		log_progress_clear(void);
+void	 log_progress_clear(void);
 
-#endif							/* PGR_LOG_H */
+#endif /* PGR_LOG_H */

@@ -49,14 +49,14 @@ static const struct option long_options[] = {
 	{"password", no_argument, NULL, 'W'},
 	{"version", no_argument, NULL, 'V'},
 	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0}
+	{NULL, 0, NULL, 0},
 };
 
 bool
 options_parse_seconds(const char *s, double *out)
 {
-	char	   *end;
-	double		v;
+	char  *end;
+	double v;
 
 	if (s == NULL || *s == '\0')
 		return false;
@@ -71,8 +71,8 @@ options_parse_seconds(const char *s, double *out)
 bool
 options_parse_int(const char *s, long min, long max, long *out)
 {
-	char	   *end;
-	long		v;
+	char *end;
+	long  v;
 
 	if (s == NULL || *s == '\0')
 		return false;
@@ -111,9 +111,9 @@ static bool
 apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *verbose_seen,
 			 char **err)
 {
-	long		n;
-	char	   *perr = NULL;
-	char	   *col = NULL;
+	long  n;
+	char *perr = NULL;
+	char *col = NULL;
 
 	switch (c)
 	{
@@ -258,7 +258,7 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 static bool
 validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 {
-	char	   *perr = NULL;
+	char *perr = NULL;
 
 	if (quiet_seen && verbose_seen)
 	{
@@ -325,13 +325,13 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 OptionsResult
 options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 {
-	int			c;
-	bool		quiet_seen = false;
-	bool		verbose_seen = false;
+	int	 c;
+	bool quiet_seen = false;
+	bool verbose_seen = false;
 
 	options_init(o);
 	*err = NULL;
-	optind = 0;					/* glibc: full re-initialisation */
+	optind = 0; /* glibc: full re-initialisation */
 	opterr = 0;
 
 	while ((c = getopt_long(argc, argv, ":t:o:j:nT:evqd:h:p:U:wWV?", long_options, NULL)) != -1)

@@ -7,68 +7,62 @@
 
 #include <stdbool.h>
 
+#include "connect.h"
 #include "ident.h"
 #include "log.h"
 #include "str.h"
 
-typedef enum PromptPassword
-{
-	PROMPT_DEFAULT = 0,			/* ask only when the server wants one */
-	PROMPT_NEVER,				/* -w */
-	PROMPT_ALWAYS				/* -W */
-} PromptPassword;
-
 typedef struct RebuildOptions
 {
 	/* what to rebuild */
-	char	   *table_arg;		/* -t as given */
-	char	   *table_schema;	/* parsed; NULL when unqualified */
-	char	   *table_name;		/* parsed */
-	StrVec		set_not_null;	/* parsed column names, no duplicates */
-	StrVec		alter;			/* --alter texts (ALTER TABLE subcommands), in order */
-	char	   *method;			/* --method: "auto", "rebuild" or "in-place"; NULL: auto */
-	char	   *order_by_arg;	/* -o as given */
-	OrderItem  *order_by;		/* parsed */
-	int			n_order_by;
+	char		  *table_arg;	 /* -t as given */
+	char		  *table_schema; /* parsed; NULL when unqualified */
+	char		  *table_name;	 /* parsed */
+	StrVec		   set_not_null; /* parsed column names, no duplicates */
+	StrVec		   alter;		 /* --alter texts (ALTER TABLE subcommands), in order */
+	char		  *method;		 /* --method: "auto", "rebuild" or "in-place"; NULL: auto */
+	char		  *order_by_arg; /* -o as given */
+	OrderItem	  *order_by;	 /* parsed */
+	int			   n_order_by;
 
 	/* how */
-	int			jobs;
-	bool		dry_run;
-	double		wait_timeout_s;
-	int			lock_timeout_ms;
-	bool		cleanup;
-	bool		status;			/* --status: list the runs */
-	bool		json;			/* --json, with --status */
-	double		retry_timeout_s;	/* total time to retry lost connections */
-	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
-	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
+	int			   jobs;
+	bool		   dry_run;
+	double		   wait_timeout_s;
+	int			   lock_timeout_ms;
+	bool		   cleanup;
+	bool		   status;			  /* --status: list the runs */
+	bool		   json;			  /* --json, with --status */
+	double		   retry_timeout_s;	  /* total time to retry lost connections */
+	bool		   kill_blockers;	  /* cancel/terminate swap blockers after --wait-timeout */
+	double		   catchup_timeout_s; /* replay that does not converge for this long stops */
 
 	/* output */
-	bool		echo;
-	LogLevel	verbosity;
+	bool		   echo;
+	LogLevel	   verbosity;
 
 	/* connection */
-	char	   *dbname;			/* a name, or a connection string / URI */
-	char	   *host;
-	char	   *port;
-	char	   *username;
+	char		  *dbname; /* a name, or a connection string / URI */
+	char		  *host;
+	char		  *port;
+	char		  *username;
 	PromptPassword prompt;
 
-	bool		show_help;
-	bool		show_version;
+	bool		   show_help;
+	bool		   show_version;
 } RebuildOptions;
 
-#define PGR_DEFAULT_WAIT_TIMEOUT_S	60.0
-#define PGR_DEFAULT_LOCK_TIMEOUT_MS 100
-#define PGR_MAX_JOBS				64
-#define PGR_DEFAULT_RETRY_TIMEOUT_S 60.0
+#define PGR_DEFAULT_WAIT_TIMEOUT_S	  60.0
+#define PGR_DEFAULT_LOCK_TIMEOUT_MS	  100
+#define PGR_MAX_JOBS				  64
+#define PGR_DEFAULT_RETRY_TIMEOUT_S	  60.0
 #define PGR_DEFAULT_CATCHUP_TIMEOUT_S 600.0
 
 typedef enum OptionsResult
 {
-	OPTIONS_OK,					/* run with these options */
-	OPTIONS_EXIT,				/* --help or --version asked */
-	OPTIONS_USAGE_ERROR			/* *err says what is wrong */
+	OPTIONS_OK,			/* run with these options */
+	OPTIONS_EXIT,		/* --help or --version asked */
+	OPTIONS_USAGE_ERROR /* *err says what is wrong */
 } OptionsResult;
 
 /*
@@ -77,14 +71,14 @@ typedef enum OptionsResult
  * Resets getopt's state, so it may be called more than once.
  */
 OptionsResult options_parse(int argc, char **argv, RebuildOptions *opts, char **err);
-void		options_free(RebuildOptions *opts);
+void		  options_free(RebuildOptions *opts);
 
 /*
  * Parses a number of seconds ("60", "0.5").  Returns false on anything else,
  * negative values included.
  */
-bool		options_parse_seconds(const char *s, double *out);
+bool		  options_parse_seconds(const char *s, double *out);
 /* Parses a base-10 integer within [min, max]. */
-bool		options_parse_int(const char *s, long min, long max, long *out);
+bool		  options_parse_int(const char *s, long min, long max, long *out);
 
-#endif							/* PGR_OPTIONS_H */
+#endif /* PGR_OPTIONS_H */

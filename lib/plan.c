@@ -1077,7 +1077,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, p->shadow_q);
 				add_comment(&out->prepare, what, o->comment);
 				free(what);
-				if (o->state == 'v')
+				if (o->validated)
 					add_finish(&out->validate, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name);
 				*truncate_old = true;
 				free(def);
@@ -1092,7 +1092,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, t->qname);
 				add_comment(&out->after_renames, what, o->comment);
 				free(what);
-				if (o->state == 'v')
+				if (o->validated)
 					add_finish(&out->validate, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name);
 				*truncate_old = true;
 				free(def);
@@ -1109,7 +1109,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				what = pgr_psprintf("CONSTRAINT %s ON %s", nq, o->rel_q);
 				add_comment(&out->after_renames, what, o->comment);
 				free(what);
-				if (o->state == 'v')
+				if (o->validated)
 					add_finish(&out->validate, OBJ_VALIDATE, o->rel_schema, o->name, o->rel_schema, o->rel_name);
 				free(def);
 				break;
@@ -1117,7 +1117,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 		case DEP_STATISTICS:
 			{
 				char	   *tmp = pgr_psprintf("pgrebuild_st%u", o->oid);
-				char	   *tmp_q = ident_quote_qualified(o->where, tmp);
+				char	   *tmp_q = ident_quote_qualified(o->stats_schema, tmp);
 				char	   *sql = rewrite_statistics(o, t->qname_deparsed ? t->qname_deparsed : t->qname,
 													 tmp_q, p->shadow_q);
 
@@ -1157,8 +1157,8 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 					  "ALTER PUBLICATION %s DROP TABLE %s", o->qname, t->qname);
 			stmts_add(&out->after_renames, "SHARE UPDATE EXCLUSIVE on the new table (held)",
 					  "ALTER PUBLICATION %s ADD TABLE %s%s%s%s%s%s", o->qname, t->qname,
-					  o->columns ? " (" : "", o->columns ? o->columns : "", o->columns ? ")" : "",
-					  o->where ? " WHERE " : "", o->where ? o->where : "");
+					  o->pub_columns ? " (" : "", o->pub_columns ? o->pub_columns : "", o->pub_columns ? ")" : "",
+					  o->pub_where ? " WHERE " : "", o->pub_where ? o->pub_where : "");
 			break;
 		case DEP_PARENT:
 			stmts_add(&out->after_renames, "SHARE UPDATE EXCLUSIVE on the parent, under lock_timeout",
@@ -1168,18 +1168,18 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 			break;
 		case DEP_TRIGGER:
 			stmts_add(&out->after_renames, "SHARE ROW EXCLUSIVE on the new table (held)", "%s", o->def);
-			if (enable_clause(o->state))
+			if (enable_clause(o->enabled))
 				stmts_add(&out->after_renames, "none (held)", "ALTER TABLE %s %s TRIGGER %s", t->qname,
-						  enable_clause(o->state), nq);
+						  enable_clause(o->enabled), nq);
 			what = pgr_psprintf("TRIGGER %s ON %s", nq, t->qname);
 			add_comment(&out->after_renames, what, o->comment);
 			free(what);
 			break;
 		case DEP_RULE:
 			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)", "%s", o->def);
-			if (enable_clause(o->state))
+			if (enable_clause(o->enabled))
 				stmts_add(&out->after_renames, "none (held)", "ALTER TABLE %s %s RULE %s", t->qname,
-						  enable_clause(o->state), nq);
+						  enable_clause(o->enabled), nq);
 			what = pgr_psprintf("RULE %s ON %s", nq, t->qname);
 			add_comment(&out->after_renames, what, o->comment);
 			free(what);
@@ -1200,12 +1200,12 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 
 				sb_init(&sb);
 				sb_appendf(&sb, "CREATE POLICY %s ON %s AS %s FOR %s TO %s", nq, t->qname,
-						   o->stattarget ? "PERMISSIVE" : "RESTRICTIVE", policy_command(o->state),
-						   o->columns ? o->columns : "PUBLIC");
+						   o->permissive ? "PERMISSIVE" : "RESTRICTIVE", policy_command(o->policy_cmd),
+						   o->roles ? o->roles : "PUBLIC");
 				if (o->def)
 					sb_appendf(&sb, " USING (%s)", o->def);
-				if (o->def2)
-					sb_appendf(&sb, " WITH CHECK (%s)", o->def2);
+				if (o->with_check)
+					sb_appendf(&sb, " WITH CHECK (%s)", o->with_check);
 				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)", "%s", sb.data);
 				sb_free(&sb);
 				what = pgr_psprintf("POLICY %s ON %s", nq, t->qname);
@@ -1214,7 +1214,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				break;
 			}
 		case DEP_OTHER_POLICY:
-			if (o->def || o->def2)
+			if (o->def || o->with_check)
 			{
 				StrBuf		sb;
 
@@ -1222,8 +1222,8 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				sb_appendf(&sb, "ALTER POLICY %s ON %s", nq, o->rel_q);
 				if (o->def)
 					sb_appendf(&sb, " USING (%s)", o->def);
-				if (o->def2)
-					sb_appendf(&sb, " WITH CHECK (%s)", o->def2);
+				if (o->with_check)
+					sb_appendf(&sb, " WITH CHECK (%s)", o->with_check);
 				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the policy's table, under lock_timeout",
 						  "%s", sb.data);
 				sb_free(&sb);
@@ -1233,7 +1233,7 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 			if (recreate)
 			{
 				stmts_add(&out->after_renames, "none (creates the view again)", "CREATE VIEW %s%s%s%s AS %s", o->qname,
-						  o->def2 ? " WITH (" : "", o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
+						  o->view_options ? " WITH (" : "", o->view_options ? o->view_options : "", o->view_options ? ")" : "", o->def);
 				if (o->owner && strcmp(o->owner, t->owner) != 0)
 				{
 					char	   *oq = ident_quote(o->owner);
@@ -1249,8 +1249,8 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 			}
 			else if (o->depth <= 1)	/* a view on the table itself (0: not read by dependents.c) */
 				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
-						  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->def2 ? " WITH (" : "",
-						  o->def2 ? o->def2 : "", o->def2 ? ")" : "", o->def);
+						  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->view_options ? " WITH (" : "",
+						  o->view_options ? o->view_options : "", o->view_options ? ")" : "", o->def);
 			break;
 		case DEP_FUNCTION:
 			/*

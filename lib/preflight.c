@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "alter.h"
+#include "cancel.h"
+#include "connect.h"
 #include "fingerprint.h"
 #include "inplace.h"
 #include "ident.h"

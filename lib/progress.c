@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "conn.h"
+#include "clock.h"
 #include "log.h"
 
 void

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
+#include "clock.h"
 #include "log.h"
 #include "preflight.h"
 #include "state.h"

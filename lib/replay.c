@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cancel.h"
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
+#include "pipeline.h"
 #include "run.h"
 #include "state.h"
+#include "test_hooks.h"
 
 /* Runs sql with $1 = upto; returns affected rows or -1. */
 static long long

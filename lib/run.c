@@ -5,7 +5,10 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cancel.h"
 #include "cleanup.h"
+#include "clock.h"
+#include "connect.h"
 #include "ident.h"
 #include "log.h"
 #include "replay.h"

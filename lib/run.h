@@ -21,6 +21,7 @@
 #include "catalog.h"
 #include "changes.h"
 #include "conn.h"
+#include "connect.h"
 #include "copy.h"
 #include "dependents.h"
 #include "guard.h"

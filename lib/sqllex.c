@@ -32,7 +32,7 @@ skip_quoted(const char *p, char quote, bool escapes)
 		else if (*p == quote)
 		{
 			if (p[1] == quote)
-				p++;			/* doubled: part of the token */
+				p++; /* doubled: part of the token */
 			else
 				return p + 1;
 		}
@@ -51,7 +51,7 @@ dollar_tag(const char *p)
 	if (*q == '$')
 		return 2;
 	if (!ident_start((unsigned char) *q))
-		return 0;				/* $1: a parameter */
+		return 0; /* $1: a parameter */
 	while (ident_cont((unsigned char) *q) && *q != '$')
 		q++;
 	return *q == '$' ? (size_t) (q - p + 1) : 0;
@@ -60,12 +60,12 @@ dollar_tag(const char *p)
 typedef enum Tok
 {
 	TOK_END,
-	TOK_IDENT,					/* a bare identifier or keyword */
+	TOK_IDENT, /* a bare identifier or keyword */
 	TOK_OPEN,
 	TOK_CLOSE,
 	TOK_COMMA,
 	TOK_SEMI,
-	TOK_OTHER,					/* literals, quoted names, operators, numbers */
+	TOK_OTHER, /* literals, quoted names, operators, numbers */
 	TOK_ERROR
 } Tok;
 
@@ -91,7 +91,7 @@ next_token(const char **pp, const char **start, const char **err)
 		}
 		if (p[0] == '/' && p[1] == '*')
 		{
-			int			depth = 1;
+			int depth = 1;
 
 			for (p += 2; *p && depth > 0; p++)
 			{
@@ -209,7 +209,7 @@ sqllex_split(const char *text, StrVec *pieces, char **err)
 	*err = NULL;
 	for (;;)
 	{
-		Tok			t = next_token(&p, &start, &why);
+		Tok t = next_token(&p, &start, &why);
 
 		switch (t)
 		{
@@ -272,7 +272,7 @@ sqllex_find_keyword(const char *piece, const char *keyword)
 
 	for (;;)
 	{
-		Tok			t = next_token(&p, &start, &why);
+		Tok t = next_token(&p, &start, &why);
 
 		if (t == TOK_END || t == TOK_ERROR)
 			return -1;

@@ -22,13 +22,13 @@
  * is not well formed (an unterminated quote or comment, unbalanced
  * parentheses, an empty piece, a semicolon).
  */
-bool		sqllex_split(const char *text, StrVec *pieces, char **err) __attribute__((warn_unused_result));
+bool sqllex_split(const char *text, StrVec *pieces, char **err) __attribute__((warn_unused_result));
 
 /*
  * The byte offset in piece of the first bare (unquoted, outside any
  * parentheses, string or comment) identifier token equal to keyword,
  * compared case-insensitively; -1 when there is none.
  */
-int			sqllex_find_keyword(const char *piece, const char *keyword);
+int	 sqllex_find_keyword(const char *piece, const char *keyword);
 
-#endif							/* PGR_SQLLEX_H */
+#endif /* PGR_SQLLEX_H */

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "cancel.h"
+#include "clock.h"
 #include "ident.h"
 #include "log.h"
 #include "sqlsrc.h"

@@ -15,7 +15,7 @@ out_of_memory(void)
 void *
 pgr_malloc(size_t size)
 {
-	void	   *p = malloc(size ? size : 1);
+	void *p = malloc(size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -25,7 +25,7 @@ pgr_malloc(size_t size)
 void *
 pgr_calloc(size_t n, size_t size)
 {
-	void	   *p = calloc(n ? n : 1, size ? size : 1);
+	void *p = calloc(n ? n : 1, size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -35,7 +35,7 @@ pgr_calloc(size_t n, size_t size)
 void *
 pgr_realloc(void *ptr, size_t size)
 {
-	void	   *p = realloc(ptr, size ? size : 1);
+	void *p = realloc(ptr, size ? size : 1);
 
 	if (p == NULL)
 		out_of_memory();
@@ -45,7 +45,7 @@ pgr_realloc(void *ptr, size_t size)
 char *
 pgr_strdup(const char *s)
 {
-	char	   *p;
+	char *p;
 
 	if (s == NULL)
 		return NULL;
@@ -58,8 +58,8 @@ pgr_strdup(const char *s)
 char *
 pgr_psprintf(const char *fmt, ...)
 {
-	StrBuf		sb;
-	va_list		ap;
+	StrBuf	sb;
+	va_list ap;
 
 	sb_init(&sb);
 	va_start(ap, fmt);
@@ -95,7 +95,7 @@ sb_free(StrBuf *sb)
 static void
 sb_reserve(StrBuf *sb, size_t extra)
 {
-	size_t		need = sb->len + extra + 1;
+	size_t need = sb->len + extra + 1;
 
 	if (need <= sb->cap)
 		return;
@@ -130,9 +130,9 @@ sb_vappendf(StrBuf *sb, const char *fmt, va_list ap)
 {
 	for (;;)
 	{
-		va_list		aq;
-		size_t		avail = sb->cap - sb->len;
-		int			n;
+		va_list aq;
+		size_t	avail = sb->cap - sb->len;
+		int		n;
 
 		va_copy(aq, ap);
 		n = vsnprintf(sb->data + sb->len, avail, fmt, aq);
@@ -151,7 +151,7 @@ sb_vappendf(StrBuf *sb, const char *fmt, va_list ap)
 void
 sb_appendf(StrBuf *sb, const char *fmt, ...)
 {
-	va_list		ap;
+	va_list ap;
 
 	va_start(ap, fmt);
 	sb_vappendf(sb, fmt, ap);
@@ -194,7 +194,7 @@ sb_append_json(StrBuf *sb, const char *s)
 char *
 sb_steal(StrBuf *sb)
 {
-	char	   *s = sb->data;
+	char *s = sb->data;
 
 	sb->data = NULL;
 	sb->len = sb->cap = 0;
@@ -246,7 +246,7 @@ sv_free(StrVec *sv)
 char *
 sv_join(const StrVec *sv, const char *sep)
 {
-	StrBuf		sb;
+	StrBuf sb;
 
 	sb_init(&sb);
 	for (size_t i = 0; i < sv->n; i++)

@@ -6,13 +6,18 @@
 #include <unistd.h>
 
 #include "backoff.h"
+#include "cancel.h"
+#include "clock.h"
 #include "dependents.h"
 #include "fingerprint.h"
 #include "ident.h"
 #include "log.h"
+#include "pipeline.h"
+#include "record.h"
 #include "replay.h"
 #include "run.h"
 #include "state.h"
+#include "test_hooks.h"
 
 /* Names the sessions holding locks on the table (after a failed attempt). */
 void
@@ -129,7 +134,7 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 	{
 		const DepObject *o = &deps->items[i];
 
-		if (o->state != 'v')
+		if (!o->validated)
 			continue;
 		if ((o->kind == DEP_FK_OUT || o->kind == DEP_FK_SELF) &&
 			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name))

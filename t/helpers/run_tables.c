@@ -11,7 +11,9 @@
 #include <string.h>
 
 #include "changes.h"
+#include "cancel.h"
 #include "conn.h"
+#include "connect.h"
 #include "ident.h"
 #include "log.h"
 #include "rebuild.h"

@@ -59,6 +59,29 @@ our @EXPORT = qw(
   max_latency_ms
 );
 
+# The suite needs a binary configured with --enable-test-hooks: the pauses
+# it asks for (PGR_TEST_SLEEP_<POINT>) make phases overlap with concurrent
+# writes, and without them those tests would pass without testing anything.
+# Asked once per test file, before any cluster starts: a connection attempt
+# to nowhere, which a test build announces with its pause marker.
+sub _require_test_hooks
+{
+	my @cmd = (
+		$ENV{PG_REBUILD}, '-t', 'probe', '-w', '--retry-timeout=0',
+		'-d', 'host=/nonexistent/pg_rebuild-probe port=1 dbname=probe');
+	my ($out, $err) = ('', '');
+	local $ENV{PGR_TEST_SLEEP_CONNECT} = 1;
+	eval {
+		IPC::Run::run(\@cmd, '<', \'', '>', \$out, '2>', \$err,
+			IPC::Run::timeout(60));
+	};
+	return if $err =~ /^pg_rebuild: test: pausing at CONNECT$/m;
+	BAIL_OUT("$ENV{PG_REBUILD} was built without the test pauses the tests "
+		  . "need: configure with --enable-test-hooks (./dev.sh does), "
+		  . "then run make check again");
+}
+_require_test_hooks() if defined $ENV{PG_REBUILD};
+
 =pod
 
 =head1 FUNCTIONS

@@ -59,7 +59,7 @@ struct tap_state
 static inline struct tap_state *
 tap_state(void)
 {
-	static struct tap_state state = { .planned = -1 };
+	static struct tap_state state = {.planned = -1};
 
 	return &state;
 }
@@ -116,7 +116,7 @@ static inline bool
 tap_result(bool pass, const char *file, int line, const char *fmt, va_list ap)
 {
 	struct tap_state *st = tap_state();
-	char              desc[512];
+	char			  desc[512];
 
 	vsnprintf(desc, sizeof(desc), fmt, ap);
 	st->run++;
@@ -143,7 +143,7 @@ static inline bool
 tap_ok_at(const char *file, int line, bool pass, const char *fmt, ...)
 {
 	va_list ap;
-	bool    result;
+	bool	result;
 
 	va_start(ap, fmt);
 	result = tap_result(pass, file, line, fmt, ap);
@@ -155,7 +155,7 @@ static inline bool
 tap_is_int_at(const char *file, int line, long long got, long long expected, const char *fmt, ...)
 {
 	va_list ap;
-	bool    result;
+	bool	result;
 
 	va_start(ap, fmt);
 	result = tap_result(got == expected, file, line, fmt, ap);
@@ -170,8 +170,8 @@ tap_is_str_at(const char *file, int line, const char *got, const char *expected,
 			  ...)
 {
 	va_list ap;
-	bool    pass;
-	bool    result;
+	bool	pass;
+	bool	result;
 
 	if (got == NULL || expected == NULL)
 		pass = (got == expected);

@@ -16,9 +16,9 @@ s(const char *v)
 static char *
 split(const char *text)
 {
-	StrVec		v;
-	char	   *err = NULL;
-	char	   *out;
+	StrVec v;
+	char  *err = NULL;
+	char  *out;
 
 	sv_init(&v);
 	if (!sqllex_split(text, &v, &err))
@@ -31,7 +31,12 @@ split(const char *text)
 }
 
 #define SPLITS(text, expect, name) \
-	do { char *r_ = split(text); is_str(r_, expect, name); free(r_); } while (0)
+	do \
+	{ \
+		char *r_ = split(text); \
+		is_str(r_, expect, name); \
+		free(r_); \
+	} while (0)
 
 static void
 test_split(void)
@@ -102,16 +107,16 @@ classify(const TableDesc *t, AlterDiff *d, int nd, const char *using_expr, Chang
 static void
 test_classify(void)
 {
-	TableDesc	t;
-	ChangeSet	cs;
-	char	   *effect;
-	char	   *error;
+	TableDesc t;
+	ChangeSet cs;
+	char	 *effect;
+	char	 *error;
 
 	make_table(&t);
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {
+		AlterDiff d[] = {
 			{"col:00001:default", "0", "'0'::bigint"},
 			{"col:00001:type", "integer", "bigint"},
 			{"index:pgrebuild_i200", "CREATE INDEX ... (a)", "CREATE INDEX ... (a) "},
@@ -127,7 +132,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"col:00002:type", "text", "jsonb"}};
+		AlterDiff d[] = {{"col:00002:type", "text", "jsonb"}};
 
 		ok(classify(&t, d, 1, "b::jsonb", &cs, &effect, &error), "a type change with USING");
 		is_str(changes_for(&cs, "b")->using_expr, "b::jsonb", "the USING expression is recorded");
@@ -137,7 +142,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"col:00004:not null", "false", "true"}};
+		AlterDiff d[] = {{"col:00004:not null", "false", "true"}};
 
 		ok(classify(&t, d, 1, NULL, &cs, &effect, &error), "SET NOT NULL");
 		ok(changes_for(&cs, "c")->set_not_null, "recorded as NOT NULL");
@@ -149,7 +154,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {
+		AlterDiff d[] = {
 			{"col:00004:dropped", "false", "true"},
 			{"col:00004:name", "c", NULL},
 			{"col:00004:type", "integer", NULL},
@@ -164,7 +169,7 @@ test_classify(void)
 	/* refusals */
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {
+		AlterDiff d[] = {
 			{"col:00004:dropped", "false", "true"},
 			{"index:pgrebuild_i200", "CREATE INDEX ...", NULL},
 		};
@@ -178,7 +183,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"col:00005:dropped", NULL, "false"}, {"col:00005:name", NULL, "z"}};
+		AlterDiff d[] = {{"col:00005:dropped", NULL, "false"}, {"col:00005:name", NULL, "z"}};
 
 		ok(!classify(&t, d, 2, NULL, &cs, &effect, &error), "ADD COLUMN is refused");
 		is_str(error, "it adds a column (\"z\")", "naming the column");
@@ -188,7 +193,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"col:00001:name", "a", "aa"}};
+		AlterDiff d[] = {{"col:00001:name", "a", "aa"}};
 
 		ok(!classify(&t, d, 1, NULL, &cs, &effect, &error), "RENAME COLUMN is refused");
 		is_str(error, "it renames column \"a\" to \"aa\"", "said so");
@@ -198,7 +203,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"col:00001:not null", "true", "false"}};
+		AlterDiff d[] = {{"col:00001:not null", "true", "false"}};
 
 		ok(!classify(&t, d, 1, NULL, &cs, &effect, &error), "DROP NOT NULL is refused");
 		free(error);
@@ -207,7 +212,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"constraint:u", NULL, "u UNIQUE (a) valid=true"}, {"index:u", NULL, "CREATE ..."}};
+		AlterDiff d[] = {{"constraint:u", NULL, "u UNIQUE (a) valid=true"}, {"index:u", NULL, "CREATE ..."}};
 
 		ok(!classify(&t, d, 2, NULL, &cs, &effect, &error), "ADD CONSTRAINT UNIQUE is refused");
 		is_str(error, "it adds constraint \"u\", which is not a CHECK constraint", "said so");
@@ -217,7 +222,7 @@ test_classify(void)
 
 	changes_init(&cs);
 	{
-		AlterDiff	d[] = {{"rel:persistence", "p", "u"}};
+		AlterDiff d[] = {{"rel:persistence", "p", "u"}};
 
 		ok(!classify(&t, d, 1, NULL, &cs, &effect, &error), "SET UNLOGGED is refused");
 		is_str(error, "it changes LOGGED / UNLOGGED", "said so");

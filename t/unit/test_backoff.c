@@ -5,18 +5,18 @@
 int
 main(void)
 {
-	Backoff		b;
-	Backoff		b2;
-	bool		in_bounds = true;
-	bool		same = true;
-	double		first = 0;
-	double		max_seen = 0;
+	Backoff b;
+	Backoff b2;
+	bool	in_bounds = true;
+	bool	same = true;
+	double	first = 0;
+	double	max_seen = 0;
 
 	backoff_init(&b, 50, 2000, 42);
 	backoff_init(&b2, 50, 2000, 42);
 	for (int i = 0; i < 1000; i++)
 	{
-		double		w = backoff_next(&b);
+		double w = backoff_next(&b);
 
 		if (i == 0)
 			first = w;
@@ -35,7 +35,7 @@ main(void)
 
 	backoff_init(&b, 50, 2000, 7);
 	{
-		bool		differs = false;
+		bool differs = false;
 
 		for (int i = 0; i < 20; i++)
 			if (backoff_next(&b) != backoff_next(&b2))
@@ -50,7 +50,7 @@ main(void)
 	backoff_init(&b, 0, 0, 0);
 	ok(b.base_ms >= 1 && b.cap_ms >= b.base_ms, "degenerate settings are made sane");
 	{
-		double		r = backoff_random(&b);
+		double r = backoff_random(&b);
 
 		ok(r >= 0 && r < 1, "random in [0, 1)");
 	}

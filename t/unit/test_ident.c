@@ -5,47 +5,40 @@
 #include "ident.h"
 #include "tap.h"
 
+/* is_str on a newly allocated string, which it then frees. */
+#define is_str_free(got, expected, ...) \
+	do \
+	{ \
+		char *got_ = (got); \
+		is_str(got_, (expected), __VA_ARGS__); \
+		free(got_); \
+	} while (0)
+
 static void
 check_quote(void)
 {
-	char	   *q;
-
-	q = ident_quote("abc");
-	is_str(q, "\"abc\"", "plain name is double-quoted");
-	free(q);
-	q = ident_quote("we\"ird");
-	is_str(q, "\"we\"\"ird\"", "embedded double quote is doubled");
-	free(q);
-	q = ident_quote("x\"; DROP TABLE t; --");
-	is_str(q, "\"x\"\"; DROP TABLE t; --\"", "injection attempt stays inside one identifier");
-	free(q);
-	q = ident_quote_qualified("My Schema", "Tâble");
-	is_str(q, "\"My Schema\".\"Tâble\"", "qualified name with space and non-ASCII letters");
-	free(q);
+	is_str_free(ident_quote("abc"), "\"abc\"", "plain name is double-quoted");
+	is_str_free(ident_quote("we\"ird"), "\"we\"\"ird\"", "embedded double quote is doubled");
+	is_str_free(ident_quote("x\"; DROP TABLE t; --"), "\"x\"\"; DROP TABLE t; --\"",
+				"injection attempt stays inside one identifier");
+	is_str_free(ident_quote_qualified("My Schema", "Tâble"), "\"My Schema\".\"Tâble\"",
+				"qualified name with space and non-ASCII letters");
 }
 
 static void
 check_literal(void)
 {
-	char	   *l;
-
-	l = ident_literal("it's");
-	is_str(l, "'it''s'", "single quote doubled");
-	free(l);
-	l = ident_literal("a\\b'c");
-	is_str(l, "E'a\\\\b''c'", "backslash makes an E'' literal with doubled backslash");
-	free(l);
-	l = ident_literal("");
-	is_str(l, "''", "empty literal");
-	free(l);
+	is_str_free(ident_literal("it's"), "'it''s'", "single quote doubled");
+	is_str_free(ident_literal("a\\b'c"), "E'a\\\\b''c'", "backslash makes an E'' literal with doubled backslash");
+	is_str_free(ident_literal(""), "''", "empty literal");
 }
 
 static void
 check_parse(void)
 {
-	char	   *s;
-	char	   *n;
-	char	   *err;
+	char *s;
+	char *n;
+	char *err;
 
 	ok(ident_parse_qualified("Public.Orders", &s, &n, &err), "schema.table parses");
 	is_str(s, "public", "unquoted schema folded to lower case");
@@ -77,7 +70,7 @@ check_parse(void)
 	free(err);
 
 	{
-		char		longname[100];
+		char longname[100];
 
 		memset(longname, 'a', 80);
 		longname[80] = '\0';
@@ -95,22 +88,19 @@ check_parse(void)
 static void
 check_shell(void)
 {
-	char	   *q = ident_shell_quote("\"public\".\"it's\"");
-
-	is_str(q, "'\"public\".\"it'\\''s\"'", "shell quoting closes, escapes and reopens around a quote");
-	free(q);
-	q = ident_shell_quote("a b;$(rm -rf /)");
-	is_str(q, "'a b;$(rm -rf /)'", "shell metacharacters stay inside single quotes");
-	free(q);
+	is_str_free(ident_shell_quote("\"public\".\"it's\""), "'\"public\".\"it'\\''s\"'",
+				"shell quoting closes, escapes and reopens around a quote");
+	is_str_free(ident_shell_quote("a b;$(rm -rf /)"), "'a b;$(rm -rf /)'",
+				"shell metacharacters stay inside single quotes");
 }
 
 static void
 check_order_by(void)
 {
-	OrderItem  *items;
-	int			n;
-	char	   *err;
-	char	   *sql;
+	OrderItem *items;
+	int		   n;
+	char	  *err;
+	char	  *sql;
 
 	ok(ident_parse_order_by("a, \"B c\" DESC NULLS LAST, d nulls first", &items, &n, &err), "order-by parses");
 	is_int(n, 3, "three items");

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "connect.h"
 #include "options.h"
 #include "tap.h"
 
@@ -16,10 +17,11 @@ parse(int argc, char **argv, RebuildOptions *o, char **err)
 }
 
 #define EXPECT_USAGE(msgpart, ...) \
-	do { \
+	do \
+	{ \
 		RebuildOptions o_; \
-		char *e_; \
-		OptionsResult r_ = parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), &o_, &e_); \
+		char		  *e_; \
+		OptionsResult  r_ = parse(ARGC(__VA_ARGS__), ARGV(__VA_ARGS__), &o_, &e_); \
 		ok(r_ == OPTIONS_USAGE_ERROR && e_ && strstr(e_, msgpart), "usage error mentioning '%s' (%s)", \
 		   msgpart, e_ ? e_ : "no message"); \
 		free(e_); \
@@ -30,7 +32,7 @@ int
 main(void)
 {
 	RebuildOptions o;
-	char	   *err;
+	char		  *err;
 
 	ok(parse(ARGC("-t", "Public.\"Orders\"", "--set-not-null", "note", "--set-not-null=\"Other\"",
 				  "-o", "id DESC", "-j", "2", "-n", "-T", "2.5", "--lock-timeout", "250", "-e", "-v",
@@ -38,7 +40,8 @@ main(void)
 			 ARGV("-t", "Public.\"Orders\"", "--set-not-null", "note", "--set-not-null=\"Other\"",
 				  "-o", "id DESC", "-j", "2", "-n", "-T", "2.5", "--lock-timeout", "250", "-e", "-v",
 				  "-d", "postgresql://u@h/db", "-h", "host", "-p", "5433", "-U", "me", "-w"),
-			 &o, &err) == OPTIONS_OK, "a full command line parses");
+			 &o, &err) == OPTIONS_OK,
+	   "a full command line parses");
 	is_str(o.table_schema, "public", "schema parsed and folded");
 	is_str(o.table_name, "Orders", "quoted table keeps case");
 	is_int((long long) o.set_not_null.n, 2, "two --set-not-null");
@@ -95,8 +98,8 @@ main(void)
 	EXPECT_USAGE("invalid column name", "-t", "t", "--set-not-null", "");
 
 	{
-		long		v;
-		double		d;
+		long   v;
+		double d;
 
 		ok(options_parse_int("42", 1, 100, &v) && v == 42, "int in range");
 		ok(!options_parse_int("101", 1, 100, &v), "int above range");

@@ -151,8 +151,12 @@ main(void)
 	err = NULL;
 	changes_set_order(&cs, ob, 1);
 	in = (PlanInput) {
-		.table = &t, .changes = &cs, .tool_schema = "pgrebuild", .lock_key = 42,
-		.lock_timeout_ms = 100, .server_version = 150000
+		.table = &t,
+		.changes = &cs,
+		.tool_schema = "pgrebuild",
+		.lock_key = 42,
+		.lock_timeout_ms = 100,
+		.server_version = 150000,
 	};
 	ok(plan_build(&in, &p, &err), "plan builds (%s)", err ? err : "ok");
 
@@ -212,11 +216,11 @@ main(void)
 	ok(p.replay_key_check == NULL, "no key check when the key keeps its type");
 
 	{
-		int			old_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"Orders\" RENAME TO \"pgrebuild_old_16390\"");
-		int			new_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"pgrebuild_new_16390\" RENAME TO \"Orders\"");
-		int			idx_new = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"pgrebuild_i16400\" RENAME TO \"Orders_pkey\"");
-		int			idx_old = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"Orders_pkey\" RENAME TO \"pgrebuild_old_i16400\"");
-		int			drop_trig = list_pos(&p.swap, "DROP TRIGGER pgrebuild_capture");
+		int old_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"Orders\" RENAME TO \"pgrebuild_old_16390\"");
+		int new_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"pgrebuild_new_16390\" RENAME TO \"Orders\"");
+		int idx_new = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"pgrebuild_i16400\" RENAME TO \"Orders_pkey\"");
+		int idx_old = list_pos(&p.swap, "ALTER INDEX \"Sales\".\"Orders_pkey\" RENAME TO \"pgrebuild_old_i16400\"");
+		int drop_trig = list_pos(&p.swap, "DROP TRIGGER pgrebuild_capture");
 
 		ok(drop_trig >= 0 && drop_trig < old_rename, "capture trigger dropped first");
 		ok(old_rename >= 0 && idx_old > old_rename && new_rename > idx_old && idx_new > new_rename,
@@ -317,7 +321,7 @@ main(void)
 
 	/* index definitions of an unexpected shape are refused, not rewritten blindly */
 	{
-		char	   *r = plan_rewrite_indexdef("CREATE INDEX i ON ONLY s.t USING btree (a)", "i", "s.t", "\"n\"", "\"s\".\"x\"");
+		char *r = plan_rewrite_indexdef("CREATE INDEX i ON ONLY s.t USING btree (a)", "i", "s.t", "\"n\"", "\"s\".\"x\"");
 
 		ok(r == NULL, "ON ONLY (partitioned) is not rewritten");
 		r = plan_rewrite_indexdef("CREATE INDEX i ON s.t USING btree (a)", "i", "s.t", "\"n\"", "\"s\".\"x\"");
@@ -325,14 +329,14 @@ main(void)
 		free(r);
 	}
 	{
-		char	   *tag = plan_dollar_tag("body with $pgrebuild$ inside");
+		char *tag = plan_dollar_tag("body with $pgrebuild$ inside");
 
 		is_str(tag, "$pgrebuild1$", "dollar tag avoids text in the body");
 		free(tag);
 	}
 	{
-		long long	size;
-		int			n = copy_chunking(1000000, 2, &size);
+		long long size;
+		int		  n = copy_chunking(1000000, 2, &size);
 
 		ok(size >= 256 && size <= 16384, "chunk size within bounds (%lld)", size);
 		ok(n * size >= 1000000, "chunks cover the table");
@@ -342,9 +346,9 @@ main(void)
 
 	/* dependents: one of each kind */
 	{
-		Dependents	d = {0};
-		DepPlan		dp;
-		DepObject  *o;
+		Dependents d = {0};
+		DepPlan	   dp;
+		DepObject *o;
 
 		ok(plan_build(&in, &p, &err), "plan for the dependents");
 		d.n = 9;
@@ -353,7 +357,7 @@ main(void)
 		o->kind = DEP_VIEW;
 		o->qname = s("public.v");
 		o->def = s(" SELECT id FROM \"Sales\".\"Orders\";");
-		o->def2 = s("security_barrier='true'");
+		o->view_options = s("security_barrier='true'");
 		o = &d.items[1];
 		o->kind = DEP_FK_IN;
 		o->name = s("r_fk");
@@ -361,38 +365,38 @@ main(void)
 		o->rel_schema = s("public");
 		o->rel_name = s("r");
 		o->def = s("FOREIGN KEY (oid) REFERENCES \"Sales\".\"Orders\"(id)");
-		o->state = 'v';
+		o->validated = true;
 		o = &d.items[2];
 		o->kind = DEP_FK_OUT;
 		o->name = s("p_fk");
 		o->rel_q = s("public.p");
 		o->def = s("FOREIGN KEY (pid) REFERENCES public.p(id) NOT VALID");
-		o->state = 'n';
+		o->validated = false;
 		o = &d.items[3];
 		o->kind = DEP_TRIGGER;
 		o->name = s("trg");
 		o->def = s("CREATE TRIGGER trg BEFORE INSERT ON \"Sales\".\"Orders\" FOR EACH ROW EXECUTE FUNCTION f()");
-		o->state = 'R';
+		o->enabled = 'R';
 		o->comment = s("fires");
 		o = &d.items[4];
 		o->kind = DEP_POLICY;
 		o->name = s("pol");
-		o->state = 'r';
-		o->stattarget = 1;
-		o->columns = s("reader");
+		o->policy_cmd = 'r';
+		o->permissive = true;
+		o->roles = s("reader");
 		o->def = s("(total > (0)::numeric)");
 		o = &d.items[5];
 		o->kind = DEP_PUBLICATION;
 		o->name = s("pub");
 		o->qname = s("pub");
-		o->columns = s("id, total");
-		o->where = s("(total > 1)");
+		o->pub_columns = s("id, total");
+		o->pub_where = s("(total > 1)");
 		o = &d.items[6];
 		o->kind = DEP_STATISTICS;
 		o->oid = 777;
 		o->name = s("st");
 		o->qname = s("\"Sales\".st");
-		o->where = s("Sales");
+		o->stats_schema = s("Sales");
 		o->owner = s("app owner");
 		o->stats_prefix = s("CREATE STATISTICS \"Sales\".st ");
 		o->def = s("CREATE STATISTICS \"Sales\".st (ndistinct) ON total, id FROM \"Sales\".\"Orders\"");
@@ -413,7 +417,8 @@ main(void)
 		   "incoming foreign key dropped and re-added NOT VALID");
 		ok(list_has(&dp.validate, "ALTER TABLE \"public\".\"r\" VALIDATE CONSTRAINT \"r_fk\""), "validated after the swap");
 		ok(list_has(&dp.prepare, "ADD CONSTRAINT \"p_fk\" FOREIGN KEY (pid) REFERENCES public.p(id) NOT VALID") &&
-		   !list_has(&dp.prepare, "NOT VALID NOT VALID"), "outgoing foreign key on the shadow, one NOT VALID");
+			   !list_has(&dp.prepare, "NOT VALID NOT VALID"),
+		   "outgoing foreign key on the shadow, one NOT VALID");
 		ok(!list_has(&dp.validate, "p_fk"), "a foreign key that was NOT VALID is not validated");
 		ok(list_has(&dp.after_renames, "ALTER TABLE \"Sales\".\"Orders\" ENABLE REPLICA TRIGGER \"trg\""),
 		   "trigger's enabled state");
@@ -421,7 +426,7 @@ main(void)
 		ok(list_has(&dp.after_renames, "CREATE POLICY \"pol\" ON \"Sales\".\"Orders\" AS PERMISSIVE FOR SELECT TO reader USING ((total > (0)::numeric))"),
 		   "policy");
 		ok(list_has(&dp.before_renames, "ALTER PUBLICATION pub DROP TABLE \"Sales\".\"Orders\"") &&
-		   list_has(&dp.after_renames, "ALTER PUBLICATION pub ADD TABLE \"Sales\".\"Orders\" (id, total) WHERE (total > 1)"),
+			   list_has(&dp.after_renames, "ALTER PUBLICATION pub ADD TABLE \"Sales\".\"Orders\" (id, total) WHERE (total > 1)"),
 		   "publication membership with column list and row filter");
 		ok(list_has(&dp.prepare, "CREATE STATISTICS \"Sales\".\"pgrebuild_st777\" (ndistinct) ON total, id FROM \"Sales\".\"pgrebuild_new_16390\""),
 		   "statistics built on the shadow under a temporary name");
@@ -434,8 +439,8 @@ main(void)
 		ok(list_has(&dp.after_renames, "TRUNCATE \"Sales\".\"pgrebuild_old_16390\""),
 		   "old table emptied: its stale foreign keys must not block the application");
 		{
-			int			view = list_pos(&dp.after_renames, "CREATE OR REPLACE VIEW");
-			int			trig = list_pos(&dp.after_renames, "CREATE TRIGGER");
+			int view = list_pos(&dp.after_renames, "CREATE OR REPLACE VIEW");
+			int trig = list_pos(&dp.after_renames, "CREATE TRIGGER");
 
 			ok(trig >= 0 && view > trig, "views and functions come after the table's own objects");
 		}
