@@ -379,6 +379,28 @@ like($err, qr/--method is given twice/, '--method twice: said so');
 is($rc, 2, 'an unknown --method: exit 2');
 
 # ------------------------------------------------------------------------
+# In place, a session in the way of the CHECK's brief lock: named while the
+# run retries, then the run gives up after --wait-timeout, nothing changed.
+# ------------------------------------------------------------------------
+$node->safe_psql('postgres', $schema_sql);
+my $blocker = $node->background_psql('postgres');
+$blocker->query_safe('BEGIN');
+$blocker->query_safe('SELECT count(*) FROM app.t');
+my $bpid = $blocker->query_safe('SELECT pg_backend_pid()');
+($rc, $out, $err) = run_rebuild($node, '-t', 'app.t', '--set-not-null', 'note', '--method', 'in-place', '-T', '2');
+is($rc, 1, 'in place, blocked: exit 1');
+like($out, qr/^add check: attempt \d+ waiting for a lock on "app"\."t" .*blocked by pid $bpid holding AccessShareLock/m,
+	'in place, blocked: the blocker is named');
+like($err, qr/^pg_rebuild: error: could not lock "app"\."t" to add the CHECK constraints within --wait-timeout/m,
+	'in place, blocked: it gives up after --wait-timeout');
+like($err, qr/^pg_rebuild: detail: Nothing was changed/m, 'in place, blocked: nothing was changed');
+$blocker->query_safe('COMMIT');
+$blocker->quit;
+is($node->safe_psql('postgres', q{SELECT count(*) FROM pg_constraint WHERE conname LIKE 'pgrebuild\_nn\_%'}), '0',
+	'in place, blocked: no CHECK left');
+is_deeply([ run_leftovers($node) ], [], 'in place, blocked: nothing left behind');
+
+# ------------------------------------------------------------------------
 # A killed in-place run leaves its recorded CHECK constraint; --cleanup
 # removes it; the application's writes go on meanwhile.
 # ------------------------------------------------------------------------
