@@ -326,15 +326,16 @@ machine_description()
 # The benchmark table, its ledger, the bloat
 # ---------------------------------------------------------------------------
 
-# bench_create_table DB ROWS : 6 columns, primary key and 2 secondary indexes
+# bench_create_table DB ROWS [ID_TYPE] : 6 columns, primary key (bigint, or
+# ID_TYPE) and 2 secondary indexes
 # (about 96 bytes a row on disk when compact), the ledger, the id sequence for
 # the application's inserts.
 bench_create_table()
 {
-	local db=$1 rows=$2
+	local db=$1 rows=$2 idtype=${3:-bigint}
 	q "$db" <<SQL
 CREATE TABLE bench_t (
-    id      bigint PRIMARY KEY,
+    id      $idtype PRIMARY KEY,
     a       bigint NOT NULL,          -- an amount: the ledger sums it
     b       integer NOT NULL,         -- a customer id (indexed)
     ts      timestamptz NOT NULL,     -- a time (indexed)
@@ -360,6 +361,25 @@ CREATE TABLE bench_ledger (
     dsum_id bigint NOT NULL    -- change of sum(id)
 );
 VACUUM ANALYZE bench_t;
+SQL
+}
+
+# bench_add_dependents DB : what makes a key's type change hard: two tables
+# whose foreign keys reference bench_t's id (100,000 rows each, ON DELETE
+# CASCADE, so the load's deletes go through) and a view that reads id.
+bench_add_dependents()
+{
+	q "$1" <<'SQL'
+CREATE TABLE bench_ref1 (rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    t_id integer NOT NULL REFERENCES bench_t ON DELETE CASCADE);
+CREATE TABLE bench_ref2 (rid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    t_id integer REFERENCES bench_t ON DELETE CASCADE);
+INSERT INTO bench_ref1 (t_id) SELECT id FROM bench_t WHERE id % 37 = 0 ORDER BY id LIMIT 100000;
+INSERT INTO bench_ref2 (t_id) SELECT id FROM bench_t WHERE id % 41 = 0 ORDER BY id LIMIT 100000;
+CREATE INDEX ON bench_ref1 (t_id);
+CREATE INDEX ON bench_ref2 (t_id);
+CREATE VIEW bench_v AS SELECT id, a, b FROM bench_t WHERE b < 1000;
+VACUUM ANALYZE bench_ref1, bench_ref2;
 SQL
 }
 

@@ -26,7 +26,16 @@
 #   --baseline SECS   seconds of load measured before each contender (default 10)
 #   --contenders L    comma-separated subset/order of: rebuild1, rebuild2,
 #                     repack, vacuumfull, cluster, alter_notnull,
-#                     rebuild_notnull, repack2 (pg_repack --jobs 2; not in the default set)
+#                     rebuild_notnull, repack2 (pg_repack --jobs 2; not in the default set),
+#                     inplace_notnull (pg_rebuild --set-not-null --method in-place);
+#                     with --schema alter also alter_bigint (DROP VIEW, ALTER TABLE ...
+#                     TYPE bigint, CREATE VIEW, in one transaction) and rebuild_bigint
+#                     (pg_rebuild --alter 'ALTER COLUMN id TYPE bigint' --jobs 2)
+#   --schema alter    the table's id is integer, two tables reference it with foreign
+#                     keys and a view reads it; the load runs with pgbench -M simple
+#                     (a prepared RETURNING id would fail after the type change);
+#                     default contenders: alter_bigint,rebuild_bigint,alter_notnull,
+#                     rebuild_notnull,inplace_notnull
 #   --memory [SIZES]  only measure peak RSS of pg_rebuild (and pg_repack) at
 #                     these table sizes (default 1000000,5000000,20000000)
 #   --keep            keep the work directory (server log, pgbench logs, raw TSV)
@@ -47,6 +56,8 @@ TAIL=3
 CONTENDERS=rebuild1,rebuild2,repack,vacuumfull,cluster,alter_notnull,rebuild_notnull
 MEMORY=0
 MEMORY_SIZES=1000000,5000000,20000000
+SCHEMA=plain
+CONTENDERS_GIVEN=0
 ARGS=("$@")
 
 usage() { bench_help "${BASH_SOURCE[0]}"; }
@@ -61,8 +72,10 @@ while [ $# -gt 0 ]; do
 		--load-only) DO_NOLOAD=0 ;;
 		--quick) ROWS=200000; REPEAT=1; BASELINE=4; WARMUP=2; TAIL=2 ;;
 		--baseline) BASELINE=${2:?}; shift ;;
-		--contenders) CONTENDERS=${2:?}; shift ;;
-		--contenders=*) CONTENDERS=${1#*=} ;;
+		--contenders) CONTENDERS=${2:?}; CONTENDERS_GIVEN=1; shift ;;
+		--contenders=*) CONTENDERS=${1#*=}; CONTENDERS_GIVEN=1 ;;
+		--schema) SCHEMA=${2:?}; shift ;;
+		--schema=*) SCHEMA=${1#*=} ;;
 		--memory) MEMORY=1
 			if [ $# -gt 1 ] && [[ $2 =~ ^[0-9,]+$ ]]; then MEMORY_SIZES=$2; shift; fi ;;
 		--keep) BENCH_KEEP=1 ;;
@@ -73,6 +86,12 @@ while [ $# -gt 0 ]; do
 done
 [[ $ROWS =~ ^[0-9]+$ ]] && [ "$ROWS" -ge 1000 ] || die "--rows must be a number >= 1000"
 [[ $REPEAT =~ ^[0-9]+$ ]] && [ "$REPEAT" -ge 1 ] || die "--repeat must be a number >= 1"
+case $SCHEMA in
+	plain) ID_TYPE=bigint; LOAD_ARGS=() ;;
+	alter) ID_TYPE=integer; LOAD_ARGS=(-M simple)
+		[ "$CONTENDERS_GIVEN" = 1 ] || CONTENDERS=alter_bigint,rebuild_bigint,alter_notnull,rebuild_notnull,inplace_notnull ;;
+	*) die "--schema must be plain or alter" ;;
+esac
 
 bench_drop_root "${BASH_SOURCE[0]}" "${ARGS[@]}"
 bench_find_tools 1 1
@@ -87,6 +106,9 @@ declare -A LABEL=(
 	[cluster]="CLUSTER"
 	[alter_notnull]="ALTER TABLE SET NOT NULL"
 	[rebuild_notnull]="pg_rebuild --set-not-null"
+	[inplace_notnull]="pg_rebuild NOT NULL in place"
+	[alter_bigint]="ALTER TABLE TYPE bigint"
+	[rebuild_bigint]="pg_rebuild --alter TYPE bigint"
 )
 IFS=, read -r -a CLIST <<<"$CONTENDERS"
 for c in "${CLIST[@]}"; do
@@ -119,7 +141,10 @@ run_contender()
 	case $c in
 		rebuild1) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 1 ;;
 		rebuild2) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 ;;
-		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n ;;
+		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n --method rebuild ;;
+		inplace_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --set-not-null n --method in-place ;;
+		rebuild_bigint) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --alter 'ALTER COLUMN id TYPE bigint' ;;
+		alter_bigint) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "BEGIN; DROP VIEW bench_v; ALTER TABLE bench_t ALTER COLUMN id TYPE bigint; CREATE VIEW bench_v AS SELECT id, a, b FROM bench_t WHERE b < 1000; COMMIT" >"$outf" 2>&1 ;;
 		repack) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t ;;
 		repack2) timed "$rssf" "$outf" "$PG_REPACK" "${conn[@]}" -t bench_t --jobs 2 ;;
 		vacuumfull) bgwait "$PSQL" -X -q -v ON_ERROR_STOP=1 "${conn[@]}" -c "VACUUM FULL bench_t" >"$outf" 2>&1 ;;
@@ -149,7 +174,7 @@ run_one()
 	q postgres -c "CHECKPOINT"
 	sampler_start "$RUN_NO" bench_run
 	if [ "$cond" = load ]; then
-		load_start bench_run "$ROWS" "$dir/load"
+		load_start bench_run "$ROWS" "$dir/load" "${LOAD_ARGS[@]}"
 		bgwait sleep "$((WARMUP + BASELINE))"
 		kill -0 "$LOAD_PID" 2>/dev/null || die "the load (pgbench) died: $(tail -5 "$dir/load.out")"
 	else
@@ -178,13 +203,13 @@ run_one()
 	ae_src=sampled
 	ph="- - - - - - - -"
 	case $c in
-		rebuild*)
+		rebuild*|inplace*)
 			ph=$(perl "$BENCH_STATS" rebuildout "$dir/out")
 			local own=${ph%% *}
 			if [ "$own" != - ]; then ae=$own; ae_src=tool; fi ;;
 	esac
 	rss=$(tail -1 "$dir/rss" 2>/dev/null)
-	case $c in vacuumfull|cluster|alter_notnull) rss=- ;; esac
+	case $c in vacuumfull|cluster|alter_notnull|alter_bigint) rss=- ;; esac
 	[[ $rss =~ ^[0-9]+$ ]] || rss=-
 	echo "$RUN_T0 $RUN_T1" >"$dir/times"
 	local wbp=-
@@ -285,7 +310,8 @@ fi
 say "building the table: $ROWS rows"
 q postgres -c "CREATE DATABASE bench_tpl"
 [ -n "$PG_REPACK" ] && q bench_tpl -c "CREATE EXTENSION pg_repack"
-bench_create_table bench_tpl "$ROWS"
+bench_create_table bench_tpl "$ROWS" "$ID_TYPE"
+[ "$SCHEMA" = alter ] && bench_add_dependents bench_tpl
 read -r HEAP0 TOTAL0 <<<"$(table_sizes bench_tpl)"
 say "bloating it"
 bench_bloat bench_tpl
@@ -314,7 +340,8 @@ echo "pg_rebuild benchmark: bench/run.sh ${ARGS[*]}"
 echo
 machine_description
 echo
-echo "table:      bench_t, $ROWS rows: id bigint primary key, a bigint, b int, ts timestamptz, s text (40 bytes),"
+[ "$SCHEMA" = alter ] && echo "schema:     --schema alter: id integer; bench_ref1 and bench_ref2 (100,000 rows each) reference it with foreign keys; view bench_v reads it; load with pgbench -M simple"
+echo "table:      bench_t, $ROWS rows: id $ID_TYPE primary key, a bigint, b int, ts timestamptz, s text (40 bytes),"
 echo "            n text (nullable, no NULLs); indexes on b and on ts. Heap $(human_bytes "$HEAP0") compact,"
 echo "            $(human_bytes "$HEAP1") after the bloat (a third of the rows updated, a tenth deleted and re-inserted,"
 echo "            plain VACUUM); total with indexes $(human_bytes "$TOTAL0") -> $(human_bytes "$TOTAL1")."

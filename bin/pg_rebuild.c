@@ -35,6 +35,14 @@ print_help(void)
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
+		   "      --alter=SUBCOMMANDS    change the table as ALTER TABLE TABLE SUBCOMMANDS would, online\n"
+		   "                             (repeatable): ALTER COLUMN c TYPE t [USING e], SET NOT NULL,\n"
+		   "                             SET/DROP DEFAULT, SET STORAGE, SET COMPRESSION; ADD CONSTRAINT\n"
+		   "                             ... CHECK (...); DROP COLUMN c; SET/RESET (...); SET TABLESPACE\n"
+		   "      --method=METHOD        how to make a column NOT NULL: rebuild (a new table), in-place\n"
+		   "                             (a validated CHECK, then SET NOT NULL: no copy), or auto\n"
+		   "                             (in-place when NOT NULL is the only change and there is little\n"
+		   "                             to reclaim; the default)\n"
 		   "  -o, --order-by=LIST        store the rows in this order: an ORDER BY list, as in SELECT\n"
 		   "                             (default: the order of the index marked for CLUSTER, if any)\n"
 		   "      --no-order             store the rows as they come, even with a CLUSTER index\n"
@@ -68,6 +76,11 @@ print_help(void)
 		   "behind; 2 bad usage; 3 leftovers remain (the run failed, or the table was rebuilt but some of its\n"
 		   "objects remain; the message says which and names the --cleanup command).  --cleanup: 0 nothing\n"
 		   "dead left, 3 some left (with --dry-run: dead runs to clean up).  --status: 3 when a run is dead.\n\n"
+		   "Examples:\n"
+		   "  pg_rebuild -d shop -t orders --alter 'ALTER COLUMN id TYPE bigint'\n"
+		   "  pg_rebuild -d shop -t events --alter 'ALTER COLUMN payload TYPE jsonb USING payload::jsonb' \\\n"
+		   "             --alter 'ADD CONSTRAINT events_kind_check CHECK (kind <> '''')'\n"
+		   "  pg_rebuild -d shop -t orders --set-not-null customer_id --method in-place\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
 		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
@@ -108,6 +121,14 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		changes_set_order(cs, o->order_by_arg);
 	else if (o->no_order)
 		changes_set_no_order(cs);
+	for (size_t i = 0; i < o->alter.n; i++)
+		changes_add_alter(cs, o->alter.items[i]);
+	if (o->method && strcmp(o->method, "rebuild") == 0)
+		cs->method = METHOD_REBUILD;
+	else if (o->method && strcmp(o->method, "in-place") == 0)
+		cs->method = METHOD_IN_PLACE;
+	else
+		cs->method = METHOD_AUTO;
 }
 
 /* Rebuilds the table of -t, or prints its plan; returns the exit code. */

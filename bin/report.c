@@ -6,8 +6,10 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ident.h"
+#include "inplace.h"
 #include "log.h"
 #include "replay.h"
 
@@ -47,6 +49,13 @@ report_intro(const Run *r)
 	free(space);
 	log_info("  changes: %s", changes ? changes : "none (compaction only)");
 	free(changes);
+	if (r->method_note)
+		log_info("  method: %s", r->method_note);
+	if (r->mode == MODE_IN_PLACE)
+	{
+		log_info("  lock timeout %d ms; wait timeout %.0f s", r->s->lock_timeout_ms, r->s->wait_timeout_s);
+		return;
+	}
 	free(changes_row_order(r->changes, t, &order));
 	if (order)
 		log_info("  rows: stored %s", order);
@@ -66,6 +75,49 @@ print_list(const char *phase, const StmtList *l)
 		printf("-- [%s] lock: %s\n%s;\n\n", phase, l->items[i].lock, l->items[i].sql);
 }
 
+/* The changes, one line each, as the server read them (--dry-run). */
+static void
+report_changes(const Run *r)
+{
+	const ChangeSet *cs = r->changes;
+
+	if (cs == NULL || changes_none(cs))
+	{
+		printf("-- changes: none (compaction only)\n\n");
+		return;
+	}
+	printf("-- changes (--alter as the server read it on an empty copy of the table, in a transaction "
+		   "rolled back at preflight):\n");
+	for (int i = 0; i < cs->npieces; i++)
+		printf("--   %s: %s\n", cs->pieces[i].text, cs->pieces[i].effect);
+	for (int i = 0; i < cs->ncolumns; i++)
+		if (strcmp(cs->columns[i].given_as, "--set-not-null") == 0 && cs->columns[i].set_not_null)
+			printf("--   --set-not-null %s: becomes NOT NULL\n", cs->columns[i].column);
+	printf("\n");
+}
+
+/* --dry-run of --method=in-place. */
+static void
+report_in_place(const Run *r)
+{
+	InPlacePlan ip;
+
+	inplace_plan(r->t, r->changes, &ip);
+	printf("-- [add check] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff up to %.0f s "
+		   "(blockers named); the run and each constraint are recorded in %s.runs / run_objects\n",
+		   r->s->lock_timeout_ms, r->s->wait_timeout_s, r->tool_schema);
+	print_list("add check", &ip.check);
+	printf("-- [validate] each in its own transaction, SET LOCAL lock_timeout, retried\n");
+	print_list("validate", &ip.validate);
+	printf("-- [set not null] one transaction, retried like the others; under the lock, the constraints are "
+		   "checked to be there and valid, and a statement_timeout guards against a scan\n"
+		   "BEGIN;\n%s;\n-- lock: ACCESS EXCLUSIVE on the table (held until COMMIT)\n%s;\n\n",
+		   r->plan->lock_timeout, r->plan->swap_lock);
+	print_list("set not null", &ip.set);
+	printf("COMMIT;\n\n-- [finish] the run's record is removed\n");
+	inplace_plan_free(&ip);
+}
+
 void
 report_dry_run(const Run *r)
 {
@@ -78,6 +130,15 @@ report_dry_run(const Run *r)
 	free(changes_row_order(r->changes, t, &order));
 	printf("-- pg_rebuild plan for %s (dry run: nothing was changed)\n-- space: %s\n\n", t->qname, space);
 	free(space);
+	report_changes(r);
+	if (r->method_note)
+		printf("-- method: %s\n\n", r->method_note);
+	if (r->mode == MODE_IN_PLACE)
+	{
+		printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads; one scan counting NULLs)\n\n");
+		report_in_place(r);
+		return;
+	}
 	printf("-- [preflight] lock: ACCESS SHARE on the table (catalog reads%s)\n\n",
 		   has_new_not_null(r) ? "; one scan counting NULLs" : "");
 	printf("-- [install] one transaction, SET LOCAL lock_timeout = '%dms', retried with backoff "
@@ -143,6 +204,19 @@ void
 report_summary(const Run *r)
 {
 	const RunResult *res = &r->result;
+
+	if (r->mode == MODE_IN_PLACE)
+	{
+		char		all[32];
+		char	   *d = changes_describe(r->changes);
+
+		log_info("%s %s in place: %s; %s in all; ACCESS EXCLUSIVE held %.0f ms for SET NOT NULL (%d lock "
+				 "attempt%s)", r->swapped ? "changed" : "nothing to change on", r->t->qname, d ? d : "",
+				 format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms, res->lock_attempts,
+				 res->lock_attempts == 1 ? "" : "s");
+		free(d);
+		return;
+	}
 	char		rows[32];
 	char		h0[32];
 	char		h1[32];

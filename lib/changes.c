@@ -8,6 +8,7 @@ void
 changes_init(ChangeSet *cs)
 {
 	memset(cs, 0, sizeof(*cs));
+	sv_init(&cs->alter);
 }
 
 void
@@ -22,7 +23,49 @@ changes_free(ChangeSet *cs)
 	}
 	free(cs->columns);
 	free(cs->order_by);
+	sv_free(&cs->alter);
+	for (int i = 0; i < cs->npieces; i++)
+	{
+		free(cs->pieces[i].text);
+		free(cs->pieces[i].effect);
+	}
+	free(cs->pieces);
+	if (cs->target)
+		catalog_free_table(cs->target);
+	free(cs->target);
 	memset(cs, 0, sizeof(*cs));
+}
+
+void
+changes_copy(ChangeSet *dst, const ChangeSet *src)
+{
+	changes_init(dst);
+	if (src == NULL)
+		return;
+	for (int i = 0; i < src->ncolumns; i++)
+	{
+		const ColumnChange *from = &src->columns[i];
+		ColumnChange *to = changes_column(dst, from->column, from->given_as);
+
+		to->set_not_null = from->set_not_null;
+		to->drop = from->drop;
+		to->retyped = from->retyped;
+		to->new_type = from->new_type ? pgr_strdup(from->new_type) : NULL;
+		to->using_expr = from->using_expr ? pgr_strdup(from->using_expr) : NULL;
+	}
+	if (src->order == ROW_ORDER_GIVEN)
+		changes_set_order(dst, src->order_by);
+	else if (src->order == ROW_ORDER_NONE)
+		changes_set_no_order(dst);
+	for (size_t i = 0; i < src->alter.n; i++)
+		sv_push(&dst->alter, src->alter.items[i]);
+	dst->method = src->method;
+}
+
+void
+changes_add_alter(ChangeSet *cs, const char *text)
+{
+	sv_push(&cs->alter, text);
 }
 
 const ColumnChange *
@@ -34,9 +77,8 @@ changes_for(const ChangeSet *cs, const char *column)
 	return NULL;
 }
 
-/* The entry of column, added (with given_as) when missing. */
-static ColumnChange *
-change_slot(ChangeSet *cs, const char *column, const char *given_as)
+ColumnChange *
+changes_column(ChangeSet *cs, const char *column, const char *given_as)
 {
 	ColumnChange *cc = (ColumnChange *) changes_for(cs, column);
 
@@ -53,7 +95,7 @@ change_slot(ChangeSet *cs, const char *column, const char *given_as)
 bool
 changes_add_not_null(ChangeSet *cs, const char *column, char **err)
 {
-	ColumnChange *cc = change_slot(cs, column, "--set-not-null");
+	ColumnChange *cc = changes_column(cs, column, "--set-not-null");
 
 	if (cc->set_not_null)
 	{
@@ -126,7 +168,42 @@ changes_row_order(const ChangeSet *cs, const TableDesc *t, char **why)
 bool
 changes_none(const ChangeSet *cs)
 {
-	return cs == NULL || cs->ncolumns == 0;
+	return cs == NULL || (cs->ncolumns == 0 && cs->alter.n == 0);
+}
+
+const ColumnDesc *
+changes_target_column(const ChangeSet *cs, const ColumnDesc *col)
+{
+	if (cs == NULL || cs->target == NULL)
+		return col;
+	for (int i = 0; i < cs->target->ncolumns; i++)
+		if (cs->target->columns[i].attnum == col->attnum)
+			return &cs->target->columns[i];
+	return col;
+}
+
+const TableDesc *
+changes_target_table(const ChangeSet *cs, const TableDesc *t)
+{
+	return cs && cs->target ? cs->target : t;
+}
+
+bool
+changes_only_not_null(const ChangeSet *cs)
+{
+	bool		any = false;
+
+	if (cs == NULL || cs->order == ROW_ORDER_GIVEN || cs->alter_other)
+		return false;
+	for (int i = 0; i < cs->ncolumns; i++)
+	{
+		const ColumnChange *cc = &cs->columns[i];
+
+		if (cc->drop || cc->new_type || cc->using_expr)
+			return false;
+		any = any || cc->set_not_null;
+	}
+	return any;
 }
 
 bool
@@ -142,7 +219,7 @@ changes_target_type(const ChangeSet *cs, const ColumnDesc *col)
 {
 	const ColumnChange *cc = changes_for(cs, col->name);
 
-	return cc && cc->new_type ? cc->new_type : col->type;
+	return cc && cc->new_type ? cc->new_type : changes_target_column(cs, col)->type;
 }
 
 bool
@@ -150,7 +227,7 @@ changes_not_null(const ChangeSet *cs, const ColumnDesc *col)
 {
 	const ColumnChange *cc = changes_for(cs, col->name);
 
-	return col->notnull || (cc && cc->set_not_null);
+	return col->notnull || changes_target_column(cs, col)->notnull || (cc && cc->set_not_null);
 }
 
 char *
@@ -159,14 +236,13 @@ changes_source_expr(const ChangeSet *cs, const ColumnDesc *col, const char *alia
 	const ColumnChange *cc = changes_for(cs, col->name);
 	StrBuf		sb;
 
+	/* a newline ends a trailing -- comment of the user's expression */
 	if (cc && cc->using_expr)
-		return pgr_psprintf("(%s)", cc->using_expr);
+		return pgr_psprintf("(%s\n)", cc->using_expr);
 	sb_init(&sb);
 	if (alias)
 		sb_appendf(&sb, "%s.", alias);
 	ident_append(&sb, col->name);
-	if (cc && cc->new_type)
-		sb_appendf(&sb, "::%s", cc->new_type);
 	return sb_steal(&sb);
 }
 
@@ -214,10 +290,14 @@ changes_describe(const ChangeSet *cs)
 	if (changes_none(cs))
 		return NULL;
 	sb_init(&sb);
+	for (int i = 0; i < cs->npieces; i++)
+		sb_appendf(&sb, "%s%s (%s)", sb.len ? "; " : "", cs->pieces[i].text, cs->pieces[i].effect);
 	for (int i = 0; i < cs->ncolumns; i++)
 	{
 		const ColumnChange *cc = &cs->columns[i];
 
+		if (strcmp(cc->given_as, "--set-not-null") != 0)
+			continue;			/* an --alter piece, described above */
 		if (cc->set_not_null)
 		{
 			sb_append(&sb, sb.len ? "; NOT NULL on " : "NOT NULL on ");

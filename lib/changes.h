@@ -12,6 +12,14 @@
  *
  * Per column: a new type with an optional USING expression, NOT NULL, drop.
  * Per table: the order the rows are stored in.
+ *
+ * --alter gives ALTER TABLE subcommands as text.  The server resolves them
+ * at preflight (alter.h): it applies them to an empty copy of the table in a
+ * transaction that is rolled back, and the catalog says what each changed.
+ * The result is kept here: the column changes above, each subcommand with
+ * what the server made of it, and the table as the changes leave it (the
+ * target), from which the shadow takes its columns' definitions, its CHECK
+ * constraints, storage parameters and tablespace.
  */
 #ifndef PGR_CHANGES_H
 #define PGR_CHANGES_H
@@ -29,6 +37,7 @@ typedef struct ColumnChange
 	bool		drop;
 	char	   *new_type;		/* SQL type text as the server prints it, or NULL: unchanged */
 	char	   *using_expr;		/* over the original row's columns, or NULL: the column cast */
+	bool		retyped;		/* its type or collation changes (views on it are made again) */
 	char	   *given_as;		/* the option that asked for it, for messages ("--set-not-null") */
 } ColumnChange;
 
@@ -39,6 +48,21 @@ typedef enum RowOrder
 	ROW_ORDER_GIVEN,			/* order_by, given with --order-by */
 	ROW_ORDER_NONE				/* --no-order: as they come */
 } RowOrder;
+
+/* One subcommand of --alter and what the server made of it. */
+typedef struct AlterPiece
+{
+	char	   *text;			/* as given */
+	char	   *effect;			/* "type of "id": integer -> bigint", ... */
+} AlterPiece;
+
+/* How a NOT NULL is made (--method). */
+typedef enum ChangeMethod
+{
+	METHOD_AUTO = 0,			/* in place when only NOT NULL changes and little is to reclaim */
+	METHOD_REBUILD,				/* always the shadow table */
+	METHOD_IN_PLACE				/* CHECK NOT VALID, VALIDATE, SET NOT NULL: no copy */
+} ChangeMethod;
 
 typedef struct ChangeSet
 {
@@ -52,10 +76,27 @@ typedef struct ChangeSet
 	 * (preflight.c, check_order).
 	 */
 	char	   *order_by;
+	StrVec		alter;			/* --alter texts, as given, in order */
+	ChangeMethod method;
+
+	/* Filled by alter_resolve (the server's reading of --alter). */
+	AlterPiece *pieces;
+	int			npieces;
+	TableDesc  *target;			/* the table as the changes leave it; NULL without --alter */
+	bool		alter_other;	/* --alter changes more than NOT NULL */
 } ChangeSet;
 
 void		changes_init(ChangeSet *cs);
 void		changes_free(ChangeSet *cs);
+/* A deep copy of what was asked (not what alter_resolve filled in). */
+void		changes_copy(ChangeSet *dst, const ChangeSet *src);
+/* Adds the text of one --alter. */
+void		changes_add_alter(ChangeSet *cs, const char *text);
+/*
+ * The change of column, added when missing (given_as names the option, for
+ * messages).  Used by alter_resolve to record what the server found.
+ */
+ColumnChange *changes_column(ChangeSet *cs, const char *column, const char *given_as);
 
 /*
  * Requests NOT NULL on column.  False with *err (newly allocated) when the
@@ -75,6 +116,17 @@ void		changes_set_no_order(ChangeSet *cs);
  */
 char	   *changes_row_order(const ChangeSet *cs, const TableDesc *t, char **why);
 
+/*
+ * The column of the target with the attnum of col (its definition after the
+ * changes: type, collation, default, storage, compression, identity), or
+ * col itself when there is no --alter.
+ */
+const ColumnDesc *changes_target_column(const ChangeSet *cs, const ColumnDesc *col);
+/* The table whose table-level settings the rebuilt table takes (target, or t). */
+const TableDesc *changes_target_table(const ChangeSet *cs, const TableDesc *t);
+/* True when nothing but NOT NULL on existing columns is asked (--method in-place applies). */
+bool		changes_only_not_null(const ChangeSet *cs);
+
 /* The change of one column, or NULL when the column is left as it is. */
 const ColumnChange *changes_for(const ChangeSet *cs, const char *column);
 /* True when no column changes: the rebuild compacts (and may reorder) the rows. */
@@ -90,8 +142,10 @@ const char *changes_target_type(const ChangeSet *cs, const ColumnDesc *col);
 bool		changes_not_null(const ChangeSet *cs, const ColumnDesc *col);
 /*
  * The expression that computes its value in the rebuilt table from a row of
- * the original one: the column itself (alias.column when alias is not NULL),
- * or the USING expression.  Newly allocated.
+ * the original one: the column itself (alias.column when alias is not NULL;
+ * a new type is reached by INSERT's assignment cast, as ALTER COLUMN TYPE
+ * without USING does), or the USING expression, which refers to the row by
+ * the table's own name.  Newly allocated.
  */
 char	   *changes_source_expr(const ChangeSet *cs, const ColumnDesc *col, const char *alias);
 

@@ -256,8 +256,9 @@ finish_phase(Run *r)
 	phase_begin(&r->clock, PHASE_FINISH);
 	pgr_test_pause("FINISH");
 	sv_init(&removed);
-	ok = cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
-							 r->s->wait_timeout_s, false, &removed);
+	/* no record: an in-place run that had nothing to do */
+	ok = r->run_id == 0 || cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
+											   r->s->wait_timeout_s, false, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);

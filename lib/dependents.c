@@ -57,25 +57,85 @@ res_char(const PGresult *res, int row, int col)
 	return c;
 }
 
+/*
+ * The views that read the table, and the views on those, to any depth
+ * (each once, at its greatest depth, so creation order is by depth).  For
+ * each: its definition and options, the table's columns it reads, the views
+ * of the chain it reads, and what re-creating it takes (grants, comments);
+ * relkind_note says what would keep it from being dropped and re-created.
+ */
 static bool
 read_views(Conn *c, const TableDesc *t, Dependents *d)
 {
 	PGresult   *res = conn_queryf(c,
-								  "SELECT DISTINCT v.oid, v.relname::text, "
+								  "WITH RECURSIVE chain(oid, depth) AS ("
+								  "  SELECT DISTINCT r.ev_class, 1 FROM pg_catalog.pg_depend dp "
+								  "  JOIN pg_catalog.pg_rewrite r ON r.oid = dp.objid "
+								  "  WHERE dp.classid = 'pg_catalog.pg_rewrite'::regclass "
+								  "  AND dp.refclassid = 'pg_catalog.pg_class'::regclass AND dp.refobjid = %oid "
+								  "  AND r.rulename = '_RETURN' AND r.ev_class <> %oid "
+								  " UNION "
+								  "  SELECT r.ev_class, ch.depth + 1 FROM chain ch JOIN pg_catalog.pg_depend dp "
+								  "    ON dp.refclassid = 'pg_catalog.pg_class'::regclass AND dp.refobjid = ch.oid "
+								  "  JOIN pg_catalog.pg_rewrite r ON r.oid = dp.objid "
+								  "  WHERE dp.classid = 'pg_catalog.pg_rewrite'::regclass AND r.rulename = '_RETURN' "
+								  "  AND r.ev_class <> ch.oid AND ch.depth < 100), "
+								  " deepest AS (SELECT ch.oid, max(ch.depth) AS depth FROM chain ch GROUP BY ch.oid) "
+								  "SELECT v.oid, v.relname::text, "
 								  "quote_ident(vn.nspname) || '.' || quote_ident(v.relname), "
 								  "pg_get_userbyid(v.relowner)::text, pg_has_role(v.relowner, 'MEMBER'), "
 								  "pg_get_viewdef(v.oid), "
 								  "(SELECT string_agg(quote_ident(o.option_name) || '=' || quote_literal(o.option_value), ', ' "
 								  "   ORDER BY o.ord) FROM pg_catalog.pg_options_to_table(v.reloptions) "
-								  "   WITH ORDINALITY o(option_name, option_value, ord)) "
-								  "FROM pg_catalog.pg_depend d "
-								  "JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid "
-								  "JOIN pg_catalog.pg_class v ON v.oid = r.ev_class "
+								  "   WITH ORDINALITY o(option_name, option_value, ord)), "
+								  "dd.depth, "
+								  "(SELECT '{' || string_agg(DISTINCT dp.refobjsubid::text, ',') || '}' "
+								  "   FROM pg_catalog.pg_depend dp JOIN pg_catalog.pg_rewrite r ON r.oid = dp.objid "
+								  "   WHERE dp.classid = 'pg_catalog.pg_rewrite'::regclass AND r.ev_class = v.oid "
+								  "   AND dp.refclassid = 'pg_catalog.pg_class'::regclass AND dp.refobjid = %oid "
+								  "   AND dp.refobjsubid > 0), "
+								  "(SELECT '{' || string_agg(DISTINCT dp.refobjid::text, ',') || '}' "
+								  "   FROM pg_catalog.pg_depend dp JOIN pg_catalog.pg_rewrite r ON r.oid = dp.objid "
+								  "   WHERE dp.classid = 'pg_catalog.pg_rewrite'::regclass AND r.ev_class = v.oid "
+								  "   AND dp.refclassid = 'pg_catalog.pg_class'::regclass "
+								  "   AND dp.refobjid IN (SELECT oid FROM deepest) AND dp.refobjid <> v.oid), "
+								  "(SELECT string_agg('GRANT ' || g.privilege_type || g.col || ' ON TABLE ' "
+								  "     || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) || ' TO ' "
+								  "     || CASE WHEN g.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(g.grantee)) END "
+								  "     || CASE WHEN g.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END, '; ' "
+								  "     ORDER BY g.col, g.grantee, g.privilege_type) "
+								  "   FROM (SELECT a.grantee, a.privilege_type, a.is_grantable, ''::text AS col "
+								  "         FROM pg_catalog.aclexplode(v.relacl) a WHERE a.grantee <> v.relowner "
+								  "         UNION ALL SELECT a.grantee, a.privilege_type, a.is_grantable, "
+								  "           ' (' || quote_ident(att.attname) || ')' "
+								  "         FROM pg_catalog.pg_attribute att, pg_catalog.aclexplode(att.attacl) a "
+								  "         WHERE att.attrelid = v.oid AND att.attnum > 0) g), "
+								  "(SELECT string_agg(CASE WHEN ds.objsubid = 0 "
+								  "     THEN 'COMMENT ON VIEW ' || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) "
+								  "       || ' IS ' || quote_literal(ds.description) "
+								  "     ELSE 'COMMENT ON COLUMN ' || quote_ident(vn.nspname) || '.' || quote_ident(v.relname) || '.' "
+								  "       || quote_ident((SELECT att.attname FROM pg_catalog.pg_attribute att WHERE att.attrelid = v.oid "
+								  "        AND att.attnum = ds.objsubid)) || ' IS ' || quote_literal(ds.description) END, '; ' "
+								  "     ORDER BY ds.objsubid) "
+								  "   FROM pg_catalog.pg_description ds WHERE ds.classoid = 'pg_catalog.pg_class'::regclass "
+								  "   AND ds.objoid = v.oid), "
+								  "(SELECT string_agg(x, '; ') FROM ("
+								  "   SELECT 'it has rule ' || quote_ident(r.rulename) AS x FROM pg_catalog.pg_rewrite r "
+								  "   WHERE r.ev_class = v.oid AND r.rulename <> '_RETURN' "
+								  "   UNION ALL SELECT 'it has trigger ' || quote_ident(tg.tgname) FROM pg_catalog.pg_trigger tg "
+								  "   WHERE tg.tgrelid = v.oid "
+								  "   UNION ALL SELECT 'column ' || quote_ident(ad_att.attname) || ' has a default' "
+								  "   FROM pg_catalog.pg_attrdef ad JOIN pg_catalog.pg_attribute ad_att "
+								  "     ON ad_att.attrelid = ad.adrelid AND ad_att.attnum = ad.adnum WHERE ad.adrelid = v.oid "
+								  "   UNION ALL SELECT pg_describe_object(dp.classid, dp.objid, dp.objsubid) || ' depends on it' "
+								  "   FROM pg_catalog.pg_depend dp WHERE dp.refclassid = 'pg_catalog.pg_class'::regclass "
+								  "   AND dp.refobjid = v.oid AND dp.deptype = 'n' AND NOT (dp.classid = 'pg_catalog.pg_rewrite'::regclass "
+								  "     AND EXISTS (SELECT FROM pg_catalog.pg_rewrite r WHERE r.oid = dp.objid "
+								  "       AND (r.ev_class = v.oid OR r.ev_class IN (SELECT oid FROM deepest))))) n) "
+								  "FROM deepest dd JOIN pg_catalog.pg_class v ON v.oid = dd.oid "
 								  "JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace "
-								  "WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass "
-								  "AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid "
-								  "AND r.rulename = '_RETURN' AND v.relkind = 'v' AND v.oid <> %oid ORDER BY 1",
-								  t->oid, t->oid);
+								  "WHERE v.relkind = 'v' ORDER BY dd.depth, v.oid",
+								  t->oid, t->oid, t->oid);
 
 	if (res == NULL)
 		return false;
@@ -90,6 +150,12 @@ read_views(Conn *c, const TableDesc *t, Dependents *d)
 		o->can_own = res_bool(res, i, 4);
 		o->def = res_text(res, i, 5);
 		o->view_options = res_text(res, i, 6);
+		o->depth = res_int4(res, i, 7);
+		o->attnums = res_text(res, i, 8);
+		o->view_deps = res_text(res, i, 9);
+		o->grants = res_text(res, i, 10);
+		o->comments = res_text(res, i, 11);
+		o->relkind_note = res_text(res, i, 12);
 	}
 	PQclear(res);
 	return true;
@@ -409,6 +475,11 @@ dependents_free(Dependents *d)
 		free(o->pub_where);
 		free(o->stats_schema);
 		free(o->stats_prefix);
+		free(o->attnums);
+		free(o->view_deps);
+		free(o->grants);
+		free(o->comments);
+		free(o->relkind_note);
 	}
 	free(d->items);
 	memset(d, 0, sizeof(*d));
@@ -456,6 +527,12 @@ dependents_canonical_text(const Dependents *d)
 		canon(&sb, "pub_columns", o->pub_columns);
 		canon(&sb, "pub_where", o->pub_where);
 		canon(&sb, "stats_schema", o->stats_schema);
+		sb_appendf(&sb, "depth=%d\n", o->depth);
+		canon(&sb, "attnums", o->attnums);
+		canon(&sb, "view_deps", o->view_deps);
+		canon(&sb, "grants", o->grants);
+		canon(&sb, "comments", o->comments);
+		canon(&sb, "note", o->relkind_note);
 	}
 	return sb_steal(&sb);
 }
@@ -475,7 +552,7 @@ dependents_refusals(const Dependents *d, int server_version, StrVec *problems)
 		else if (!o->can_own && o->kind == DEP_FK_OUT)
 			sv_push_owned(problems, pgr_psprintf("foreign key %s references %s, on which the table's owner lacks "
 												 "the REFERENCES privilege needed to re-create it", o->name, o->rel_q));
-		else if (!o->can_own && o->kind != DEP_FUNCTION)
+		else if (!o->can_own && o->kind != DEP_FUNCTION && !(o->kind == DEP_VIEW && o->depth > 1))
 			sv_push_owned(problems, pgr_psprintf("%s %s%s%s is owned by %s, and the run's role is not a member of "
 												 "that role, so it cannot be re-created", dependents_kind_name(o->kind),
 												 what, o->rel_q && o->kind != DEP_PARENT ? " on " : "",

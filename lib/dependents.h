@@ -17,7 +17,9 @@
 
 typedef enum DepKind
 {
-	DEP_VIEW,					/* a view reading the table: CREATE OR REPLACE VIEW */
+	DEP_VIEW,					/* a view reading the table, or a view on such a view (depth > 1):
+								 * CREATE OR REPLACE VIEW, or DROP and CREATE when a column it uses
+								 * changes type */
 	DEP_FUNCTION,				/* SQL-standard body or PL/pgSQL naming the table: CREATE OR REPLACE */
 	DEP_TRIGGER,				/* a user trigger on the table: CREATE TRIGGER + enabled state */
 	DEP_RULE,					/* a rule on the table: CREATE RULE + enabled state */
@@ -66,6 +68,14 @@ typedef struct DepObject
 	int			stattarget;		/* statistics: the statistics target, -1 if not set */
 	char	   *stats_schema;	/* statistics: the object's schema, raw */
 	char	   *stats_prefix;	/* statistics: the "CREATE STATISTICS <name> " pg_get_statisticsobjdef prints */
+
+	/* views, read with the whole chain of views on the table (dependents.c) */
+	int			depth;			/* views: 1 reads the table, 2 reads such a view, ... */
+	char	   *attnums;		/* views: the table's columns it reads, "{1,3}" */
+	char	   *view_deps;		/* views: the views of the chain it reads, "{16500}" */
+	char	   *grants;			/* views: GRANT statements that give its privileges again */
+	char	   *comments;		/* views: COMMENT statements for it and its columns */
+	char	   *relkind_note;	/* views: what stands in the way of re-creating it, or NULL */
 } DepObject;
 
 typedef struct Dependents

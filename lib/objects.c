@@ -14,6 +14,7 @@ static const struct
 	const char *lock;
 }			kinds[OBJ_COUNT] = {
 	[OBJ_TRIGGER] = {"trigger", "trigger", "ACCESS EXCLUSIVE on the table, under lock_timeout"},
+	[OBJ_CHECK] = {"check", "CHECK constraint", "ACCESS EXCLUSIVE on the table, under lock_timeout"},
 	[OBJ_FUNCTION] = {"function", "function", "none on the table"},
 	[OBJ_LOG] = {"log", "log table", "ACCESS EXCLUSIVE on the log table only"},
 	[OBJ_SHADOW] = {"shadow", "shadow table", "ACCESS EXCLUSIVE on the shadow table only"},
@@ -70,6 +71,9 @@ object_finish_sql(ObjKind k, const char *schema, const char *name, const char *t
 			break;
 		case OBJ_VALIDATE:
 			sql = pgr_psprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", table, nq);
+			break;
+		case OBJ_CHECK:
+			sql = pgr_psprintf("ALTER TABLE %s DROP CONSTRAINT IF EXISTS %s", table, nq);
 			break;
 		case OBJ_OLD:
 			sql = pgr_psprintf("DROP TABLE IF EXISTS %s RESTRICT", obj);

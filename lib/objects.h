@@ -15,6 +15,7 @@
 typedef enum ObjKind
 {
 	OBJ_TRIGGER,				/* on the table: pgrebuild_capture, pgrebuild_truncate */
+	OBJ_CHECK,					/* on the table: a CHECK (c IS NOT NULL) of --method=in-place */
 	OBJ_FUNCTION,				/* the capture function */
 	OBJ_LOG,					/* the log table */
 	OBJ_SHADOW,					/* the shadow table, before the swap */

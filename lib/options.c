@@ -19,12 +19,16 @@ enum
 	OPT_KILL_BLOCKERS,
 	OPT_CATCHUP_TIMEOUT,
 	OPT_NO_ORDER,
+	OPT_ALTER,
+	OPT_METHOD,
 	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
 	{"table", required_argument, NULL, 't'},
 	{"set-not-null", required_argument, NULL, OPT_SET_NOT_NULL},
+	{"alter", required_argument, NULL, OPT_ALTER},
+	{"method", required_argument, NULL, OPT_METHOD},
 	{"order-by", required_argument, NULL, 'o'},
 	{"no-order", no_argument, NULL, OPT_NO_ORDER},
 	{"jobs", required_argument, NULL, 'j'},
@@ -88,6 +92,7 @@ options_init(RebuildOptions *o)
 {
 	memset(o, 0, sizeof(*o));
 	sv_init(&o->set_not_null);
+	sv_init(&o->alter);
 	o->jobs = 1;
 	o->wait_timeout_s = PGR_DEFAULT_WAIT_TIMEOUT_S;
 	o->lock_timeout_ms = PGR_DEFAULT_LOCK_TIMEOUT_MS;
@@ -129,14 +134,14 @@ takes_value(int c)
 /*
  * An option that takes one value and is given again would make one of its
  * values count and the other vanish: a usage error naming both (only
- * --set-not-null takes many).
+ * --set-not-null and --alter take many).
  */
 static bool
 check_given_once(ParseState *ps, int c, const char *arg, char **err)
 {
 	char	   *name;
 
-	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || !takes_value(c))
+	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || c == OPT_ALTER || !takes_value(c))
 		return true;
 	if (ps->given[c] == NULL)
 	{
@@ -192,6 +197,27 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 				return false;
 			}
 			sv_push_owned(&o->set_not_null, col);
+			return true;
+		case OPT_ALTER:
+			if (arg[strspn(arg, " \t\r\n")] == '\0')
+			{
+				*err = pgr_strdup("--alter needs ALTER TABLE subcommands, e.g. --alter 'ALTER COLUMN id TYPE bigint'");
+				return false;
+			}
+			sv_push(&o->alter, arg);
+			return true;
+		case OPT_METHOD:
+			if (o->method)
+			{
+				*err = pgr_psprintf("--method is given twice (\"%s\" and \"%s\")", o->method, arg);
+				return false;
+			}
+			if (strcmp(arg, "auto") != 0 && strcmp(arg, "rebuild") != 0 && strcmp(arg, "in-place") != 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --method: expected auto, rebuild or in-place", arg);
+				return false;
+			}
+			o->method = pgr_strdup(arg);
 			return true;
 		case 'o':
 			/* checked by the server, which alone knows what an ORDER BY list is (preflight.c) */
@@ -344,11 +370,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	}
 	if (o->cleanup || o->status)
 	{
-		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers)
+		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
+			o->method)
 		{
-			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by, --no-order or "
-								"--kill-blockers",
-								o->cleanup ? "--cleanup" : "--status");
+			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
+								"--no-order or --kill-blockers", o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)
@@ -361,6 +387,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->table_arg == NULL)
 	{
 		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup, --status)");
+		return false;
+	}
+	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)
+	{
+		*err = pgr_strdup("--method=in-place rewrites nothing, so it cannot store the rows in a new order: "
+						  "drop --order-by, or use --method=rebuild");
 		return false;
 	}
 	return true;
@@ -428,6 +460,8 @@ options_free(RebuildOptions *o)
 	free(o->table_schema);
 	free(o->table_name);
 	sv_free(&o->set_not_null);
+	sv_free(&o->alter);
+	free(o->method);
 	free(o->order_by_arg);
 	free(o->dbname);
 	free(o->host);

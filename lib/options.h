@@ -20,6 +20,8 @@ typedef struct RebuildOptions
 	char	   *table_schema;	/* parsed; NULL when unqualified */
 	char	   *table_name;		/* parsed */
 	StrVec		set_not_null;	/* parsed column names, no duplicates */
+	StrVec		alter;			/* --alter texts (ALTER TABLE subcommands), in order */
+	char	   *method;			/* --method: "auto", "rebuild" or "in-place"; NULL: auto */
 	char	   *order_by_arg;	/* -o as given: an ORDER BY list, checked by the server */
 	bool		no_order;		/* --no-order: rows as they come, even with a CLUSTER index */
 

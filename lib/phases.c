@@ -6,6 +6,7 @@
 #include "cleanup.h"
 #include "copy.h"
 #include "index.h"
+#include "inplace.h"
 #include "install.h"
 #include "replay.h"
 #include "swap.h"
@@ -18,7 +19,31 @@ static const PhaseDef phases[PHASE_COUNT] = {
 	{PHASE_REPLAY, "replay", "replay", replay_phase, PHASE_REPLAY},
 	{PHASE_SWAP, "swap", "swap", swap_phase, PHASE_SWAP},
 	{PHASE_FINISH, "finish", "swapped", finish_phase, PHASE_FINISH},
+	/* in place: a lost connection stops the run (its failure path drops the CHECK) */
+	{PHASE_NN_CHECK, "add check", "in-place check", inplace_check_phase, PHASE_NN_CHECK},
+	{PHASE_NN_VALIDATE, "validate", "in-place validate", inplace_validate_phase, PHASE_NN_VALIDATE},
+	{PHASE_NN_SET, "set not null", "in-place set", inplace_set_phase, PHASE_NN_SET},
 };
+
+static const Phase rebuild_phases[] = {
+	PHASE_INSTALL, PHASE_COPY, PHASE_INDEX, PHASE_REPLAY, PHASE_SWAP, PHASE_FINISH
+};
+
+static const Phase in_place_phases[] = {
+	PHASE_NN_CHECK, PHASE_NN_VALIDATE, PHASE_NN_SET, PHASE_FINISH
+};
+
+const Phase *
+phase_list(RunMode m, int *n)
+{
+	if (m == MODE_IN_PLACE)
+	{
+		*n = (int) (sizeof(in_place_phases) / sizeof(in_place_phases[0]));
+		return in_place_phases;
+	}
+	*n = (int) (sizeof(rebuild_phases) / sizeof(rebuild_phases[0]));
+	return rebuild_phases;
+}
 
 const PhaseDef *
 phase_def(Phase p)

@@ -20,8 +20,19 @@ typedef enum Phase
 	PHASE_REPLAY,
 	PHASE_SWAP,
 	PHASE_FINISH,
+	/* --method=in-place (inplace.h): NOT NULL without a new table */
+	PHASE_NN_CHECK,
+	PHASE_NN_VALIDATE,
+	PHASE_NN_SET,
 	PHASE_COUNT
 } Phase;
+
+/* What a run does after preflight: each mode is its own list of phases. */
+typedef enum RunMode
+{
+	MODE_REBUILD,				/* install, copy, index, replay, swap, finish */
+	MODE_IN_PLACE				/* CHECK NOT VALID, VALIDATE, SET NOT NULL, finish */
+} RunMode;
 
 typedef struct Run Run;
 
@@ -43,6 +54,9 @@ typedef struct PhaseDef
 	 */
 	Phase		resume_at;
 } PhaseDef;
+
+/* The phases of mode m after preflight, in order; *n gets their number. */
+const Phase *phase_list(RunMode m, int *n);
 
 /* The definition of p. */
 const PhaseDef *phase_def(Phase p);

@@ -38,6 +38,18 @@ stmts_free(StmtList *l)
 }
 
 char *
+plan_shadow_name(unsigned int table_oid)
+{
+	return pgr_psprintf("pgrebuild_new_%u", table_oid);
+}
+
+char *
+plan_old_name(unsigned int table_oid)
+{
+	return pgr_psprintf("pgrebuild_old_%u", table_oid);
+}
+
+char *
 plan_temp_index_name(unsigned int index_oid)
 {
 	return pgr_psprintf("pgrebuild_i%u", index_oid);
@@ -173,14 +185,19 @@ identity_sequence_name(const TableDesc *t, const ColumnDesc *col)
 	return pgr_psprintf("pgrebuild_seq_%u_%d", t->oid, col->attnum);
 }
 
+/*
+ * A column of the shadow: its name, and its definition as the changes leave
+ * it (the target's column: type, collation, default, identity options).
+ */
 static void
-append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *col)
+append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *src)
 {
 	const TableDesc *t = in->table;
+	const ColumnDesc *col = changes_target_column(in->changes, src);
 
 	sb_append(sb, "    ");
-	ident_append(sb, col->name);
-	sb_appendf(sb, " %s", changes_target_type(in->changes, col));
+	ident_append(sb, src->name);
+	sb_appendf(sb, " %s", changes_target_type(in->changes, src));
 	if (col->collation)
 		sb_appendf(sb, " COLLATE %s", col->collation);
 	if (col->generated)
@@ -199,7 +216,7 @@ append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *col)
 	}
 	else if (col->default_expr)
 		sb_appendf(sb, " DEFAULT %s", col->default_expr);
-	if (changes_not_null(in->changes, col))
+	if (changes_not_null(in->changes, src))
 		sb_append(sb, " NOT NULL");
 }
 
@@ -207,6 +224,7 @@ static void
 plan_shadow(const PlanInput *in, Plan *p)
 {
 	const TableDesc *t = in->table;
+	const TableDesc *tt = changes_target_table(in->changes, t);	/* settings after the changes */
 	StrBuf		sb;
 	bool		first = true;
 	bool		with = false;
@@ -222,51 +240,52 @@ plan_shadow(const PlanInput *in, Plan *p)
 		first = false;
 		append_column_def(&sb, in, &t->columns[i]);
 	}
-	for (int i = 0; i < t->nchecks; i++)
+	for (int i = 0; i < tt->nchecks; i++)
 	{
-		if (!t->checks[i].validated)
+		if (!tt->checks[i].validated)
 			continue;			/* added NOT VALID after the copy */
 		if (!first)
 			sb_append(&sb, ",\n");
 		first = false;
 		sb_append(&sb, "    CONSTRAINT ");
-		ident_append(&sb, t->checks[i].name);
-		sb_appendf(&sb, " %s", t->checks[i].def);
+		ident_append(&sb, tt->checks[i].name);
+		sb_appendf(&sb, " %s", tt->checks[i].def);
 	}
 	sb_append(&sb, "\n)");
-	if (t->access_method)
+	if (tt->access_method)
 	{
 		sb_append(&sb, " USING ");
-		ident_append(&sb, t->access_method);
+		ident_append(&sb, tt->access_method);
 	}
-	if (t->reloptions || t->toast_reloptions)
+	if (tt->reloptions || tt->toast_reloptions)
 	{
 		sb_append(&sb, " WITH (");
-		if (t->reloptions)
+		if (tt->reloptions)
 		{
-			sb_append(&sb, t->reloptions);
+			sb_append(&sb, tt->reloptions);
 			with = true;
 		}
-		if (t->toast_reloptions)
-			sb_appendf(&sb, "%s%s", with ? ", " : "", t->toast_reloptions);
+		if (tt->toast_reloptions)
+			sb_appendf(&sb, "%s%s", with ? ", " : "", tt->toast_reloptions);
 		sb_append(&sb, ")");
 	}
-	if (t->tablespace)
+	if (tt->tablespace)
 	{
 		sb_append(&sb, " TABLESPACE ");
-		ident_append(&sb, t->tablespace);
+		ident_append(&sb, tt->tablespace);
 	}
 	stmts_add(&p->shadow, "none on the table (creates the shadow table)", "%s", sb.data);
 	sb_free(&sb);
 
 	for (int i = 0; i < t->ncolumns; i++)
 	{
-		const ColumnDesc *col = &t->columns[i];
+		const ColumnDesc *src = &t->columns[i];
+		const ColumnDesc *col = changes_target_column(in->changes, src);
 		char	   *qc;
 
-		if (!changes_keeps(in->changes, col))
+		if (!changes_keeps(in->changes, src))
 			continue;
-		qc = ident_quote(col->name);
+		qc = ident_quote(src->name);
 		if (col->storage && col->type_storage && col->storage != col->type_storage)
 			stmts_add(&p->shadow, "ACCESS EXCLUSIVE on the shadow table only",
 					  "ALTER TABLE %s ALTER COLUMN %s SET STORAGE %s", p->shadow_q, qc,
@@ -282,9 +301,9 @@ plan_shadow(const PlanInput *in, Plan *p)
 		if (col->attoptions)
 			stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
 					  "ALTER TABLE %s ALTER COLUMN %s SET (%s)", p->shadow_q, qc, col->attoptions);
-		if (col->comment)
+		if (src->comment)
 		{
-			char	   *lit = ident_literal(col->comment);
+			char	   *lit = ident_literal(src->comment);
 
 			stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
 					  "COMMENT ON COLUMN %s.%s IS %s", p->shadow_q, qc, lit);
@@ -305,8 +324,9 @@ plan_shadow(const PlanInput *in, Plan *p)
 	 * would only delay the swap's renames; ANALYZE runs before the swap, and
 	 * the swap gives the table back its own setting.
 	 */
-	stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
-			  "ALTER TABLE %s SET (autovacuum_enabled = false)", p->shadow_q);
+	if (!in->throwaway)
+		stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+				  "ALTER TABLE %s SET (autovacuum_enabled = false)", p->shadow_q);
 }
 
 static void
@@ -331,6 +351,7 @@ static bool
 plan_indexes(const PlanInput *in, Plan *p, char **err)
 {
 	const TableDesc *t = in->table;
+	const TableDesc *tt = changes_target_table(in->changes, t);
 
 	for (int i = 0; i < t->nindexes; i++)
 	{
@@ -399,26 +420,26 @@ plan_indexes(const PlanInput *in, Plan *p, char **err)
 	if (t->replident == 'f' || t->replident == 'n')
 		stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
 				  "ALTER TABLE %s REPLICA IDENTITY %s", p->shadow_q, t->replident == 'f' ? "FULL" : "NOTHING");
-	for (int i = 0; i < t->nchecks; i++)
+	for (int i = 0; i < tt->nchecks; i++)
 	{
 		char	   *q;
 
-		if (t->checks[i].validated)
+		if (tt->checks[i].validated)
 			continue;
-		q = ident_quote(t->checks[i].name);
+		q = ident_quote(tt->checks[i].name);
 		stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
-				  "ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, q, t->checks[i].def);
+				  "ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, q, tt->checks[i].def);
 		free(q);
 	}
-	for (int i = 0; i < t->nchecks; i++)
+	for (int i = 0; i < tt->nchecks; i++)
 	{
 		char	   *q;
 		char	   *lit;
 
-		if (!t->checks[i].comment)
+		if (!tt->checks[i].comment)
 			continue;
-		q = ident_quote(t->checks[i].name);
-		lit = ident_literal(t->checks[i].comment);
+		q = ident_quote(tt->checks[i].name);
+		lit = ident_literal(tt->checks[i].comment);
 		stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the shadow table only",
 				  "COMMENT ON CONSTRAINT %s ON %s IS %s", q, p->shadow_q, lit);
 		free(q);
@@ -544,34 +565,128 @@ plan_capture(const PlanInput *in, Plan *p)
 	free(tool_q);
 }
 
+/* The equality operator of the key's column i after the changes (the target's new index). */
+static const char *
+new_key_op(const PlanInput *in, const IndexDesc *key, int i)
+{
+	const TableDesc *tt = changes_target_table(in->changes, in->table);
+	char	   *name = plan_temp_index_name(key->oid);
+	const char *op = key->key_ops[i];
+
+	for (int k = 0; tt != in->table && k < tt->nindexes; k++)
+		if (strcmp(tt->indexes[k].name, name) == 0 && tt->indexes[k].key_ops_known && i < tt->indexes[k].nkeys)
+			op = tt->indexes[k].key_ops[i];
+	free(name);
+	return op;
+}
+
+/*
+ * "s.k1 OPERATOR(op) l.k1 AND ..." matching the shadow's key (new types) with
+ * the log's (old types).  A key column whose type changes is matched with
+ * the new type's equality operator against the log's value converted as the
+ * copy converts it: by a cast, or by its USING expression applied to the
+ * logged key (it may use only the key's columns).  *changed says whether
+ * any key column changes type.
+ */
+static char *
+shadow_key_match(const PlanInput *in, const IndexDesc *key, bool *changed)
+{
+	StrBuf		sb;
+	char	   *tq = ident_quote(in->table->name);
+
+	*changed = false;
+	sb_init(&sb);
+	for (int i = 0; i < key->nkeys; i++)
+	{
+		const ColumnChange *cc = changes_for(in->changes, key->key_columns[i]);
+		char	   *q = ident_quote(key->key_columns[i]);
+
+		if (i > 0)
+			sb_append(&sb, " AND ");
+		if (cc == NULL || (cc->new_type == NULL && cc->using_expr == NULL))
+			sb_appendf(&sb, "s.%s OPERATOR(%s) l.%s", q, key->key_ops[i], q);
+		else if (cc->using_expr == NULL)
+		{
+			sb_appendf(&sb, "s.%s OPERATOR(%s) (l.%s)::%s", q, new_key_op(in, key, i), q, cc->new_type);
+			*changed = true;
+		}
+		else
+		{
+			char	   *cols = key_list(key, NULL);
+			char	   *lcols = key_list(key, "l");
+
+			sb_appendf(&sb, "s.%s OPERATOR(%s) (SELECT (%s\n) FROM (SELECT %s) AS %s (%s))", q,
+					   new_key_op(in, key, i), cc->using_expr, lcols, tq, cols);
+			*changed = true;
+			free(cols);
+			free(lcols);
+		}
+		free(q);
+	}
+	free(tq);
+	return sb_steal(&sb);
+}
+
 static void
 plan_replay(const PlanInput *in, Plan *p)
 {
 	const TableDesc *t = in->table;
 	const IndexDesc *key = &t->indexes[t->key_index];
-	char	   *match_s = key_match(key, "s", "l");
-	char	   *match_o = key_match(key, "o", "l");
+	bool		key_changed;
+	char	   *match_s = shadow_key_match(in, key, &key_changed);
+	char	   *tq = ident_quote(t->name);
+	char	   *match_o = key_match(key, tq, "pgrebuild_log");
 	char	   *cols = target_list(in, NULL);
-	char	   *ocols = source_list(in, "o");
+	char	   *ocols = source_list(in, tq);
 
 	/*
 	 * One batch = every log entry up to $1 visible to one REPEATABLE READ
 	 * snapshot: delete those keys from the shadow, re-insert what the table
 	 * holds for them now, forget the entries.  All three statements see the
 	 * same snapshot, so an entry is forgotten only if the change it records
-	 * was read.
+	 * was read.  The table is read under its own name, as a USING expression
+	 * may refer to it.
 	 */
 	p->replay_delete = pgr_psprintf("DELETE FROM %s s WHERE EXISTS (SELECT FROM %s l "
 									"WHERE l.%s <= $1 AND %s)", p->shadow_q, p->log_q, p->log_id_q, match_s);
-	p->replay_insert = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s o "
-									"WHERE EXISTS (SELECT FROM %s l WHERE l.%s <= $1 AND %s)",
+	p->replay_insert = pgr_psprintf("INSERT INTO %s (%s)%s SELECT %s FROM ONLY %s AS %s "
+									"WHERE EXISTS (SELECT FROM %s pgrebuild_log WHERE pgrebuild_log.%s <= $1 AND %s)",
 									p->shadow_q, cols, has_identity(t) ? " OVERRIDING SYSTEM VALUE" : "",
-									ocols, t->qname, p->log_q, p->log_id_q, match_o);
+									ocols, t->qname, tq, p->log_q, p->log_id_q, match_o);
 	p->replay_trim = pgr_psprintf("DELETE FROM %s WHERE %s <= $1", p->log_q, p->log_id_q);
+	{
+		char	   *keys = key_list(key, tq);
+
+		p->probe_rows_all = pgr_psprintf("SELECT %s.ctid AS c, ROW(%s)::text AS k FROM ONLY %s AS %s", tq, keys,
+										 t->qname, tq);
+		p->probe_rows_logged = pgr_psprintf("%s WHERE EXISTS (SELECT FROM %s pgrebuild_log WHERE %s)",
+											p->probe_rows_all, p->log_q, match_o);
+		p->probe_insert = pgr_psprintf("INSERT INTO pg_temp.pgrebuild_probe (%s) SELECT %s FROM ONLY %s AS %s "
+									   "WHERE %s.ctid OPERATOR(pg_catalog.=) r.c", cols, ocols, t->qname, tq, tq);
+		free(keys);
+	}
+	if (key_changed)
+	{
+		StrBuf		sb;
+
+		/* a log row of the old types, matched against the shadow: planned at preflight */
+		sb_init(&sb);
+		sb_appendf(&sb, "EXPLAIN (COSTS OFF) SELECT FROM %s s, (SELECT ", p->shadow_q);
+		for (int i = 0; i < key->nkeys; i++)
+		{
+			const ColumnDesc *col = catalog_find_column(t, key->key_columns[i]);
+
+			sb_appendf(&sb, "%sNULL::%s AS ", i > 0 ? ", " : "", col->type);
+			ident_append(&sb, col->name);
+		}
+		sb_appendf(&sb, ") l WHERE %s", match_s);
+		p->replay_key_check = sb_steal(&sb);
+	}
 	free(match_s);
 	free(match_o);
 	free(cols);
 	free(ocols);
+	free(tq);
 }
 
 static void
@@ -592,7 +707,9 @@ plan_swap(const PlanInput *in, Plan *p)
 		const ColumnDesc *col = &t->columns[i];
 		char	   *qc = ident_quote(col->name);
 
-		if (col->sequence && !col->identity)
+		if (!changes_keeps(in->changes, col))
+			;					/* a dropped column's sequence goes with the old table */
+		else if (col->sequence && !col->identity)
 			stmts_add(&p->swap, "SHARE ROW EXCLUSIVE on the sequence",
 					  "ALTER SEQUENCE %s OWNED BY %s.%s", col->sequence, p->shadow_q, qc);
 		else if (col->sequence && col->identity)
@@ -625,7 +742,7 @@ plan_swap(const PlanInput *in, Plan *p)
 	{
 		const ColumnDesc *col = &t->columns[i];
 
-		if (col->sequence && col->identity)
+		if (col->sequence && col->identity && changes_keeps(in->changes, col))
 			stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old sequence",
 					  "ALTER SEQUENCE %s RENAME TO \"pgrebuild_oldseq_%u_%d\"", col->sequence, t->oid,
 					  col->attnum);
@@ -647,7 +764,7 @@ plan_swap(const PlanInput *in, Plan *p)
 	{
 		const ColumnDesc *col = &t->columns[i];
 
-		if (col->sequence && col->identity)
+		if (col->sequence && col->identity && changes_keeps(in->changes, col))
 		{
 			char	   *newseq = identity_sequence_name(t, col);
 			char	   *newseq_q = ident_quote_qualified(t->schema, newseq);
@@ -663,8 +780,14 @@ plan_swap(const PlanInput *in, Plan *p)
 	for (int i = 0; i < t->ngrants; i++)
 	{
 		const GrantDesc *g = &t->grants[i];
-		char	   *who = g->grantee ? ident_quote(g->grantee) : pgr_strdup("PUBLIC");
-		char	   *col = g->column ? ident_quote(g->column) : NULL;
+		const ColumnDesc *gc = g->column ? catalog_find_column(t, g->column) : NULL;
+		char	   *who;
+		char	   *col;
+
+		if (gc && !changes_keeps(in->changes, gc))
+			continue;			/* privileges on a dropped column go with it */
+		who = g->grantee ? ident_quote(g->grantee) : pgr_strdup("PUBLIC");
+		col = g->column ? ident_quote(g->column) : NULL;
 
 		stmts_add(&p->grants, "none (catalog update of the new table)",
 				  "GRANT %s%s%s%s ON TABLE %s TO %s%s", g->privilege, col ? " (" : "", col ? col : "",
@@ -673,19 +796,24 @@ plan_swap(const PlanInput *in, Plan *p)
 		free(col);
 	}
 	/*
-	 * The shadow was created WITH the table's storage parameters, in their
-	 * order, then given autovacuum_enabled = false, which SET moves to the
-	 * end of the array.  Setting every parameter again, in the table's order,
-	 * puts back exactly its array (SET keeps, in front, only the parameters
-	 * it does not name, and here it names them all); without a setting of
-	 * its own, RESET removes ours and leaves the others in place.  No rewrite.
+	 * The shadow was created WITH the table's storage parameters (as the
+	 * changes leave them), in their order, then given autovacuum_enabled =
+	 * false, which SET moves to the end of the array.  Setting every
+	 * parameter again, in the table's order, puts back exactly its array (SET
+	 * keeps, in front, only the parameters it does not name, and here it
+	 * names them all); without a setting of its own, RESET removes ours and
+	 * leaves the others in place.  No rewrite.
 	 */
-	if (t->autovacuum_set)
-		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)", "ALTER TABLE %s SET (%s)", t->qname,
-				  t->reloptions);
-	else
-		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
-				  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
+	{
+		const TableDesc *tt = changes_target_table(in->changes, t);
+
+		if (tt->autovacuum_set)
+			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)", "ALTER TABLE %s SET (%s)",
+					  t->qname, tt->reloptions);
+		else
+			stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
+					  "ALTER TABLE %s RESET (autovacuum_enabled)", t->qname);
+	}
 	if (t->rls_enabled)
 		stmts_add(&p->grants, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s ENABLE ROW LEVEL SECURITY", t->qname);
@@ -745,9 +873,9 @@ plan_build(const PlanInput *in, Plan *p, char **err)
 		free(tool_q);
 		return false;
 	}
-	p->shadow_name = pgr_psprintf("pgrebuild_new_%u", t->oid);
+	p->shadow_name = plan_shadow_name(t->oid);
 	p->shadow_q = ident_quote_qualified(t->schema, p->shadow_name);
-	p->old_name = pgr_psprintf("pgrebuild_old_%u", t->oid);
+	p->old_name = plan_old_name(t->oid);
 	p->old_q = ident_quote_qualified(t->schema, p->old_name);
 	p->log_name = pgr_psprintf("log_%u", t->oid);
 	p->log_q = ident_quote_qualified(in->tool_schema, p->log_name);
@@ -813,6 +941,10 @@ plan_free(Plan *p)
 	free(p->replay_delete);
 	free(p->replay_insert);
 	free(p->replay_trim);
+	free(p->replay_key_check);
+	free(p->probe_rows_logged);
+	free(p->probe_rows_all);
+	free(p->probe_insert);
 	free(p->lock_timeout);
 	free(p->guard_lock);
 	free(p->swap_lock);
@@ -915,8 +1047,8 @@ rewrite_statistics(const DepObject *o, const char *table_q, const char *tmp_q, c
 }
 
 static bool
-plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, bool *truncate_old,
-		 char **err)
+plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, DepPlan *out,
+		 bool *truncate_old, char **err)
 {
 	const TableDesc *t = in->table;
 	char	   *nq = o->name ? ident_quote(o->name) : NULL;
@@ -1086,9 +1218,27 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 			}
 			break;
 		case DEP_VIEW:
-			stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
-					  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->view_options ? " WITH (" : "",
-					  o->view_options ? o->view_options : "", o->view_options ? ")" : "", o->def);
+			if (recreate)
+			{
+				stmts_add(&out->after_renames, "none (creates the view again)", "CREATE VIEW %s%s%s%s AS %s", o->qname,
+						  o->view_options ? " WITH (" : "", o->view_options ? o->view_options : "", o->view_options ? ")" : "", o->def);
+				if (o->owner && strcmp(o->owner, t->owner) != 0)
+				{
+					char	   *oq = ident_quote(o->owner);
+
+					stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view (held)", "ALTER VIEW %s OWNER TO %s",
+							  o->qname, oq);
+					free(oq);
+				}
+				if (o->grants)
+					stmts_add(&out->after_renames, "none (catalog)", "%s", o->grants);
+				if (o->comments)
+					stmts_add(&out->after_renames, "none (catalog)", "%s", o->comments);
+			}
+			else if (o->depth <= 1)	/* a view on the table itself (0: not read by dependents.c) */
+				stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
+						  "CREATE OR REPLACE VIEW %s%s%s%s AS %s", o->qname, o->view_options ? " WITH (" : "",
+						  o->view_options ? o->view_options : "", o->view_options ? ")" : "", o->def);
 			break;
 		case DEP_FUNCTION:
 			/*
@@ -1106,15 +1256,87 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, DepPlan *out, b
 	return true;
 }
 
+/* Whether the set "{1,5,7}" holds v. */
+static bool
+set_has(const char *set, long v)
+{
+	const char *p = set;
+
+	while (p && *p)
+	{
+		char	   *end;
+		long		x;
+
+		while (*p == '{' || *p == ',')
+			p++;
+		x = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (x == v)
+			return true;
+		p = end;
+	}
+	return false;
+}
+
+void
+plan_views_to_recreate(const PlanInput *in, const Dependents *d, bool *flags)
+{
+	const TableDesc *t = in->table;
+
+	/* the views come in order of depth: those a view reads are decided before it */
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		flags[i] = false;
+		if (o->kind != DEP_VIEW)
+			continue;
+		for (int k = 0; in->changes && k < in->changes->ncolumns && !flags[i]; k++)
+		{
+			const ColumnChange *cc = &in->changes->columns[k];
+			const ColumnDesc *col = catalog_find_column(t, cc->column);
+
+			if (col && (cc->retyped || cc->using_expr) && set_has(o->attnums, col->attnum))
+				flags[i] = true;
+		}
+		for (int k = 0; k < i && !flags[i]; k++)
+			if (flags[k] && set_has(o->view_deps, (long) d->items[k].oid))
+				flags[i] = true;
+	}
+}
+
 bool
 plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out, char **err)
 {
 	bool		truncate_old = false;
+	bool	   *recreate = pgr_calloc((size_t) d->n + 1, sizeof(bool));
 
 	memset(out, 0, sizeof(*out));
 	*err = NULL;
+	plan_views_to_recreate(in, d, recreate);
+	for (int i = 0; i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		if (recreate[i] && (!o->can_own || o->relkind_note))
+		{
+			*err = pgr_psprintf("view %s reads a column whose type changes, so it must be dropped and created "
+								"again, and %s%s", o->qname, o->relkind_note ? o->relkind_note : "it is owned by ",
+								o->relkind_note ? "" : o->owner);
+			free(recreate);
+			return false;
+		}
+	}
 	/* views first, then functions: the order of dependents.c's reads is kept within a kind */
 	for (int pass = 0; pass < 2; pass++)
+	{
+		if (pass == 1)
+			/* the views to make again are dropped first, those on top first */
+			for (int i = d->n - 1; i >= 0; i--)
+				if (recreate[i])
+					stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the view, under lock_timeout",
+							  "DROP VIEW %s", d->items[i].qname);
 		for (int i = 0; i < d->n; i++)
 		{
 			bool		late = d->items[i].kind == DEP_VIEW || d->items[i].kind == DEP_FUNCTION ||
@@ -1122,12 +1344,15 @@ plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan
 
 			if ((pass == 0) == late)
 				continue;
-			if (!plan_dep(in, p, &d->items[i], out, &truncate_old, err))
+			if (!plan_dep(in, p, &d->items[i], recreate[i], out, &truncate_old, err))
 			{
 				dep_plan_free(out);
+				free(recreate);
 				return false;
 			}
 		}
+	}
+	free(recreate);
 	if (in->table->rls_forced)
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s FORCE ROW LEVEL SECURITY", in->table->qname);

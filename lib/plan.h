@@ -47,6 +47,7 @@ typedef struct PlanInput
 	long long	lock_key;		/* advisory lock key of runs on this table */
 	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
+	bool		throwaway;		/* an empty copy to try --alter on (alter.h): no autovacuum setting */
 } PlanInput;
 
 typedef struct Plan
@@ -75,6 +76,16 @@ typedef struct Plan
 	char	   *replay_delete;	/* $1 = highest log id of the batch */
 	char	   *replay_insert;
 	char	   *replay_trim;
+	char	   *replay_key_check;	/* when a key column changes type: a query planning the match, or NULL */
+	/*
+	 * Finding the row a change cannot be applied to (replay.h): the rows
+	 * (ctid, key as text) whose keys are logged, then all rows; and the
+	 * copy of one row (ctid in the PL/pgSQL variable r.c) into
+	 * pg_temp.pgrebuild_probe, made LIKE the shadow.
+	 */
+	char	   *probe_rows_logged;
+	char	   *probe_rows_all;
+	char	   *probe_insert;
 	char	   *analyze;		/* ANALYZE of the shadow, before the swap */
 	char	   *lock_timeout;	/* SET LOCAL lock_timeout = <--lock-timeout> */
 	char	   *guard_lock;		/* the holder's SHARE UPDATE EXCLUSIVE, install to swap */
@@ -115,6 +126,18 @@ typedef struct DepPlan
 bool		plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan *out,
 							char **err);
 void		dep_plan_free(DepPlan *dp);
+
+/*
+ * Which views of d (flags, one per item of d, false for other kinds) must be
+ * dropped and re-created in the swap: those that read a column whose type
+ * or collation changes, and the views on them.  CREATE OR REPLACE VIEW
+ * cannot change a column's type.
+ */
+void		plan_views_to_recreate(const PlanInput *in, const Dependents *d, bool *flags);
+
+/* The names of the shadow table and of the old table after the swap (newly allocated). */
+char	   *plan_shadow_name(unsigned int table_oid);
+char	   *plan_old_name(unsigned int table_oid);
 
 /* The name of the new index that will replace index oid until the swap. */
 char	   *plan_temp_index_name(unsigned int index_oid);

@@ -8,8 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alter.h"
+#include "cancel.h"
 #include "connect.h"
 #include "fingerprint.h"
+#include "inplace.h"
 #include "ident.h"
 #include "log.h"
 #include "state.h"
@@ -331,13 +334,18 @@ check_recorded_runs(Run *r)
 static bool
 check_names(Run *r)
 {
+	char	   *shadow = plan_shadow_name(r->t->oid);
+	char	   *old = plan_old_name(r->t->oid);
+
 	{
 		PGresult   *res = conn_queryf(r->main,
 									  "SELECT c.relname::text FROM pg_catalog.pg_class c "
 									  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
 									  "WHERE n.nspname = %text AND c.relname = ANY (ARRAY[%text, %text])",
-									  r->t->schema, r->plan->shadow_name, r->plan->old_name);
+									  r->t->schema, shadow, old);
 
+		free(shadow);
+		free(old);
 		if (res == NULL)
 		{
 			conn_report(r->main, "could not check the names of the run's tables");
@@ -417,11 +425,10 @@ check_nulls(Run *r)
 	return ok;
 }
 
-static bool
-make_plan(Run *r)
+/* The plan's input: the table, the changes, the settings. */
+static void
+set_plan_input(Run *r)
 {
-	char	   *err = NULL;
-
 	r->plan_input = (PlanInput) {
 		.table = r->t,
 		.changes = r->changes,
@@ -430,6 +437,32 @@ make_plan(Run *r)
 		.lock_timeout_ms = r->s->lock_timeout_ms,
 		.server_version = conn_server_version(r->main),
 	};
+}
+
+/*
+ * --alter: the server's reading of the subcommands, into this run's own copy
+ * of the changes (the transaction it opens is closed by check_plan).
+ */
+static bool
+resolve_alter(Run *r)
+{
+	r->own_changes = pgr_calloc(1, sizeof(ChangeSet));
+	changes_copy(r->own_changes, r->changes);
+	r->changes = r->own_changes;
+	set_plan_input(r);
+	if (alter_resolve(r->main, r->t, &r->plan_input, r->own_changes))
+		return true;
+	if (pgr_interrupted)
+		log_error("interrupted");
+	return false;
+}
+
+static bool
+make_plan(Run *r)
+{
+	char	   *err = NULL;
+
+	set_plan_input(r);
 	r->plan = pgr_calloc(1, sizeof(Plan));
 	if (!plan_build(&r->plan_input, r->plan, &err))
 	{
@@ -550,11 +583,17 @@ preflight_run(Run *r)
 	if (r->main == NULL || !check_server(r) || !find_table(r))
 		return false;
 	if (!check_relation_kind(r->t) || !check_ownership(r) || !take_table_lock(r) ||
-		!check_recorded_runs(r) || !check_key_and_indexes(r->t))
+		!check_recorded_runs(r) || !check_key_and_indexes(r->t) || !check_changes(r) || !check_names(r))
 		return false;
 	estimate_size(r);
-	if (!check_changes(r) || !check_dependents(r) || !make_plan(r) || !check_order(r) || !check_names(r) ||
-		!check_nulls(r))
+	/* from resolve_alter to alter_check_plan, one transaction that is rolled back */
+	if (!resolve_alter(r) || !check_dependents(r) || !make_plan(r) ||
+		!alter_check_plan(r->main, &r->plan_input, r->deps, r->plan))
+	{
+		conn_best_effort(r->main, "ROLLBACK");
+		return false;
+	}
+	if (!check_order(r) || !check_nulls(r) || !inplace_choose(r))
 		return false;
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);

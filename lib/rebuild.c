@@ -174,29 +174,46 @@ fill_result(Run *r)
 	res->lock_attempts = r->swap.attempts;
 }
 
+/* Where p is in list (n when p is PHASE_COUNT: all done). */
+static int
+list_index(const Phase *list, int n, Phase p)
+{
+	for (int i = 0; i < n; i++)
+		if (list[i] == p)
+			return i;
+	return n;
+}
+
 int
 rebuild_table(Run *r)
 {
-	Phase		p = PHASE_INSTALL;
+	int			n;
+	const Phase *list = phase_list(r->mode, &n);
+	int			i = 0;
 
 	phase_end(&r->clock, PHASE_PREFLIGHT, NULL);
+	/* in place, no SHARE UPDATE EXCLUSIVE is held: VALIDATE CONSTRAINT takes it itself */
 	guard_init(&r->guard, r->t, r->plan->guard_lock);
 	guard_add_pid(&r->guard, conn_backend_pid(r->main));
 	conn_set_wait_hook(run_tick, r);
 	guard_report_long_transactions(r->main, r->t);
 
-	while (p < PHASE_COUNT)
+	while (i < n)
 	{
+		Phase		p = list[i];
+
 		if (phase_def(p)->run(r))
 		{
-			p++;
+			i++;
 			continue;
 		}
-		if (r->guard.stop || pgr_interrupted || !any_connection_lost(r) ||
+		/* only a rebuild goes on after a lost connection; in place, the failure path undoes it */
+		if (r->mode != MODE_REBUILD || r->guard.stop || pgr_interrupted || !any_connection_lost(r) ||
 			r->recoveries >= PGR_MAX_RECOVERIES || !recover(r, &p))
 			break;
+		i = list_index(list, n, p);
 	}
-	if (p == PHASE_COUNT)
+	if (i == n)
 		r->result.exit_code = PGR_EXIT_OK;
 	else
 		(void) run_fail(r);		/* after the swap: tries once more, then says what is left */

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cancel.h"
 #include "clock.h"
@@ -208,8 +209,12 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const Change
 			row = pgr_strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 	}
-	log_error("the application wrote NULL into column %s of %s during the run, "
-			  "so --set-not-null %s cannot be applied", col_q, t->qname, col_q);
+	if (strcmp(cc->given_as, "--set-not-null") == 0)
+		log_error("the application wrote NULL into column %s of %s during the run, "
+				  "so --set-not-null %s cannot be applied", col_q, t->qname, col_q);
+	else
+		log_error("the application wrote NULL into column %s of %s during the run, "
+				  "so %s cannot be applied", col_q, t->qname, cc->given_as);
 	if (row)
 		log_detail("The row with key (%s)=%s holds NULL in %s now.", keys.data, row, col_q);
 	log_hint("Fix the application (or the rows) so that it no longer writes NULL there, then run again.");
@@ -217,6 +222,89 @@ replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const Change
 	free(col_q);
 	sb_free(&sql);
 	sb_free(&keys);
+	return true;
+}
+
+/*
+ * One pass of the search for the failing row over rows (a query giving c,
+ * the ctid, and k, the key as text): true when a row fails with sqlstate,
+ * its key and the error in *key and *error.
+ */
+static bool
+probe_rows(Conn *q, const Plan *plan, const char *rows, const char *sqlstate, char **key, char **error)
+{
+	StrBuf		body;
+	char	   *tag;
+	bool		found = false;
+
+	sb_init(&body);
+	sb_appendf(&body,
+			   "\nDECLARE r record; k text;\nBEGIN\n"
+			   "    BEGIN\n"
+			   "        FOR r IN %s LOOP\n"
+			   "            k := r.k;\n"
+			   "            %s;\n"
+			   "        END LOOP;\n"
+			   "    EXCEPTION WHEN SQLSTATE '%s' THEN\n"
+			   "        RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'pgrebuild: row found', DETAIL = k, HINT = SQLERRM;\n"
+			   "    END;\n"
+			   "END\n", rows, plan->probe_insert, sqlstate);
+	tag = plan_dollar_tag(body.data);
+	if (conn_command(q, "BEGIN") &&
+		conn_commandv(q, "SET LOCAL client_min_messages = warning; "
+					  "CREATE TEMPORARY TABLE pgrebuild_probe (LIKE %s INCLUDING CONSTRAINTS) ON COMMIT DROP",
+					  plan->shadow_q) &&
+		!conn_commandv(q, "DO %s%s%s", tag, body.data, tag) && conn_failed_with(q, "P0001") && q->detail)
+	{
+		*key = pgr_strdup(q->detail);
+		*error = pgr_strdup(q->hint ? q->hint : "");
+		found = true;
+	}
+	conn_best_effort(q, "ROLLBACK");
+	free(tag);
+	sb_free(&body);
+	return found;
+}
+
+bool
+replay_report_row(const Conn *failed, Conn *q, const TableDesc *t, const ChangeSet *changes, const Plan *plan)
+{
+	char		sqlstate[6];
+	char	   *key = NULL;
+	char	   *error = NULL;
+	bool		logged = true;
+	StrBuf		keys;
+	const IndexDesc *k;
+
+	if (changes == NULL || changes->npieces == 0 || q == NULL || !conn_ok(q) || t->key_index < 0 ||
+		!(strncmp(failed->sqlstate, "22", 2) == 0 || strcmp(failed->sqlstate, "23514") == 0))
+		return false;
+	memcpy(sqlstate, failed->sqlstate, sizeof(sqlstate));
+	conn_best_effort(q, "ROLLBACK");
+	log_verbose("looking for the row the changes cannot be applied to (%s)", sqlstate);
+	if (!probe_rows(q, plan, plan->probe_rows_logged, sqlstate, &key, &error))
+	{
+		logged = false;
+		if (!probe_rows(q, plan, plan->probe_rows_all, sqlstate, &key, &error))
+			return false;
+	}
+	k = &t->indexes[t->key_index];
+	sb_init(&keys);
+	for (int i = 0; i < k->nkeys; i++)
+	{
+		char	   *d = ident_display(k->key_columns[i]);
+
+		sb_appendf(&keys, "%s%s", i > 0 ? ", " : "", d);
+		free(d);
+	}
+	log_error("the changes of --alter cannot be applied to the row with key (%s)=%s of %s: %s", keys.data, key,
+			  t->qname, error);
+	log_detail(logged ? "The row was written by the application during the run." :
+			   "The row was in the table before the run.");
+	log_hint("Fix the row (or the USING expression or CHECK constraint) and run again.");
+	sb_free(&keys);
+	free(key);
+	free(error);
 	return true;
 }
 

@@ -57,4 +57,17 @@ long long	replay_backlog(Conn *c, const Plan *plan) __attribute__((warn_unused_r
  */
 bool		replay_report_null(const Conn *failed, Conn *q, const TableDesc *t, const ChangeSet *changes);
 
+/*
+ * With --alter, when failed's last error is one a change can raise on a row
+ * (a USING expression or an assignment cast failing: class 22; a new CHECK:
+ * 23514), finds the row on q (outside any failed transaction): one by one,
+ * the rows whose keys are logged (written during the run), then the others,
+ * are copied into a temporary table shaped like the shadow until one fails
+ * with the same error; reports it with its key and returns true.  Otherwise
+ * (or when no row fails any more) reports nothing and returns false.  The
+ * transaction it runs in on q is rolled back.
+ */
+bool		replay_report_row(const Conn *failed, Conn *q, const TableDesc *t, const ChangeSet *changes,
+							  const Plan *plan);
+
 #endif							/* PGR_REPLAY_H */

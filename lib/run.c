@@ -49,6 +49,10 @@ run_free(Run *r)
 	if (r->t)
 		catalog_free_table(r->t);
 	estimate_free(&r->size);
+	if (r->own_changes)
+		changes_free(r->own_changes);
+	free(r->method_note);
+	free(r->own_changes);
 	free(r->plan);
 	free(r->dplan);
 	free(r->deps);
@@ -301,6 +305,8 @@ run_report_failure(Run *r, Conn *failed, const char *what)
 		if (replay_report_null(failed, r->main, r->t, r->changes))
 			return;
 	}
+	if (failed && r->plan && conn_ok(r->main) && replay_report_row(failed, r->main, r->t, r->changes, r->plan))
+		return;
 	if (failed && conn_lost(failed) && !pgr_interrupted && r->recoveries < PGR_MAX_RECOVERIES)
 	{
 		log_warning("%s: lost the connection: %s", what, failed->message ? failed->message : "connection closed");

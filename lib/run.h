@@ -75,7 +75,8 @@ struct Run
 	ConnParams *params;			/* shared by the runs of a command (the password is asked once) */
 	const char *want_schema;	/* as given; NULL: found through the search_path */
 	const char *want_name;
-	const ChangeSet *changes;
+	const ChangeSet *changes;	/* what was asked; from preflight on, own_changes */
+	ChangeSet  *own_changes;	/* this run's copy, with what the server made of --alter */
 	const char *tool_schema;
 
 	/* Its connections (see run_open_workers, run_ensure_guard). */
@@ -96,6 +97,8 @@ struct Run
 	uint64_t	dep_fingerprint;	/* of deps at preflight */
 	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
 	SizeEstimate size;			/* its rows, and the space the rebuild should give back */
+	RunMode		mode;			/* a rebuild, or NOT NULL in place (--method) */
+	char	   *method_note;	/* why this mode, for the intro and --dry-run; NULL when not chosen */
 
 	/* Its state in the database. */
 	long long	lock_key;		/* the table's advisory lock */

@@ -10,6 +10,6 @@
 extern const char sql_pgrebuild[];
 
 /* The format version that sql_pgrebuild installs (its meta.version). */
-#define PGR_SCHEMA_VERSION 1
+#define PGR_SCHEMA_VERSION 2
 
 #endif							/* PGR_SQLSRC_H */

@@ -93,19 +93,24 @@ plan_revokes(Conn *c, const TableDesc *t, const Plan *plan, StmtList *out)
 static bool
 privileges_match(Conn *c, unsigned int old_oid, const char *new_qname, bool *same)
 {
+	/* columns of the old table that --alter dropped are not in the new one: their grants went with them */
 	static const char *const acl_set =
 		"SELECT a.grantee, a.privilege_type, a.is_grantable, NULL::name AS col "
 		"FROM pg_catalog.pg_class c, pg_catalog.aclexplode(coalesce(c.relacl, "
 		"  pg_catalog.acldefault('r', c.relowner))) a WHERE c.oid = %s "
 		"UNION ALL SELECT a.grantee, a.privilege_type, a.is_grantable, att.attname "
 		"FROM pg_catalog.pg_attribute att, pg_catalog.aclexplode(att.attacl) a "
-		"WHERE att.attrelid = %s AND att.attnum > 0 AND NOT att.attisdropped";
+		"WHERE att.attrelid = %s AND att.attnum > 0 AND NOT att.attisdropped "
+		"AND att.attname IN (SELECT n.attname FROM pg_catalog.pg_attribute n "
+		"  WHERE n.attrelid = pg_catalog.to_regclass(%%text) AND NOT n.attisdropped)";
 	char	   *old_set = pgr_psprintf(acl_set, "%oid", "%oid");
 	char	   *new_set = pgr_psprintf(acl_set, "pg_catalog.to_regclass(%text)", "pg_catalog.to_regclass(%text)");
 	char	   *spec = pgr_psprintf("SELECT NOT EXISTS ((%s) EXCEPT ALL (%s)) AND NOT EXISTS ((%s) EXCEPT ALL (%s))",
 									old_set, new_set, new_set, old_set);
-	PGresult   *res = conn_queryf(c, spec, old_oid, old_oid, new_qname, new_qname,
-								  new_qname, new_qname, old_oid, old_oid);
+	PGresult   *res = conn_queryf(c, spec, old_oid, old_oid, new_qname,	/* old */
+								  new_qname, new_qname, new_qname,	/* new */
+								  new_qname, new_qname, new_qname,	/* new */
+								  old_oid, old_oid, new_qname);	/* old */
 
 	free(old_set);
 	free(new_set);
@@ -336,6 +341,14 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 			if (replay_report_null(c, c, t, s->changes))
 				return ATTEMPT_FAILED;
 		}
+		if (strncmp(c->sqlstate, "22", 2) == 0 || conn_failed_with(c, "23514"))
+		{
+			Conn		copy = *c;	/* the error, kept while c looks for the row */
+
+			conn_best_effort(c, "ROLLBACK");
+			if (replay_report_row(&copy, c, t, s->changes, plan))
+				return ATTEMPT_FAILED;
+		}
 		return fail_attempt(c, "could not apply the last changes at the swap", true);
 	}
 	out->final_entries = n;
@@ -442,7 +455,8 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 	if (n >= 0)
 		return true;
 	/* a NULL the application wrote in a --set-not-null column: say which */
-	if (conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes))
+	if ((conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes)) ||
+		replay_report_row(work, work, t, s->changes, plan))
 	{
 		conn_best_effort(c, "ROLLBACK");
 		return false;

@@ -76,6 +76,8 @@ is($rc, 0, '--set-not-null note: exit 0');
 is($err, '', '--set-not-null note: nothing on stderr');
 like($out, qr/^  changes: NOT NULL on "note"$/m,
 	'--set-not-null note: the intro names the change');
+like($out, qr/^  method: rebuild \(--method=auto: NOT NULL is the only change, and a rebuild would reclaim about /m,
+	'--set-not-null note: a bloated table is rebuilt, and the output says why');
 is(attnotnull('contacts', 'note'), 't', 'note is NOT NULL now');
 is(attnotnull('contacts', 'email'), 'f', 'email still allows NULL');
 is(table_md5($node, 'contacts'), $md5, 'same rows');
@@ -194,7 +196,7 @@ for my $case (
 	my $victim = $node->safe_psql('postgres',
 		'SELECT id FROM contacts ORDER BY id DESC LIMIT 1');
 	my $h = start_rebuild($node, { env => { "PGR_TEST_SLEEP_$point" => 2000 } },
-		'-t', 'contacts', '--set-not-null', 'note');
+		'-t', 'contacts', '--set-not-null', 'note', '--method', 'rebuild');
 	ok(hold_run($h, $point), "NULL during $phase: the run is held at $point");
 	ok(wait_for_run_phase($node, $phase, handle => $h),
 		"NULL during $phase: ... in the $phase phase");

@@ -206,7 +206,7 @@ $run = rebuild_under_load(
 	'set-not-null', \%moves2,
 	[ [ copy => 'COPY_CHUNK' ], [ replay => 'REPLAY_BATCH' ], [ swap => 'BEFORE_SWAP' ] ],
 	{ PGR_TEST_COPY_CHUNK_BLOCKS => 8 },
-	'--set-not-null', 'note', '-j', '2');
+	'--set-not-null', 'note', '--method', 'rebuild', '-j', '2');
 is($run->{rc}, 0, 'set-not-null: rebuilt under load, exit 0');
 is($run->{err}, '', 'set-not-null: nothing on stderr');
 check_ledger($node, $run->{load},

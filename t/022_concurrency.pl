@@ -244,7 +244,7 @@ for my $case (
 	my ($label, $point, $key) = @$case;
 	my $oid = table_oid($node, 'nn');
 	my $h = start_rebuild($node, { env => pause_env($point => 2000) },
-		'-t', 'nn', '--set-not-null', 'c');
+		'-t', 'nn', '--set-not-null', 'c', '--method', 'rebuild');
 	ok(hold_run($h, $point), "$label: the run is held at $point");
 	$node->safe_psql('postgres', "UPDATE nn SET c = NULL WHERE id = $key");
 	my $md5 = table_md5($node, 'nn');

@@ -132,7 +132,7 @@ my $session = $node->background_psql('postgres');
 my $first_note = $session->query_safe('SELECT shop.first_note()');
 like($first_note, qr/^n\d+$/, 'old session: the function works before');
 
-my ($rc, $out, $err) = run_rebuild($node, '-t', 'shop.orders', '--set-not-null', 'note');
+my ($rc, $out, $err) = run_rebuild($node, '-t', 'shop.orders', '--set-not-null', 'note', '--method', 'rebuild');
 is($rc, 0, 'the table with every kind of dependent is rebuilt') or diag($err);
 like($out, qr/ACCESS EXCLUSIVE held \d+ ms/, 'the swap reports its lock time');
 

@@ -1,4 +1,4 @@
--- pg_rebuild: the objects it keeps in its own schema (format version 1).
+-- pg_rebuild: the objects it keeps in its own schema (format version 2).
 --
 -- pg_rebuild embeds this file and runs it once per database, in one
 -- transaction, after creating the schema; @schema@ stands for the schema's
@@ -30,12 +30,14 @@ CREATE TABLE IF NOT EXISTS @schema@.runs (
 
 -- Every object a run creates, recorded in the same transaction that creates
 -- it, so a killed run leaves nothing unrecorded.  kind is one of: trigger
--- (on table_schema.table_name), function, log, shadow, old, and validate (a
+-- (on table_schema.table_name), function, log, shadow, old, validate (a
 -- foreign key named object_name on table_schema.table_name, re-added NOT
--- VALID by the swap, still to be validated).
+-- VALID by the swap, still to be validated), and check (a CHECK (c IS NOT
+-- NULL) constraint named object_name on table_schema.table_name, added by
+-- --method=in-place, to be dropped).
 CREATE TABLE IF NOT EXISTS @schema@.run_objects (
     run_id       bigint NOT NULL REFERENCES @schema@.runs ON DELETE CASCADE,
-    kind         text NOT NULL CHECK (kind IN ('trigger', 'function', 'log', 'shadow', 'old', 'validate')),
+    kind         text NOT NULL CHECK (kind IN ('trigger', 'check', 'function', 'log', 'shadow', 'old', 'validate')),
     schema_name  text NOT NULL,
     object_name  text NOT NULL,
     table_schema text,
@@ -93,4 +95,4 @@ REVOKE ALL ON FUNCTION @schema@.run_alive(bigint) FROM PUBLIC;
 -- it reads only pg_locks and pg_database, which everyone may read.
 
 INSERT INTO @schema@.meta (version)
-SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM @schema@.meta);
+SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM @schema@.meta);

@@ -62,6 +62,7 @@ main(int argc, char **argv)
 				return 2;
 			}
 			changes_init(&cs);
+			cs.method = METHOD_REBUILD;	/* this helper proves runs of whole rebuilds */
 			for (int k = 0; k < nnn; k++)
 				if (strncmp(nn[k], argv[i], tlen) == 0 && nn[k][tlen] == '.' &&
 					!changes_add_not_null(&cs, nn[k] + tlen + 1, &err))

@@ -673,9 +673,10 @@ sub table_md5
 Bloats a table the way an application does: deletes a random C<delete>
 fraction of its rows (default 0.75; spread over the whole heap, so VACUUM
 cannot truncate it), then runs C<update_passes> (default 0) full-table
-updates that rewrite every remaining row without changing it, then a plain
-VACUUM (unless C<vacuum> => 0) so that the dead space is free but still part
-of the heap.  Returns the heap size in bytes.
+updates that rewrite every remaining row without changing it, then a
+VACUUM (ANALYZE) as autovacuum would leave it (unless C<vacuum> => 0), so
+that the dead space is free but still part of the heap and the statistics
+that the space estimate reads are there.  Returns the heap size in bytes.
 
 =cut
 
@@ -704,7 +705,7 @@ sub bloat_table
 		$node->safe_psql($dbname, "UPDATE $table SET $col = $col")
 		  for 1 .. $passes;
 	}
-	$node->safe_psql($dbname, "VACUUM $table")
+	$node->safe_psql($dbname, "VACUUM (ANALYZE) $table")
 	  unless defined $opts{vacuum} && !$opts{vacuum};
 	return heap_size($node, $table, dbname => $dbname);
 }

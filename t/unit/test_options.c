@@ -129,5 +129,18 @@ main(void)
 		ok(options_parse_seconds("0", &d) && d == 0, "zero seconds allowed");
 		ok(!options_parse_seconds("inf", &d), "infinity refused");
 	}
+	ok(parse(ARGC("-t", "t", "--alter", "ALTER COLUMN id TYPE bigint", "--alter=DROP COLUMN x", "--method", "in-place"),
+			 ARGV("-t", "t", "--alter", "ALTER COLUMN id TYPE bigint", "--alter=DROP COLUMN x", "--method", "in-place"),
+			 &o, &err) == OPTIONS_OK, "--alter twice and --method");
+	is_int((long long) o.alter.n, 2, "both --alter kept, in order");
+	is_str(o.alter.items[1], "DROP COLUMN x", "as given");
+	is_str(o.method, "in-place", "--method");
+	options_free(&o);
+	EXPECT_USAGE("--method is given twice", "-t", "t", "--method", "auto", "--method", "rebuild");
+	EXPECT_USAGE("expected auto, rebuild or in-place", "-t", "t", "--method", "fast");
+	EXPECT_USAGE("--alter needs ALTER TABLE subcommands", "-t", "t", "--alter", "  ");
+	EXPECT_USAGE("cannot store the rows in a new order", "-t", "t", "--method", "in-place", "-o", "id");
+	EXPECT_USAGE("--cleanup cannot be combined with --set-not-null, --alter", "--cleanup", "--alter", "DROP COLUMN x");
+
 	return done_testing();
 }

@@ -217,7 +217,9 @@ main(void)
 	ok(list_has(&p.install, "NOT (NEW.\"id\" OPERATOR(pg_catalog.=) OLD.\"id\")"),
 	   "a key change logs the new key too, with the index's own operator");
 	ok(strstr(p.replay_delete, "s.\"id\" OPERATOR(pg_catalog.=) l.\"id\"") != NULL, "replay matches keys by operator");
-	ok(strstr(p.replay_insert, "FROM ONLY \"Sales\".\"Orders\" o") != NULL, "replay re-reads the table");
+	ok(strstr(p.replay_insert, "FROM ONLY \"Sales\".\"Orders\" AS \"Orders\"") != NULL,
+	   "replay re-reads the table, under its own name");
+	ok(p.replay_key_check == NULL, "no key check when the key keeps its type");
 
 	{
 		int old_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"Orders\" RENAME TO \"pgrebuild_old_16390\"");
@@ -285,15 +287,38 @@ main(void)
 		ok(strstr(p.shadow.items[0].sql, "\"total\" bigint DEFAULT 0") != NULL, "the new type in the shadow");
 		ok(strstr(p.shadow.items[0].sql, "Note") == NULL, "the dropped column is not in the shadow");
 		ok(!list_has(&p.shadow, "Note"), "nor its column settings");
-		ok(strstr(p.copy_sql, "(\"id\", \"total\") SELECT \"id\", (round(total)::bigint) FROM") != NULL,
-		   "the copy writes the kept columns from their source expressions (%s)", p.copy_sql);
-		ok(strstr(p.replay_insert, "SELECT o.\"id\", (round(total)::bigint) FROM ONLY") != NULL,
+		ok(strstr(p.copy_sql, "(\"id\", \"total\") SELECT \"id\", (round(total)::bigint\n) FROM") != NULL,
+		   "the copy writes the kept columns from their source expressions, a newline closing a "
+		   "trailing comment (%s)", p.copy_sql);
+		ok(strstr(p.replay_insert, "SELECT \"Orders\".\"id\", (round(total)::bigint\n) FROM ONLY") != NULL,
 		   "the replay too (%s)", p.replay_insert);
 		plan_free(&p);
 		free(c2.columns[0].using_expr);
 		c2.columns[0].using_expr = NULL;
 		ok(plan_build(&in2, &p, &err), "plan with a type change without USING");
-		ok(strstr(p.copy_sql, "SELECT \"id\", \"total\"::bigint FROM") != NULL, "the column cast (%s)", p.copy_sql);
+		ok(strstr(p.copy_sql, "SELECT \"id\", \"total\" FROM") != NULL,
+		   "no cast: INSERT's assignment cast, as ALTER COLUMN TYPE without USING (%s)", p.copy_sql);
+		plan_free(&p);
+
+		/* the key changes type: the log keeps the old type */
+		free(c2.columns[1].column);
+		c2.columns[1].column = s("id");
+		c2.columns[1].drop = false;
+		c2.columns[1].new_type = s("numeric");
+		ok(plan_build(&in2, &p, &err), "plan with a key type change");
+		ok(strstr(p.replay_delete, "s.\"id\" OPERATOR(pg_catalog.=) (l.\"id\")::numeric") != NULL,
+		   "the replay matches the shadow's key with the logged key cast to the new type (%s)", p.replay_delete);
+		ok(strstr(p.replay_insert, "\"Orders\".\"id\" OPERATOR(pg_catalog.=) pgrebuild_log.\"id\"") != NULL,
+		   "and reads the table with the old type (%s)", p.replay_insert);
+		ok(p.replay_key_check && strstr(p.replay_key_check, "(SELECT NULL::bigint AS \"id\") l WHERE") != NULL,
+		   "the key's match is planned at preflight (%s)", p.replay_key_check ? p.replay_key_check : "none");
+		ok(list_has(&p.install, "\"id\" bigint NOT NULL"), "the log keeps the old type");
+		plan_free(&p);
+		c2.columns[1].using_expr = s("id * 10");
+		ok(plan_build(&in2, &p, &err), "plan with a key type change by USING");
+		ok(strstr(p.replay_delete, "s.\"id\" OPERATOR(pg_catalog.=) (SELECT (id * 10\n) FROM (SELECT l.\"id\") AS "
+				  "\"Orders\" (\"id\"))") != NULL,
+		   "the USING expression converts the logged key, under the table's name (%s)", p.replay_delete);
 		plan_free(&p);
 		changes_free(&c2);
 	}
