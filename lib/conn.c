@@ -301,15 +301,14 @@ connect_once(ConnParams *p)
  * database, role, pg_hba.conf) will refuse again.
  */
 static bool
-worth_retrying(ConnParams *p)
+worth_retrying(ConnParams *p, PGPing *ping)
 {
 	const char *keys[12];
 	const char *vals[12];
-	PGPing		ping;
 
 	connect_keywords(p, keys, vals);
-	ping = PQpingParams(keys, vals, 1);
-	return ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT;
+	*ping = PQpingParams(keys, vals, 1);
+	return *ping == PQPING_NO_RESPONSE || *ping == PQPING_REJECT;
 }
 
 /* The connection's error message on one line (libpq's may span several). */
@@ -391,6 +390,7 @@ conn_open(ConnParams *params, const char *label)
 		char	   *m;
 		double		left;
 		double		wait;
+		PGPing		ping = PQPING_OK;
 
 		pg = connect_once(params);
 		if (PQstatus(pg) == CONNECTION_OK)
@@ -410,7 +410,9 @@ conn_open(ConnParams *params, const char *label)
 		m = trimmed_error(pg);
 		PQfinish(pg);
 		left = params->retry_timeout_s - (pgr_now() - start);
-		if (left > 0 && !pgr_interrupted && worth_retrying(params))
+		if (!worth_retrying(params, &ping) || pgr_interrupted)
+			left = 0;
+		if (left > 0)
 		{
 			wait = backoff_clamp(backoff_next(&b), left * 1000.0);
 			log_warning("could not connect to the database (%s): retrying in %.1f s (%.0f s left of --retry-timeout)",
@@ -421,6 +423,16 @@ conn_open(ConnParams *params, const char *label)
 		}
 		log_error("could not connect to the database: %s", m);
 		free(m);
+		if (ping == PQPING_REJECT)
+		{
+			/* the server is there, and says it cannot take connections now */
+			log_detail("The server is running but does not accept connections: it is starting up, recovering "
+					   "from a crash, shutting down, or a standby without hot_standby. Nothing was changed by "
+					   "this connection attempt.");
+			log_hint("Run again once the server accepts connections (its log says when recovery ends); "
+					 "--retry-timeout (%.0f s) is how long pg_rebuild keeps trying.", params->retry_timeout_s);
+			return NULL;
+		}
 		log_detail("Nothing was changed by this connection attempt.");
 		log_hint("Check -d/-h/-p/-U, the PG* environment variables and ~/.pgpass; "
 				 "the server must accept connections from this host.");
@@ -1720,12 +1732,15 @@ pgr_test_pause(const char *point)
 	}			seen[32];
 	char		name[128];
 	const char *v;
+	const char *wait_for;
 	const char *times;
 	int			k;
 
+	snprintf(name, sizeof(name), "PGR_TEST_WAIT_%s", point);
+	wait_for = getenv(name);
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s", point);
 	v = getenv(name);
-	if (v == NULL || *v == '\0')
+	if ((v == NULL || *v == '\0') && (wait_for == NULL || *wait_for == '\0'))
 		return;
 	/* PGR_TEST_SLEEP_<POINT>_TIMES=n: only the first n times */
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s_TIMES", point);
@@ -1743,6 +1758,13 @@ pgr_test_pause(const char *point)
 	/* a marker the tests wait for before they strike */
 	fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
 	fflush(stderr);
+	if (wait_for && *wait_for)
+	{
+		/* PGR_TEST_WAIT_<POINT>=file: until the test creates the file (an event, not a time) */
+		while (access(wait_for, F_OK) != 0 && !pgr_interrupted)
+			pgr_sleep_ms(20);
+		return;
+	}
 	pgr_sleep_ms(atof(v));
 }
 

@@ -259,7 +259,9 @@ bool		conn_pool_run(Conn **conns, int nconns, char *const *tasks, int ntasks,
  * Test-only: when the environment variable PGR_TEST_SLEEP_<POINT> holds a
  * number of milliseconds, sleeps that long at the named point.  Lets tests
  * make a phase last long enough for concurrent writes to overlap it.  With
- * PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.
+ * PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.  With
+ * PGR_TEST_WAIT_<POINT>=FILE it waits instead until FILE exists, so that a
+ * test acts on the paused run and then lets it go on (no time window).
  */
 void		pgr_test_pause(const char *point);
 

@@ -17,7 +17,8 @@ enum
 	OPT_JSON,
 	OPT_RETRY_TIMEOUT,
 	OPT_KILL_BLOCKERS,
-	OPT_CATCHUP_TIMEOUT
+	OPT_CATCHUP_TIMEOUT,
+	OPT_MAX_LOCK_TIME
 };
 
 static const struct option long_options[] = {
@@ -34,6 +35,7 @@ static const struct option long_options[] = {
 	{"retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT},
 	{"kill-blockers", no_argument, NULL, OPT_KILL_BLOCKERS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
+	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -91,6 +93,7 @@ options_init(RebuildOptions *o)
 	o->verbosity = LOG_NORMAL;
 	o->retry_timeout_s = PGR_DEFAULT_RETRY_TIMEOUT_S;
 	o->catchup_timeout_s = PGR_DEFAULT_CATCHUP_TIMEOUT_S;
+	o->max_lock_ms = PGR_DEFAULT_MAX_LOCK_MS;
 	o->prompt = PROMPT_DEFAULT;
 }
 
@@ -190,6 +193,16 @@ apply_option(RebuildOptions *o, int c, const char *arg, bool *quiet_seen, bool *
 				return false;
 			}
 			return true;
+		case OPT_MAX_LOCK_TIME:
+			if (!options_parse_int(arg, 1, 600000, &n))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-lock-time: expected milliseconds from 1 to 600000",
+									arg);
+				return false;
+			}
+			o->max_lock_ms = (int) n;
+			o->max_lock_given = true;
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -269,10 +282,10 @@ validate(RebuildOptions *o, bool quiet_seen, bool verbose_seen, char **err)
 	}
 	if (o->cleanup || o->status)
 	{
-		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers)
+		if (o->set_not_null.n > 0 || o->order_by_arg || o->kill_blockers || o->max_lock_given)
 		{
-			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by or --kill-blockers",
-								o->cleanup ? "--cleanup" : "--status");
+			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --order-by, --kill-blockers or "
+								"--max-lock-time", o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)

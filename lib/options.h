@@ -40,6 +40,8 @@ typedef struct RebuildOptions
 	double		retry_timeout_s;	/* total time to retry lost connections */
 	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
 	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
+	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	bool		max_lock_given;
 
 	/* output */
 	bool		echo;
@@ -61,6 +63,7 @@ typedef struct RebuildOptions
 #define PGR_MAX_JOBS				64
 #define PGR_DEFAULT_RETRY_TIMEOUT_S 60.0
 #define PGR_DEFAULT_CATCHUP_TIMEOUT_S 600.0
+#define PGR_DEFAULT_MAX_LOCK_MS		200
 
 typedef enum OptionsResult
 {

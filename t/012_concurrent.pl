@@ -16,8 +16,8 @@ create_ledger_tables($node,
 	columns => q{note text DEFAULT 'n'});
 bloat_table($node, 'accounts', delete => 0.5);
 
-# A first rebuild without load creates the tool's schema, so that the
-# monitor below can read pgrebuild.runs from the start.
+# A first rebuild without load creates the role's state schema, so that the
+# monitor below can read its runs table from the start.
 my ($rc, $out, $err) = run_rebuild($node, '-q', '-t', 'accounts');
 is($rc, 0, 'a rebuild without load works');
 bloat_table($node, 'accounts', delete => 0.3);
@@ -75,13 +75,14 @@ sub rebuild_under_load
 	my $load = start_ledger_load($node, table => 'accounts', clients => 4, rate => 200);
 	my $mon = $node->background_psql('postgres');
 	my $h = start_rebuild($node, { env => $env }, '-t', 'accounts', @args);
+	my $state = state_schema($node);
 	my (%first, %last, %since, @seen);
 	my %moved;
 	while (rebuild_running($h))
 	{
 		my ($phase, $n) = split /\|/,
 		  $mon->query_safe(
-			q{SELECT coalesce((SELECT min(phase) FROM pgrebuild.runs), 'none'), (SELECT count(*) FROM ledger)}
+			qq{SELECT coalesce((SELECT min(phase) FROM "$state".runs), 'none'), (SELECT count(*) FROM ledger)}
 		  );
 		if (!exists $first{$phase})
 		{
@@ -182,11 +183,13 @@ writes_in($run, $_, 'plain') for qw(copy replay swap swapped);
 my ($replayed) = $run->{out} =~ /^phase replay .*?([\d,]+) changes applied$/m;
 $replayed =~ s/,//g if defined $replayed;
 cmp_ok($replayed // 0, '>', 0, 'plain: the replay applied changes');
-my ($under_lock) =
-  $run->{out} =~ /^phase swap .*ACCESS EXCLUSIVE held \d+ ms, \d+ attempts?, ([\d,]+) changes applied under the lock$/m;
+my ($under_lock, $budget) =
+  $run->{out} =~ /^phase swap .*ACCESS EXCLUSIVE held \d+ ms, \d+ attempts?, ([\d,]+) changes applied under the lock \(at most (\d+) for --max-lock-time \d+ ms\)$/m;
 $under_lock =~ s/,//g if defined $under_lock;
 cmp_ok($under_lock // 0, '>', 0,
 	'plain: the swap applied the last changes under the lock');
+cmp_ok($under_lock // 0, '<=', $budget // -1,
+	'plain: no more than --max-lock-time allows at the measured rate');
 check_moves($run, \%moves1, 'plain');
 isnt($node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid}),
 	$oid, 'plain: the table is a new relation');

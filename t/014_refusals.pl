@@ -426,7 +426,7 @@ $node->safe_psql(
 $md5 = table_md5($node, 'busy');
 my $first = start_rebuild($node, { env => { PGR_TEST_SLEEP_COPY_START => 2000 } }, '-t', 'busy');
 ok(wait_for_run_phase($node, 'copy', handle => $first), 'a first run is copying');
-my $first_pid = $node->safe_psql('postgres', q{SELECT pid FROM pgrebuild.runs});
+my $first_pid = $node->safe_psql('postgres', 'SELECT backend_pid FROM "' . state_schema($node) . '".runs');
 ($rc, $out, $err) = run_rebuild($node, '-t', 'busy');
 is($rc, 1, 'another run active: exit 1');
 like($err, qr/^pg_rebuild: error: another pg_rebuild run is active on "public"\."busy"$/m,

@@ -94,6 +94,7 @@ sub crash_case
 		'-t', 'target', '-T', '120');
 	ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
 		"$label: the run reached $point under the load");
+	my $tool_pid = $h->{harness}{KIDS}[0]{PID};
 
 	my $blocker;
 	if ($st->{blocker})
@@ -183,8 +184,14 @@ sub crash_case
 		is($trc, 3, "$label: --status (text) exits 3");
 		like(
 			$tout,
-			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pid \d+\): run pg_rebuild --cleanup -t '"public"\."target"'$/m,
+			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pg_rebuild pid \d+ on host \S+, server pid \d+, role \S+\): run pg_rebuild --cleanup -t '"public"\."target"'$/m,
 			"$label: --status says DEAD, the phase and the command to run");
+		if ($variant eq 'kill')
+		{
+			like($tout, qr/DEAD \(was pg_rebuild pid $tool_pid on host /,
+				"$label: --status names the killed pg_rebuild's own pid as \"was pid\"");
+			is($run->{client_pid}, $tool_pid, "$label: --status --json has the client's pid");
+		}
 
 		if ($st->{swapped})
 		{

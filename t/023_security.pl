@@ -132,39 +132,39 @@ my $h = start_rebuild($node, { env => pause_env(REPLAY_BATCH => 2000) },
 	'-d', $conn, '-v', '-t', 'shop.orders');
 ok(wait_for_output($h, qr/pausing at REPLAY_BATCH/), 'the owner\'s run is under way');
 my ($ok, $werr) = app_change('during');
-ok($ok, 'app writes to the table during the run (no rights on schema pgrebuild needed)')
+ok($ok, "app writes to the table during the run (no rights on the owner's state schema needed)")
   or diag $werr;
 
-my $log = "pgrebuild.log_$oid";
+my $state = state_schema($node, 'owner');
+my $log = "$state.log_$oid";
 my $shadow = "shop.pgrebuild_new_$oid";
 ok(relation_exists($node, $log), "the run's log table $log exists");
 my $privs = 'SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER';
 for my $who ('app', 'public')
 {
-	for my $rel ('pgrebuild.runs', 'pgrebuild.run_objects', 'pgrebuild.meta', $log, $shadow)
+	for my $rel ("$state.runs", "$state.run_objects", "$state.meta", $log, $shadow)
 	{
 		is( $node->safe_psql('postgres',
 				"SELECT has_table_privilege('$who', '$rel', '$privs')"),
 			'f', "$who has no privilege on $rel");
 	}
 	is( $node->safe_psql('postgres',
-			"SELECT has_schema_privilege('$who', 'pgrebuild', 'USAGE') OR has_schema_privilege('$who', 'pgrebuild', 'CREATE')"),
-		'f', "$who has no privilege on schema pgrebuild");
+			"SELECT has_schema_privilege('$who', '$state', 'USAGE') OR has_schema_privilege('$who', '$state', 'CREATE')"),
+		'f', "$who has no privilege on schema $state");
 	is( $node->safe_psql('postgres',
-			"SELECT has_function_privilege('$who', 'pgrebuild.capture_$oid()', 'EXECUTE')"),
+			"SELECT has_function_privilege('$who', '$state.capture_$oid()', 'EXECUTE')"),
 		'f', "$who may not execute the capture function");
-	is( $node->safe_psql('postgres',
-			"SELECT has_function_privilege('$who', 'pgrebuild.run_alive(bigint)', 'EXECUTE')"),
-		'f', "$who may not execute run_alive");
 }
 is( $node->safe_psql('postgres',
 		qq{SELECT prosecdef AND proconfig::text LIKE '%search_path=pg_catalog, pg_temp%'
-		   FROM pg_proc WHERE oid = 'pgrebuild.capture_$oid()'::regprocedure}),
+		   FROM pg_proc WHERE oid = '$state.capture_$oid()'::regprocedure}),
 	't', 'the capture function is SECURITY DEFINER with a safe search_path');
 is( $node->safe_psql('postgres',
 		qq{SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-		   aclexplode(c.relacl) a WHERE n.nspname = 'pgrebuild' AND a.grantee = 0}),
-	0, 'nothing in schema pgrebuild is granted to PUBLIC');
+		   aclexplode(c.relacl) a WHERE n.nspname = '$state' AND a.grantee = 0}),
+	0, "nothing in schema $state is granted to PUBLIC");
+is( $node->safe_psql('postgres', "SELECT pg_get_userbyid(nspowner) FROM pg_namespace WHERE nspname = '$state'"),
+	'owner', "the state schema $state belongs to the table's owner");
 
 my ($rc, $out, $err) = finish_rebuild($h);
 is($rc, 0, 'the owner (not a superuser) rebuilt the table');
