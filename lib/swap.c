@@ -472,12 +472,16 @@ report_replay_failure(Conn *work, Conn *c, const TableDesc *t, const SwapSetting
 	conn_best_effort(c, "ROLLBACK");
 }
 
+/* A batch this small is what a steady load leaves between two batches. */
+#define SWAP_SMALL_BATCH 50
+
 /*
- * Replays batches on work, outside the lock, until what is left fits the
- * lock's budget (at least one batch: what arrived meanwhile).  A backlog
- * that stays above the budget, without shrinking, for --catchup-timeout
- * stops the run.  Adds the time spent to *spent.  On failure reports it
- * and rolls back the holder c.
+ * Replays batches on work, outside the lock: at least one (what arrived
+ * meanwhile), then more while they keep finding much (a few rounds: at a
+ * steady write rate they stop shrinking), and in any case until what is
+ * left fits the lock's budget.  A backlog that stays above the budget,
+ * without shrinking, for --catchup-timeout stops the run.  Adds the time
+ * spent to *spent.  On failure reports it and rolls back the holder c.
  */
 static bool
 replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
@@ -488,12 +492,13 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 	long long	best = -1;
 	bool		said = false;
 
-	for (;;)
+	for (int round = 1;; round++)
 	{
+		long long	n = replay_batch_timed(work, plan, REPLAY_BATCH_DEFAULT, s->rate);
 		long long	waiting;
 		long long	backlog;
 
-		if (replay_batch_timed(work, plan, REPLAY_BATCH_DEFAULT, s->rate) < 0)
+		if (n < 0)
 		{
 			report_replay_failure(work, c, t, s, when);
 			return false;
@@ -505,8 +510,10 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 			report_replay_failure(work, c, t, s, when);
 			return false;
 		}
-		if (waiting <= budget)
+		if (waiting <= budget && (n <= SWAP_SMALL_BATCH || round >= 4))
 			break;
+		if (waiting <= budget)
+			continue;			/* fits, but another batch leaves less for the lock */
 		backlog = replay_backlog(work, plan);
 		if (!said)
 		{
