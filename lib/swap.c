@@ -479,14 +479,17 @@ report_replay_failure(Conn *work, Conn *c, const TableDesc *t, const SwapSetting
  * Replays batches on work, outside the lock: at least one (what arrived
  * meanwhile), then more while they keep finding much (a few rounds: at a
  * steady write rate they stop shrinking), and in any case until what is
- * left fits the lock's budget.  A backlog that stays above the budget,
- * without shrinking, for --catchup-timeout stops the run.  Adds the time
- * spent to *spent.  On failure reports it and rolls back the holder c.
+ * left fits the lock's budget (*budget_out: --max-lock-time at the rate
+ * measured so far, which these batches measure too).  A backlog that stays
+ * above the budget, without shrinking, for --catchup-timeout stops the
+ * run.  Adds the time spent to *spent.  On failure reports it and rolls
+ * back the holder c.
  */
 static bool
 replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
-				   const char *when, long long budget, double *spent)
+				   const char *when, long long *budget_out, double *spent)
 {
+	long long	budget = replay_lock_budget(s->rate, s->max_lock_ms);
 	double		t0 = pgr_now();
 	double		best_at = t0;
 	long long	best = -1;
@@ -504,6 +507,9 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 			return false;
 		}
 		pgr_test_pause("SWAP_CATCHUP");
+		/* the rate is measured as it goes: the budget follows it */
+		budget = replay_lock_budget(s->rate, s->max_lock_ms);
+		*budget_out = budget;
 		waiting = replay_backlog_upto(work, plan, budget);
 		if (waiting < 0)
 		{
@@ -613,8 +619,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		/* what arrived during the read: applied now, not under the lock */
-		out->budget_entries = replay_lock_budget(s->rate, s->max_lock_ms);
-		if (!replay_before_lock(work, c, t, plan, s, "before the swap lock", out->budget_entries, &caught_up))
+		if (!replay_before_lock(work, c, t, plan, s, "before the swap lock", &out->budget_entries, &caught_up))
 		{
 			conn_record_free(c, rec);
 			swap_read_free(&pre);
@@ -697,8 +702,8 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		/* keep the backlog small while waiting */
-		if (!replay_before_lock(work, c, t, plan, s, "while waiting for the swap lock",
-								replay_lock_budget(s->rate, s->max_lock_ms), &caught_up))
+		if (!replay_before_lock(work, c, t, plan, s, "while waiting for the swap lock", &out->budget_entries,
+								&caught_up))
 			return false;
 		{
 			double		wait = backoff_next(&b);

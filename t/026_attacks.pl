@@ -285,5 +285,37 @@ is(table_md5($node, 'public.precious'), $md5, 'precious still holds every row');
 is(app_is_superuser(), 'f', 'app is still not a superuser');
 is(evil_calls(), 0, 'nothing of app\'s ran');
 
+# ------------------------------------------------------------------------
+# Default privileges by which owner's new tables are granted to app (a common setup): what pg_rebuild
+# creates in owner's state schema is granted to nobody all the same, and owner's runs go on.
+# ------------------------------------------------------------------------
+$node->safe_psql(
+	'postgres', qq{
+	DROP SCHEMA pgrebuild CASCADE;
+	DROP SCHEMA "$owner_state" CASCADE;
+	ALTER DEFAULT PRIVILEGES FOR ROLE owner GRANT SELECT, INSERT, UPDATE, DELETE, TRIGGER ON TABLES TO app;
+	ALTER DEFAULT PRIVILEGES FOR ROLE owner GRANT ALL ON SEQUENCES TO app;
+});
+my ($env, $files) = hold_env($node, 'REPLAY_BATCH');
+my $h = start_rebuild($node, { env => $env }, '-U', 'owner', '-t', 'public.orders');
+ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at REPLAY_BATCH$/m), 'a run of owner under those default privileges');
+my $orders = table_oid($node, 'public.orders');
+is( $node->safe_psql(
+		'postgres', qq{
+		SELECT string_agg(c.relname, ',' ORDER BY c.relname) FROM pg_class c
+		WHERE c.relnamespace = '"$owner_state"'::regnamespace
+		  AND (has_table_privilege('app', c.oid, 'INSERT') OR has_table_privilege('app', c.oid, 'UPDATE')
+		       OR has_table_privilege('app', c.oid, 'TRIGGER')
+		       OR (c.relkind = 'S' AND has_sequence_privilege('app', c.oid, 'UPDATE')))}),
+	'', 'app may write nothing in owner\'s state schema: runs, run_objects, meta, the log table and their sequences');
+ok(relation_exists($node, "$owner_state.log_$orders"), '... the log table included');
+release_hold($files->{REPLAY_BATCH});
+($rc, $out, $err) = finish_rebuild($h);
+is($rc, 0, 'the run finishes');
+($rc, $out, $err) = run_rebuild($node, '-U', 'owner', '-t', 'public.orders');
+is($rc, 0, 'and the next one trusts the state schema');
+($rc, $out, $err) = run_rebuild($node, '--status');
+is($err, '', 'the administrator\'s --status trusts it too');
+
 $node->stop;
 done_testing();
