@@ -365,6 +365,7 @@ conn_open(ConnParams *params, const char *label)
 
 	double		start = pgr_now();
 	Backoff		b;
+	bool		tried_since_ready = false;
 
 	backoff_init(&b, 250, 10000, (uint64_t) (start * 1e6) ^ (uint64_t) getpid());
 	{
@@ -411,7 +412,22 @@ conn_open(ConnParams *params, const char *label)
 		PQfinish(pg);
 		left = params->retry_timeout_s - (pgr_now() - start);
 		if (!worth_retrying(params, &ping) || pgr_interrupted)
+		{
+			/*
+			 * The server accepts connections now: either it refuses ours
+			 * (authentication, no such database), or it became ready just
+			 * after refusing it ("starting up"): one more try tells.
+			 */
+			if (ping == PQPING_OK && !tried_since_ready && !pgr_interrupted && left > 0)
+			{
+				tried_since_ready = true;
+				free(m);
+				continue;
+			}
 			left = 0;
+		}
+		else
+			tried_since_ready = false;
 		if (left > 0)
 		{
 			wait = backoff_clamp(backoff_next(&b), left * 1000.0);

@@ -485,6 +485,26 @@ schema_version(Conn *c, const char *q)
 	return v;
 }
 
+/*
+ * Runs triggers/pgrebuild.sql on the schema (format version 0: empty, or
+ * an older one of this line: every statement runs again without harm) and
+ * records the version; false (reported, rolled back) on failure.
+ */
+static bool
+install_objects(Conn *c, const char *name, const char *q, int version)
+{
+	char	   *sql = expand_schema(sql_pgrebuild, name);
+	bool		ok = conn_command(c, sql);
+
+	free(sql);
+	if (ok && version > 0)
+		ok = conn_commandv(c, "UPDATE %s.meta SET version = %d", q, PGR_SCHEMA_VERSION);
+	if (!ok || !revoke_state_grants(c, q))
+		return install_fail(c, "could not install pg_rebuild's state schema");
+	log_verbose("installed pg_rebuild's state schema %s (format version %d)", q, PGR_SCHEMA_VERSION);
+	return true;
+}
+
 bool
 state_install(Conn *c, const char *name, unsigned int role_oid)
 {
@@ -534,23 +554,8 @@ state_install(Conn *c, const char *name, unsigned int role_oid)
 		conn_best_effort(c, "ROLLBACK");
 		goto done;
 	}
-	if (version < PGR_SCHEMA_VERSION)
-	{
-		char	   *sql = expand_schema(sql_pgrebuild, name);
-
-		ok = conn_command(c, sql);
-		free(sql);
-		if (ok && version > 0)
-			ok = conn_commandv(c, "UPDATE %s.meta SET version = %d", q, PGR_SCHEMA_VERSION);
-		if (!ok || !revoke_state_grants(c, q))
-		{
-			install_fail(c, "could not install pg_rebuild's state schema");
-			ok = false;
-			goto done;
-		}
-		ok = false;
-		log_verbose("installed pg_rebuild's state schema %s (format version %d)", q, PGR_SCHEMA_VERSION);
-	}
+	if (version < PGR_SCHEMA_VERSION && !install_objects(c, name, q, version))
+		goto done;
 	/* what the check says now holds until COMMIT, and then for the run: only the owner can change it */
 	state_schema_free(&s);
 	if (!state_find_schema(c, name, &s, &found) || !found)
