@@ -178,6 +178,9 @@ rate_part()
 		q postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS bench_run WITH (FORCE)" \
 			-c "CREATE DATABASE bench_run TEMPLATE bench_tpl STRATEGY FILE_COPY"
 		oid=$(qv bench_run "SELECT 'bench_t'::regclass::oid")
+		# the run keeps its log in the state schema of the table's owner (pgrebuild_<role OID>)
+		local state
+		state=$(qv bench_run "SELECT 'pgrebuild_' || relowner FROM pg_class WHERE oid = 'bench_t'::regclass")
 		local before
 		before=$(table_totals bench_run)
 		q postgres -c "CHECKPOINT"
@@ -191,7 +194,7 @@ rate_part()
 		# backlog sampler: the log's id span, every second
 		(
 			while :; do
-				v=$("$PSQL" -X -A -t -d bench_run -c "SELECT coalesce(max(log_id) - min(log_id) + 1, 0) FROM pgrebuild.log_$oid" 2>/dev/null)
+				v=$("$PSQL" -X -A -t -d bench_run -c "SELECT coalesce(max(log_id) - min(log_id) + 1, 0) FROM $state.log_$oid" 2>/dev/null)
 				[ -n "$v" ] && echo "$EPOCHREALTIME $v"
 				sleep 1
 			done

@@ -59,6 +59,9 @@ print_help(void)
 		   "      --retry-timeout=SECS   keep retrying a lost or refused connection (default %.0f)\n"
 		   "      --catchup-timeout=SECS stop when the replay backlog has not shrunk for this long\n"
 		   "                             (default %.0f)\n"
+		   "      --max-lock-time=MS     take the swap's ACCESS EXCLUSIVE only when the changes left to\n"
+		   "                             apply under it fit this time at the measured rate; replay\n"
+		   "                             the rest first (default %d)\n"
 		   "  -e, --echo                 print the SQL sent to the server\n"
 		   "  -v, --verbose              say more\n"
 		   "  -q, --quiet                print errors only\n"
@@ -83,7 +86,7 @@ print_help(void)
 		   "  pg_rebuild -d shop -t orders --set-not-null customer_id --method in-place\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
-		   PGR_DEFAULT_CATCHUP_TIMEOUT_S);
+		   PGR_DEFAULT_CATCHUP_TIMEOUT_S, PGR_DEFAULT_MAX_LOCK_MS);
 }
 
 static void
@@ -144,6 +147,7 @@ rebuild_command(const RebuildOptions *o)
 		.retry_timeout_s = o->retry_timeout_s,
 		.kill_blockers = o->kill_blockers,
 		.catchup_timeout_s = o->catchup_timeout_s,
+		.max_lock_ms = o->max_lock_ms,
 	};
 	Run		   *r;
 	int			code;
@@ -182,7 +186,6 @@ runs_command(const RebuildOptions *o)
 	params_from_options(&params, o);
 	req = (CleanupRequest) {
 		.params = &params,
-		.tool_schema = PGR_TOOL_SCHEMA,
 		.schema = o->table_schema,
 		.table = o->table_name,
 		.table_arg = o->table_arg,
@@ -205,8 +208,12 @@ runs_command(const RebuildOptions *o)
 			report_status(&l, o->json);
 			for (int i = 0; i < l.n; i++)
 				dead += !l.runs[i].alive;
-			/* a dead run's leftovers: a scheduler can alert on it */
-			code = dead > 0 ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
+			/*
+			 * a dead run's leftovers: a scheduler can alert on it; so it can
+			 * on state it could not vouch for (said above)
+			 */
+			code = dead > 0 ? PGR_EXIT_LEFTOVERS :
+				(l.nuntrusted > 0 || l.table_unseen) ? PGR_EXIT_FAILED : PGR_EXIT_OK;
 		}
 		run_list_free(&l);
 	}

@@ -253,7 +253,19 @@ status_json(const RunInfo *runs, int n)
 		sb_append_json(&sb, r->started);
 		sb_append(&sb, ", \"last_progress\": ");
 		sb_append_json(&sb, r->updated);
-		sb_appendf(&sb, ", \"alive\": %s, \"pid\": %d, \"objects\": [", r->alive ? "true" : "false", r->pid);
+		sb_append(&sb, ", \"role\": ");
+		sb_append_json(&sb, r->role);
+		sb_append(&sb, ", \"state_schema\": ");
+		sb_append_json(&sb, r->state_schema);
+		sb_appendf(&sb, ", \"format\": %d, \"alive\": %s, \"pid\": %d, \"client_pid\": ", r->legacy ? 1 : 2,
+				   r->alive ? "true" : "false", r->backend_pid);
+		if (r->client_pid > 0)
+			sb_appendf(&sb, "%d", r->client_pid);
+		else
+			sb_append(&sb, "null");
+		sb_append(&sb, ", \"client_host\": ");
+		sb_append_json(&sb, r->client_host);
+		sb_append(&sb, ", \"objects\": [");
 		for (size_t k = 0; k < r->objects.n; k++)
 		{
 			if (k)
@@ -286,17 +298,23 @@ report_status(const RunList *l, bool json)
 		const RunInfo *r = &l->runs[i];
 		char	   *tq = ident_quote_qualified(r->schema_name, r->table_name);
 
+		char	   *who = r->client_pid > 0 ?
+			pgr_psprintf("pg_rebuild pid %d on host %s, server pid %d, role %s", r->client_pid,
+						 r->client_host ? r->client_host : "?", r->backend_pid, r->role) :
+			pgr_psprintf("server pid %d, role %s, recorded by an earlier pg_rebuild", r->backend_pid, r->role);
+
 		printf("run %lld  table %s  phase %s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
 			   r->started, r->updated, r->alive ? "alive" : "DEAD");
 		if (r->alive)
-			printf(" (pid %d)\n", r->pid);
+			printf(" (%s)\n", who);
 		else
 		{
 			char	   *sq = ident_shell_quote(tq);
 
-			printf(" (was pid %d): run pg_rebuild --cleanup%s -t %s\n", r->pid, l->connection_args, sq);
+			printf(" (was %s): run pg_rebuild --cleanup%s -t %s\n", who, l->connection_args, sq);
 			free(sq);
 		}
+		free(who);
 		for (size_t k = 0; k < r->objects.n; k++)
 			printf("    %s\n", r->objects.items[k]);
 		free(tq);

@@ -491,6 +491,7 @@ supported_hint(void)
 static bool
 rollback_false(Conn *c)
 {
+	/* the whole preflight transaction: a refusal ends the preflight */
 	conn_best_effort(c, "ROLLBACK");
 	return false;
 }
@@ -770,7 +771,8 @@ alter_resolve(Conn *c, const TableDesc *t, const PlanInput *base, ChangeSet *cs)
 
 	if (cs == NULL || cs->alter.n == 0)
 		return true;
-	if (!conn_commandv(c, "BEGIN; SET LOCAL lock_timeout = '%dms'", base->lock_timeout_ms))
+	/* inside preflight's transaction: undone by alter_check_plan (or by its ROLLBACK) */
+	if (!conn_commandv(c, "SAVEPOINT pgr_alter_trial; SET LOCAL lock_timeout = '%dms'", base->lock_timeout_ms))
 	{
 		conn_report(c, "could not start trying --alter");
 		return rollback_false(c);
@@ -1058,7 +1060,7 @@ alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Pla
 	}
 	if (!check_views(c, in, deps, p) || !check_foreign_keys(c, in, p))
 		return rollback_false(c);
-	if (!conn_command(c, "ROLLBACK"))
+	if (!conn_command(c, "ROLLBACK TO SAVEPOINT pgr_alter_trial; RELEASE SAVEPOINT pgr_alter_trial"))
 	{
 		conn_report(c, "could not roll back the trial of --alter");
 		return false;

@@ -183,20 +183,19 @@ connect_once(ConnParams *p)
  * is 1) before it is taken as final.
  */
 static bool
-worth_retrying(ConnParams *p, int *refused_before)
+worth_retrying(ConnParams *p, int *refused_before, PGPing *ping)
 {
 	const char *keys[12];
 	const char *vals[12];
-	PGPing		ping;
 
 	connect_keywords(p, keys, vals);
-	ping = PQpingParams(keys, vals, 1);
-	if (ping == PQPING_NO_RESPONSE || ping == PQPING_REJECT)
+	*ping = PQpingParams(keys, vals, 1);
+	if (*ping == PQPING_NO_RESPONSE || *ping == PQPING_REJECT)
 	{
 		*refused_before = 0;
 		return true;
 	}
-	return ping == PQPING_OK && ++(*refused_before) == 1;
+	return *ping == PQPING_OK && ++(*refused_before) == 1;
 }
 
 /* The connection's error message on one line (libpq's may span several). */
@@ -302,6 +301,7 @@ conn_open(ConnParams *params, const char *label)
 		char  *m;
 		double left;
 		double wait;
+		PGPing ping = PQPING_OK;
 
 		pgr_test_pause("CONNECT");
 		pg = connect_once(params);
@@ -322,9 +322,9 @@ conn_open(ConnParams *params, const char *label)
 		m = trimmed_error(pg);
 		PQfinish(pg);
 		left = params->retry_timeout_s - (pgr_now() - start);
-		if (left > 0 && !pgr_interrupted && worth_retrying(params, &refused))
+		if (worth_retrying(params, &refused, &ping) && left > 0 && !pgr_interrupted)
 		{
-			if (refused == 1)
+			if (ping == PQPING_OK)
 			{
 				/* refused by a running server: once more at once, quietly */
 				free(m);
@@ -339,6 +339,16 @@ conn_open(ConnParams *params, const char *label)
 		}
 		log_error("could not connect to the database: %s", m);
 		free(m);
+		if (ping == PQPING_REJECT)
+		{
+			/* the server is there, and says it cannot take connections now */
+			log_detail("The server is running but does not accept connections: it is starting up, recovering "
+					   "from a crash, shutting down, or a standby without hot_standby. Nothing was changed by "
+					   "this connection attempt.");
+			log_hint("Run again once the server accepts connections (its log says when recovery ends); "
+					 "--retry-timeout (%.0f s) is how long pg_rebuild keeps trying.", params->retry_timeout_s);
+			return NULL;
+		}
 		log_detail("Nothing was changed by this connection attempt.");
 		log_hint("Check -d/-h/-p/-U, the PG* environment variables and ~/.pgpass; "
 				 "the server must accept connections from this host.");

@@ -154,24 +154,55 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 }
 
 /*
- * Creates the shadow table (recorded in the same transaction); drops a
- * shadow left by an interrupted copy first, so a copy can start over.
+ * Drops the shadow an interrupted copy of this run left (so that the copy
+ * can start over), only when it is the one the run recorded; a table of
+ * that name that the run did not make stops the run.
+ */
+static bool
+drop_earlier_shadow(Run *r)
+{
+	char	   *q = ident_quote(r->tool_schema);
+	char	   *spec = pgr_psprintf("SELECT pg_catalog.to_regclass(%%text)::pg_catalog.oid, "
+									"(SELECT o.object_oid FROM %s.run_objects o WHERE o.run_id OPERATOR(pg_catalog.=) %%int8 "
+									" AND o.kind OPERATOR(pg_catalog.=) 'shadow')",
+									q);
+	PGresult   *res = conn_queryf(r->main, spec, r->plan->shadow_q, (PGint8) r->run_id);
+	bool		ok;
+
+	free(spec);
+	free(q);
+	if (res == NULL)
+		return false;
+	if (res_isnull(res, 0, 0))
+		ok = true;				/* nothing there */
+	else if (res_isnull(res, 0, 1) || res_oid(res, 0, 0) != res_oid(res, 0, 1))
+	{
+		log_error("a table named %s exists that this run did not create", r->plan->shadow_q);
+		log_detail("pg_rebuild drops only what it can prove it created.");
+		ok = false;
+	}
+	else
+		ok = conn_command_if_exists(r->main, r->plan->drop_shadow);
+	PQclear(res);
+	return ok && state_forget(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, 0);
+}
+
+/*
+ * Creates the shadow table, recorded by OID in the same transaction; drops
+ * a shadow left by an interrupted copy first, so a copy can start over.
  */
 static bool
 create_shadow(Run *r)
 {
 	const Plan *p = r->plan;
 
-	if (!conn_command(r->main, "BEGIN") ||
-		!conn_command_if_exists(r->main, p->drop_shadow) ||
-		!state_forget(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name) ||
-		!state_record(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, r->t->schema, p->shadow_name, NULL, NULL) ||
-		!run_record_phase(r, PHASE_COPY))
+	if (!conn_command(r->main, "BEGIN") || !drop_earlier_shadow(r))
 		return false;
 	for (int i = 0; i < p->shadow.n; i++)
 		if (!conn_command(r->main, p->shadow.items[i].sql))
 			return false;
-	return conn_command(r->main, "COMMIT");
+	return state_record(r->main, r->tool_schema, r->run_id, OBJ_SHADOW, p->shadow_q, NULL) &&
+		run_record_phase(r, PHASE_COPY) && conn_command(r->main, "COMMIT");
 }
 
 bool

@@ -190,6 +190,8 @@ read_functions(Conn *c, const TableDesc *t, Dependents *d)
 									"FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace "
 									"WHERE p.prokind IN ('f', 'p') "
 									"AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgrebuild') "
+									/* pg_rebuild's own functions, in the state schemas (state.h) */
+									"AND n.nspname !~ '^pgrebuild_[0-9]+$' "
 									"AND ((%s AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d "
 									"      WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid "
 									"      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %%oid)) "

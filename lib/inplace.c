@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backoff.h"
+#include "install.h"
 #include "cancel.h"
 #include "clock.h"
 #include "ident.h"
@@ -48,6 +49,18 @@ inplace_plan(const TableDesc *t, const ChangeSet *cs, InPlacePlan *out)
 	{
 		stmts_add(&out->check, "ACCESS EXCLUSIVE on the table, under lock_timeout (a catalog change, no scan)",
 				  "%s", add.data);
+		/* the run's mark on each, so that --cleanup can prove it the run's own (objects.h) */
+		for (int i = 0; i < out->n; i++)
+		{
+			char *nq = ident_quote(out->names[i]);
+			char *mark = object_mark(OBJ_CHECK, t->oid);
+			char *lit = ident_literal(mark);
+
+			stmts_add(&out->check, "none (catalog)", "COMMENT ON CONSTRAINT %s ON %s IS %s", nq, t->qname, lit);
+			free(nq);
+			free(mark);
+			free(lit);
+		}
 		stmts_add(&out->set, "ACCESS EXCLUSIVE on the table (held): no scan, the valid CHECK proves it", "%s",
 				  set.data);
 		/*
@@ -219,18 +232,14 @@ check_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 
 	(void) item;
 	(void) locked_at;
-	if (!conn_command(r->main, "BEGIN") || !conn_command(r->main, r->plan->lock_timeout))
-		return false;
-	r->run_id = state_create_run(r->main, ts, r->t->oid, r->t->schema, r->t->name, r->lock_key,
-								 phase_def(PHASE_NN_CHECK)->recorded);
-	if (r->run_id == 0)
-		return false;
-	for (int i = 0; i < ip->n; i++)
-		if (!state_record(r->main, ts, r->run_id, OBJ_CHECK, r->t->schema, ip->names[i], r->t->schema,
-						  r->t->name))
-			goto failed;
+	if (!install_begin_run(r, PHASE_NN_CHECK))
+		goto failed;
 	for (int i = 0; i < ip->check.n; i++)
 		if (!conn_command(r->main, ip->check.items[i].sql))
+			goto failed;
+	/* each constraint recorded by OID in the transaction that adds it (it carries the run's mark) */
+	for (int i = 0; i < ip->n; i++)
+		if (!state_record(r->main, ts, r->run_id, OBJ_CHECK, ip->names[i], r->t->qname))
 			goto failed;
 	pgr_test_pause("INPLACE_CHECK");
 	if (conn_command(r->main, "COMMIT"))
@@ -250,7 +259,7 @@ inplace_check_phase(Run *r)
 	phase_begin(&r->clock, PHASE_NN_CHECK);
 	inplace_plan(r->t, r->changes, &ip);
 	if (ip.n > 0)
-		ok = state_install(r->main, r->tool_schema) &&
+		ok = install_state(r) &&
 			with_retries(r, PHASE_NN_CHECK, "add the CHECK constraints", check_once, &ip, 0, NULL);
 	snprintf(note, sizeof(note), "%d constraint%s, NOT VALID", ip.n, ip.n == 1 ? "" : "s");
 	inplace_plan_free(&ip);
@@ -382,9 +391,8 @@ set_once(Run *r, const InPlacePlan *ip, int item, double *locked_at)
 	for (int i = 0; i < ip->set.n; i++)
 		if (!conn_command(r->main, ip->set.items[i].sql))
 			return false;
-	for (int i = 0; i < ip->n; i++)
-		if (!state_forget(r->main, r->tool_schema, r->run_id, OBJ_CHECK, r->t->schema, ip->names[i]))
-			return false;
+	if (!state_forget(r->main, r->tool_schema, r->run_id, OBJ_CHECK, 0))
+		return false;
 	if (!state_set_phase(r->main, r->tool_schema, r->run_id, phase_def(PHASE_FINISH)->recorded))
 		return false;
 	pgr_test_pause("INPLACE_SET");

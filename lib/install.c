@@ -9,25 +9,66 @@
 #include "swap.h"
 #include "test_hooks.h"
 
+bool
+install_state(Run *r)
+{
+	bool		found;
+
+	if (!state_install(r->main, r->tool_schema, r->role_oid))
+		return false;
+	state_schema_free(&r->state);
+	if (!state_find_schema(r->main, r->tool_schema, &r->state, &found) || !found)
+	{
+		if (conn_ok(r->main))
+			log_error("pg_rebuild's state schema %s disappeared just after it was installed", r->tool_schema);
+		return false;
+	}
+	return true;
+}
+
+bool
+install_begin_run(Run *r, Phase p)
+{
+	StrVec		problems;
+	bool		ok;
+
+	if (!conn_command(r->main, "BEGIN") || !conn_command(r->main, r->plan->lock_timeout))
+		return false;
+	/* the state schema is sound, and stays so until COMMIT (state.h) */
+	sv_init(&problems);
+	ok = state_lock_and_check(r->main, &r->state, "ROW EXCLUSIVE", &problems);
+	if (!ok && problems.n > 0)
+	{
+		conn_best_effort(r->main, "ROLLBACK");
+		state_report_untrusted(&r->state, &problems);
+		r->state_untrusted = true;
+	}
+	sv_free(&problems);
+	if (!ok)
+		return false;
+	r->run_id = state_create_run(r->main, r->tool_schema, r->t->oid, r->t->schema, r->t->name,
+								 phase_def(p)->recorded);
+	return r->run_id != 0;
+}
+
 static bool
 install_once(Run *r)
 {
 	const Plan *p = r->plan;
 	const char *ts = r->tool_schema;
 
-	if (!conn_command(r->main, "BEGIN") || !conn_command(r->main, p->lock_timeout))
-		return false;
-	r->run_id = state_create_run(r->main, ts, r->t->oid, r->t->schema, r->t->name, r->lock_key,
-							 phase_def(PHASE_INSTALL)->recorded);
-	if (r->run_id == 0 ||
-		!state_record(r->main, ts, r->run_id, OBJ_LOG, ts, p->log_name, NULL, NULL) ||
-		!state_record(r->main, ts, r->run_id, OBJ_FUNCTION, ts, p->func_name, NULL, NULL) ||
-		!state_record(r->main, ts, r->run_id, OBJ_TRIGGER, r->t->schema, p->capture_trigger, r->t->schema, r->t->name) ||
-		!state_record(r->main, ts, r->run_id, OBJ_TRIGGER, r->t->schema, p->truncate_trigger, r->t->schema, r->t->name))
+	if (!install_begin_run(r, PHASE_INSTALL))
 		return false;
 	for (int i = 0; i < p->install.n; i++)
 		if (!conn_command(r->main, p->install.items[i].sql))
 			return false;
+	/* each object recorded by OID, in the transaction that creates it */
+	if (!state_revoke_grants(r->main, p->log_q) ||
+		!state_record(r->main, ts, r->run_id, OBJ_LOG, p->log_q, NULL) ||
+		!state_record(r->main, ts, r->run_id, OBJ_FUNCTION, p->func_q, NULL) ||
+		!state_record(r->main, ts, r->run_id, OBJ_TRIGGER, p->capture_trigger, r->t->qname) ||
+		!state_record(r->main, ts, r->run_id, OBJ_TRIGGER, p->truncate_trigger, r->t->qname))
+		return false;
 	pgr_test_pause("BEFORE_INSTALL_COMMIT");
 	return conn_command(r->main, "COMMIT");
 }
@@ -41,7 +82,7 @@ install_phase(Run *r)
 	int			attempt = 0;
 
 	phase_begin(&r->clock, PHASE_INSTALL);
-	if (!state_install(r->main, r->tool_schema))
+	if (!install_state(r))
 		return false;
 	backoff_init(&b, r->s->lock_timeout_ms / 2.0 + 1, 5000, (uint64_t) (start * 1e6));
 	for (;;)
@@ -55,6 +96,8 @@ install_phase(Run *r)
 			return false;		/* the recovery finds out whether it committed */
 		}
 		r->run_id = 0;			/* the transaction rolled back with its record */
+		if (r->state_untrusted)
+			return false;
 		if (!conn_failed_with(r->main, "55P03") || pgr_interrupted)
 		{
 			conn_report(r->main, "could not install the capture trigger");

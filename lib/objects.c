@@ -47,6 +47,58 @@ object_kind_noun(ObjKind k)
 	return kinds[k].noun;
 }
 
+char *
+object_name(ObjKind k, unsigned int relid)
+{
+	switch (k)
+	{
+		case OBJ_FUNCTION:
+			return pgr_psprintf("capture_%u", relid);
+		case OBJ_LOG:
+			return pgr_psprintf("log_%u", relid);
+		case OBJ_SHADOW:
+			return pgr_psprintf("pgrebuild_new_%u", relid);
+		case OBJ_OLD:
+			return pgr_psprintf("pgrebuild_old_%u", relid);
+		default:
+			return NULL;
+	}
+}
+
+bool
+object_name_matches(ObjKind k, unsigned int relid, const char *name)
+{
+	char	   *want;
+	bool		same;
+
+	if (name == NULL)
+		return false;
+	if (k == OBJ_TRIGGER)
+		return strcmp(name, PGR_CAPTURE_TRIGGER) == 0 || strcmp(name, PGR_TRUNCATE_TRIGGER) == 0;
+	if (k == OBJ_CHECK)
+	{
+		/* pgrebuild_nn_<relid>_<attnum> (inplace.c) */
+		char	   *prefix = pgr_psprintf("pgrebuild_nn_%u_", relid);
+		size_t		n = strlen(prefix);
+
+		same = strncmp(name, prefix, n) == 0 && name[n] != '\0' && strspn(name + n, "0123456789") == strlen(name + n);
+		free(prefix);
+		return same;
+	}
+	want = object_name(k, relid);
+	same = want != NULL && strcmp(want, name) == 0;
+	free(want);
+	return same;
+}
+
+char *
+object_mark(ObjKind k, unsigned int relid)
+{
+	if (k == OBJ_VALIDATE || k >= OBJ_COUNT)
+		return NULL;
+	return pgr_psprintf("pg_rebuild %s of table %u", kinds[k].noun, relid);
+}
+
 const char *
 object_finish_lock(ObjKind k)
 {

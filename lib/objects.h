@@ -1,10 +1,22 @@
 /*
- * objects.h: the kinds of object a run creates and records, the order in
- * which they are removed, and the statement that removes each (pure).
+ * objects.h: the kinds of object a run creates and records, the names and
+ * the mark a run gives them, the order in which they are removed, and the
+ * statement that removes each (pure).
  *
- * The plan lists the finish's statements with these functions, the finish
- * and --cleanup run them from what the run recorded, and --dry-run prints
- * the plan's list: one generator, so what is printed is what runs.
+ * The plan names the run's objects and lists the finish's statements with
+ * these functions, the finish and --cleanup run them from what the run
+ * recorded, and --dry-run prints the plan's list: one generator, so what is
+ * printed is what runs, and what --cleanup accepts as a run's own is what a
+ * run creates.
+ *
+ * An object is a run's own, and may be removed, only when all of these
+ * hold (lib/cleanup.c checks them, in the transaction that removes it):
+ *  - it is the object recorded by OID in the run's state schema;
+ *  - its name is the one the run gives that kind for the run's table OID;
+ *  - its owner is the state schema's owner (for a trigger: its table's);
+ *  - it carries the run's mark, a COMMENT written when it was created
+ *    (object_mark; foreign keys to validate carry none: validating one
+ *    removes nothing).
  */
 #ifndef PGR_OBJECTS_H
 #define PGR_OBJECTS_H
@@ -29,6 +41,25 @@ const char *object_kind_recorded(ObjKind k);
 bool		object_kind_from_recorded(const char *s, ObjKind *k);
 /* For messages: "trigger", "function", "log table", "shadow table", ... */
 const char *object_kind_noun(ObjKind k);
+
+/* The names of the two triggers a run puts on its table. */
+#define PGR_CAPTURE_TRIGGER "pgrebuild_capture"
+#define PGR_TRUNCATE_TRIGGER "pgrebuild_truncate"
+
+/*
+ * The name a run gives its object of kind k for the table with OID relid
+ * ("pgrebuild_new_16384", "log_16384", "capture_16384", ...), newly
+ * allocated; NULL for triggers (two fixed names) and foreign keys (the
+ * user's names).
+ */
+char	   *object_name(ObjKind k, unsigned int relid);
+/* Whether name is a name a run gives an object of kind k for table relid. */
+bool		object_name_matches(ObjKind k, unsigned int relid, const char *name);
+/*
+ * The mark (the text of a COMMENT) a run puts on its object of kind k for
+ * table relid, newly allocated; NULL for OBJ_VALIDATE, which carries none.
+ */
+char	   *object_mark(ObjKind k, unsigned int relid);
 
 /*
  * The statement that removes the object (for OBJ_VALIDATE: validates the

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "run.h"
+
 enum
 {
 	OPT_SET_NOT_NULL = 256,
@@ -21,6 +23,7 @@ enum
 	OPT_NO_ORDER,
 	OPT_ALTER,
 	OPT_METHOD,
+	OPT_MAX_LOCK_TIME,
 	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
@@ -41,6 +44,7 @@ static const struct option long_options[] = {
 	{"retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT},
 	{"kill-blockers", no_argument, NULL, OPT_KILL_BLOCKERS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
+	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -99,6 +103,7 @@ options_init(RebuildOptions *o)
 	o->verbosity = LOG_NORMAL;
 	o->retry_timeout_s = PGR_DEFAULT_RETRY_TIMEOUT_S;
 	o->catchup_timeout_s = PGR_DEFAULT_CATCHUP_TIMEOUT_S;
+	o->max_lock_ms = PGR_DEFAULT_MAX_LOCK_MS;
 	o->prompt = PROMPT_DEFAULT;
 }
 
@@ -288,6 +293,16 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 				return false;
 			}
 			return true;
+		case OPT_MAX_LOCK_TIME:
+			if (!options_parse_int(arg, 1, 600000, &n))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-lock-time: expected milliseconds from 1 to 600000",
+									arg);
+				return false;
+			}
+			o->max_lock_ms = (int) n;
+			o->max_lock_given = true;
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -371,10 +386,10 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->cleanup || o->status)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method)
+			o->method || o->max_lock_given)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order or --kill-blockers", o->cleanup ? "--cleanup" : "--status");
+								"--no-order, --kill-blockers or --max-lock-time", o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)

@@ -36,6 +36,8 @@ typedef struct RebuildOptions
 	double		retry_timeout_s;	/* total time to retry lost connections */
 	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
 	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
+	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	bool		max_lock_given;
 
 	/* output */
 	bool		echo;

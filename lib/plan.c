@@ -40,19 +40,39 @@ stmts_free(StmtList *l)
 char *
 plan_shadow_name(unsigned int table_oid)
 {
-	return pgr_psprintf("pgrebuild_new_%u", table_oid);
+	return object_name(OBJ_SHADOW, table_oid);
 }
 
 char *
 plan_old_name(unsigned int table_oid)
 {
-	return pgr_psprintf("pgrebuild_old_%u", table_oid);
+	return object_name(OBJ_OLD, table_oid);
 }
 
 char *
 plan_temp_index_name(unsigned int index_oid)
 {
 	return pgr_psprintf("pgrebuild_i%u", index_oid);
+}
+
+/* What the old table's index index_oid is renamed to in the swap. */
+static char *
+old_index_name(unsigned int index_oid)
+{
+	return pgr_psprintf("pgrebuild_old_i%u", index_oid);
+}
+
+/* What a statistics object is built as on the shadow, and what the old one is renamed to. */
+static char *
+temp_statistics_name(unsigned int stat_oid)
+{
+	return pgr_psprintf("pgrebuild_st%u", stat_oid);
+}
+
+static char *
+old_statistics_name(unsigned int stat_oid)
+{
+	return pgr_psprintf("pgrebuild_old_st%u", stat_oid);
 }
 
 char *
@@ -185,6 +205,37 @@ identity_sequence_name(const TableDesc *t, const ColumnDesc *col)
 	return pgr_psprintf("pgrebuild_seq_%u_%d", t->oid, col->attnum);
 }
 
+/* What the old table's identity sequence is renamed to in the swap. */
+static char *
+old_sequence_name(const TableDesc *t, const ColumnDesc *col)
+{
+	return pgr_psprintf("pgrebuild_oldseq_%u_%d", t->oid, col->attnum);
+}
+
+/* Appends the COMMENT that marks a run's object as its own (objects.h). */
+static void
+add_mark(StmtList *l, const char *lock, ObjKind k, const char *what, unsigned int relid)
+{
+	char	   *mark = object_mark(k, relid);
+	char	   *lit = ident_literal(mark);
+
+	stmts_add(l, lock, "COMMENT ON %s IS %s", what, lit);
+	free(lit);
+	free(mark);
+}
+
+/* Appends " TABLESPACE <name>": the table's own, or the database's default, always named. */
+static void
+append_tablespace(StrBuf *sb, const char *tablespace, const char *db_default)
+{
+	const char *ts = tablespace ? tablespace : db_default;
+
+	if (ts == NULL)
+		return;
+	sb_append(sb, " TABLESPACE ");
+	ident_append(sb, ts);
+}
+
 /*
  * A column of the shadow: its name, and its definition as the changes leave
  * it (the target's column: type, collation, default, identity options).
@@ -269,11 +320,12 @@ plan_shadow(const PlanInput *in, Plan *p)
 			sb_appendf(&sb, "%s%s", with ? ", " : "", tt->toast_reloptions);
 		sb_append(&sb, ")");
 	}
-	if (tt->tablespace)
-	{
-		sb_append(&sb, " TABLESPACE ");
-		ident_append(&sb, tt->tablespace);
-	}
+	/*
+	 * Always named: without it the shadow would go where default_tablespace
+	 * (a setting of the role or the database) says, not where the table is
+	 * (or where --alter SET TABLESPACE puts it).
+	 */
+	append_tablespace(&sb, tt->tablespace, in->db_tablespace);
 	stmts_add(&p->shadow, "none on the table (creates the shadow table)", "%s", sb.data);
 	sb_free(&sb);
 
@@ -311,13 +363,12 @@ plan_shadow(const PlanInput *in, Plan *p)
 		}
 		free(qc);
 	}
-	if (t->comment)
 	{
-		char	   *lit = ident_literal(t->comment);
+		char	   *what = pgr_psprintf("TABLE %s", p->shadow_q);
 
-		stmts_add(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only",
-				  "COMMENT ON TABLE %s IS %s", p->shadow_q, lit);
-		free(lit);
+		/* the run's mark until the swap, which gives the table's own comment back */
+		add_mark(&p->shadow, "SHARE UPDATE EXCLUSIVE on the shadow table only", OBJ_SHADOW, what, t->oid);
+		free(what);
 	}
 	/*
 	 * Autovacuum has nothing to do on a table being filled, and its locks
@@ -497,6 +548,7 @@ plan_capture(const PlanInput *in, Plan *p)
 	char	   *same = key_match(key, "NEW", "OLD");
 	char	   *tag;
 	char	   *tool_q = ident_quote(in->tool_schema);
+	char	   *what;
 
 	sb_init(&cols);
 	sb_appendf(&cols, "%s bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", p->log_id_q);
@@ -511,9 +563,13 @@ plan_capture(const PlanInput *in, Plan *p)
 			sb_appendf(&cols, " COLLATE %s", col->collation);
 		sb_append(&cols, " NOT NULL");
 	}
+	sb_appendf(&cols, ") WITH (autovacuum_vacuum_scale_factor = 0.01)");
+	append_tablespace(&cols, NULL, in->db_tablespace);
 	stmts_add(&p->install, "none on the table (creates the log table)",
-			  "CREATE %sTABLE %s (%s) WITH (autovacuum_vacuum_scale_factor = 0.01)",
-			  t->persistence == 'u' ? "UNLOGGED " : "", p->log_q, cols.data);
+			  "CREATE %sTABLE %s (%s", t->persistence == 'u' ? "UNLOGGED " : "", p->log_q, cols.data);
+	what = pgr_psprintf("TABLE %s", p->log_q);
+	add_mark(&p->install, "none on the table", OBJ_LOG, what, t->oid);
+	free(what);
 
 	/*
 	 * The capture function logs only the replay key: the old key for DELETE,
@@ -542,6 +598,9 @@ plan_capture(const PlanInput *in, Plan *p)
 			  p->func_q, tag, body.data, tag);
 	stmts_add(&p->install, "none (the function is not callable by PUBLIC)",
 			  "REVOKE ALL ON FUNCTION %s() FROM PUBLIC", p->func_q);
+	what = pgr_psprintf("FUNCTION %s()", p->func_q);
+	add_mark(&p->install, "none on the table", OBJ_FUNCTION, what, t->oid);
+	free(what);
 	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table, under lock_timeout",
 			  "CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s "
 			  "FOR EACH ROW EXECUTE FUNCTION %s()",
@@ -554,6 +613,12 @@ plan_capture(const PlanInput *in, Plan *p)
 			  p->truncate_trigger, t->qname, tool_q, in->lock_key);
 	stmts_add(&p->install, "SHARE ROW EXCLUSIVE on the table (same transaction)",
 			  "ALTER TABLE %s ENABLE ALWAYS TRIGGER %s", t->qname, p->truncate_trigger);
+	for (int i = 0; i < 2; i++)
+	{
+		what = pgr_psprintf("TRIGGER %s ON %s", i == 0 ? p->capture_trigger : p->truncate_trigger, t->qname);
+		add_mark(&p->install, "SHARE ROW EXCLUSIVE on the table (same transaction)", OBJ_TRIGGER, what, t->oid);
+		free(what);
+	}
 
 	free(tag);
 	sb_free(&body);
@@ -734,18 +799,28 @@ plan_swap(const PlanInput *in, Plan *p)
 	{
 		char	   *iq = ident_quote_qualified(t->schema, t->indexes[i].name);
 
-		stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old index",
-				  "ALTER INDEX %s RENAME TO \"pgrebuild_old_i%u\"", iq, t->indexes[i].oid);
+		char	   *old = old_index_name(t->indexes[i].oid);
+		char	   *oq = ident_quote(old);
+
+		stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old index", "ALTER INDEX %s RENAME TO %s", iq, oq);
 		free(iq);
+		free(old);
+		free(oq);
 	}
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		const ColumnDesc *col = &t->columns[i];
 
 		if (col->sequence && col->identity && changes_keeps(in->changes, col))
-			stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old sequence",
-					  "ALTER SEQUENCE %s RENAME TO \"pgrebuild_oldseq_%u_%d\"", col->sequence, t->oid,
-					  col->attnum);
+		{
+			char	   *old = old_sequence_name(t, col);
+			char	   *oq = ident_quote(old);
+
+			stmts_add(&p->swap, "ACCESS EXCLUSIVE on the old sequence", "ALTER SEQUENCE %s RENAME TO %s",
+					  col->sequence, oq);
+			free(old);
+			free(oq);
+		}
 	}
 	stmts_add(&p->swap, "ACCESS EXCLUSIVE on the shadow table", "ALTER TABLE %s RENAME TO %s",
 			  p->shadow_q, new_name_q);
@@ -776,6 +851,16 @@ plan_swap(const PlanInput *in, Plan *p)
 			free(newseq_q);
 			free(orig_q);
 		}
+	}
+	/* the table's own comment (the shadow carried the run's mark), and the old table now marked */
+	{
+		char	   *lit = t->comment ? ident_literal(t->comment) : pgr_strdup("NULL");
+		char	   *what = pgr_psprintf("TABLE %s", p->old_q);
+
+		stmts_add(&p->swap, "ACCESS EXCLUSIVE on the new table (held)", "COMMENT ON TABLE %s IS %s", t->qname, lit);
+		add_mark(&p->swap, "ACCESS EXCLUSIVE on the old table (held)", OBJ_OLD, what, t->oid);
+		free(lit);
+		free(what);
 	}
 	for (int i = 0; i < t->ngrants; i++)
 	{
@@ -873,13 +958,13 @@ plan_build(const PlanInput *in, Plan *p, char **err)
 		free(tool_q);
 		return false;
 	}
-	p->shadow_name = plan_shadow_name(t->oid);
+	p->shadow_name = object_name(OBJ_SHADOW, t->oid);
 	p->shadow_q = ident_quote_qualified(t->schema, p->shadow_name);
-	p->old_name = plan_old_name(t->oid);
+	p->old_name = object_name(OBJ_OLD, t->oid);
 	p->old_q = ident_quote_qualified(t->schema, p->old_name);
-	p->log_name = pgr_psprintf("log_%u", t->oid);
+	p->log_name = object_name(OBJ_LOG, t->oid);
 	p->log_q = ident_quote_qualified(in->tool_schema, p->log_name);
-	p->func_name = pgr_psprintf("capture_%u", t->oid);
+	p->func_name = object_name(OBJ_FUNCTION, t->oid);
 	p->func_q = ident_quote_qualified(in->tool_schema, p->func_name);
 	{
 		const IndexDesc *key = &t->indexes[t->key_index];
@@ -900,8 +985,8 @@ plan_build(const PlanInput *in, Plan *p, char **err)
 		p->log_id_q = ident_quote(id.data);
 		sb_free(&id);
 	}
-	p->capture_trigger = "pgrebuild_capture";
-	p->truncate_trigger = "pgrebuild_truncate";
+	p->capture_trigger = PGR_CAPTURE_TRIGGER;
+	p->truncate_trigger = PGR_TRUNCATE_TRIGGER;
 	free(tool_q);
 
 	plan_capture(in, p);
@@ -1104,7 +1189,9 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 			}
 		case DEP_STATISTICS:
 			{
-				char	   *tmp = pgr_psprintf("pgrebuild_st%u", o->oid);
+				char	   *tmp = temp_statistics_name(o->oid);
+				char	   *old = old_statistics_name(o->oid);
+				char	   *old_q = ident_quote(old);
 				char	   *tmp_q = ident_quote_qualified(o->stats_schema, tmp);
 				char	   *sql = rewrite_statistics(o, t->qname_deparsed ? t->qname_deparsed : t->qname,
 													 tmp_q, p->shadow_q);
@@ -1114,6 +1201,8 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 					*err = pgr_psprintf("the definition of statistics object %s has an unexpected shape: %s",
 										o->qname, o->def);
 					free(tmp);
+					free(old);
+					free(old_q);
 					free(tmp_q);
 					free(nq);
 					return false;
@@ -1132,11 +1221,13 @@ plan_dep(const PlanInput *in, const Plan *p, const DepObject *o, bool recreate, 
 				what = pgr_psprintf("STATISTICS %s", tmp_q);
 				add_comment(&out->prepare, what, o->comment);
 				free(what);
-				stmts_add(&out->after_renames, "none (catalog)", "ALTER STATISTICS %s RENAME TO \"pgrebuild_old_st%u\"",
-						  o->qname, o->oid);
+				stmts_add(&out->after_renames, "none (catalog)", "ALTER STATISTICS %s RENAME TO %s", o->qname,
+						  old_q);
 				stmts_add(&out->after_renames, "none (catalog)", "ALTER STATISTICS %s RENAME TO %s", tmp_q, nq);
 				free(sql);
 				free(tmp);
+				free(old);
+				free(old_q);
 				free(tmp_q);
 				break;
 			}
@@ -1364,4 +1455,53 @@ plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the old table (held)", "TRUNCATE %s", p->old_q);
 	}
 	return true;
+}
+
+/* One name the run needs free (plan_reserved_names). */
+static void
+reserve(StrVec *kinds, StrVec *schemas, StrVec *names, const char *kind, const char *schema, char *name)
+{
+	sv_push(kinds, kind);
+	sv_push(schemas, schema);
+	sv_push_owned(names, name);
+}
+
+void
+plan_reserved_names(const PlanInput *in, const Plan *p, const Dependents *d, StrVec *kinds, StrVec *schemas,
+					StrVec *names)
+{
+	const TableDesc *t = in->table;
+
+	/* the shadow and the old table, with their row types */
+	reserve(kinds, schemas, names, "relation", t->schema, pgr_strdup(p->shadow_name));
+	reserve(kinds, schemas, names, "type", t->schema, pgr_strdup(p->shadow_name));
+	reserve(kinds, schemas, names, "relation", t->schema, pgr_strdup(p->old_name));
+	reserve(kinds, schemas, names, "type", t->schema, pgr_strdup(p->old_name));
+	for (int i = 0; i < t->nindexes; i++)
+	{
+		reserve(kinds, schemas, names, "relation", t->schema, plan_temp_index_name(t->indexes[i].oid));
+		reserve(kinds, schemas, names, "relation", t->schema, old_index_name(t->indexes[i].oid));
+	}
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+
+		if (!col->sequence || !col->identity)
+			continue;
+		reserve(kinds, schemas, names, "relation", t->schema, identity_sequence_name(t, col));
+		reserve(kinds, schemas, names, "relation", col->sequence_schema ? col->sequence_schema : t->schema,
+				old_sequence_name(t, col));
+	}
+	for (int i = 0; d && i < d->n; i++)
+	{
+		const DepObject *o = &d->items[i];
+
+		if (o->kind != DEP_STATISTICS)
+			continue;
+		reserve(kinds, schemas, names, "statistics object", o->stats_schema, temp_statistics_name(o->oid));
+		reserve(kinds, schemas, names, "statistics object", o->stats_schema, old_statistics_name(o->oid));
+	}
+	/* the log table and the capture function, in the state schema */
+	reserve(kinds, schemas, names, "relation", in->tool_schema, pgr_strdup(p->log_name));
+	reserve(kinds, schemas, names, "function", in->tool_schema, pgr_strdup(p->func_name));
 }

@@ -7,11 +7,17 @@
  * killed run's leftovers can be found and removed by --cleanup:
  *   shadow table   <schema>.pgrebuild_new_<oid>
  *   old table      <schema>.pgrebuild_old_<oid>          (after the swap)
- *   log table      <tool schema>.log_<oid>
- *   capture func   <tool schema>.capture_<oid>()
+ *   log table      <state schema>.log_<oid>
+ *   capture func   <state schema>.capture_<oid>()
  *   triggers       pgrebuild_capture, pgrebuild_truncate  (on the table)
  *   new indexes    <schema>.pgrebuild_i<index oid>        (until the swap)
  *   old indexes    <schema>.pgrebuild_old_i<index oid>    (after the swap)
+ *   identity seqs  <schema>.pgrebuild_seq_<oid>_<attnum>, old ones pgrebuild_oldseq_<oid>_<attnum>
+ *   statistics     <its schema>.pgrebuild_st<oid>, old ones pgrebuild_old_st<oid>
+ * (objects.h names the recorded ones); plan_reserved_names lists them all.
+ * The run's recorded objects carry its mark (objects.h), a COMMENT: the
+ * shadow until the swap gives the table its own comment back, the old table
+ * from the swap on.
  */
 #ifndef PGR_PLAN_H
 #define PGR_PLAN_H
@@ -45,6 +51,8 @@ typedef struct PlanInput
 	const ChangeSet *changes;	/* may be NULL: none */
 	const char *tool_schema;
 	long long	lock_key;		/* advisory lock key of runs on this table */
+	const char *db_tablespace;	/* the database's default tablespace: the shadow names it when the
+								 * table is there (NULL: say none) */
 	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
 	bool		throwaway;		/* an empty copy to try --alter on (alter.h): no autovacuum setting */
@@ -138,6 +146,15 @@ void		plan_views_to_recreate(const PlanInput *in, const Dependents *d, bool *fla
 /* The names of the shadow table and of the old table after the swap (newly allocated). */
 char	   *plan_shadow_name(unsigned int table_oid);
 char	   *plan_old_name(unsigned int table_oid);
+
+/*
+ * Every name the run will create, or rename something to, for preflight to
+ * check that each is free before anything is created: one entry per name
+ * in the three vectors, kinds[i] being "relation", "type", "function" or
+ * "statistics object", in schemas[i].
+ */
+void		plan_reserved_names(const PlanInput *in, const Plan *p, const Dependents *d, StrVec *kinds,
+								StrVec *schemas, StrVec *names);
 
 /* The name of the new index that will replace index oid until the swap. */
 char	   *plan_temp_index_name(unsigned int index_oid);

@@ -10,12 +10,15 @@
 
 #include "alter.h"
 #include "cancel.h"
+#include "clock.h"
 #include "connect.h"
+#include "backoff.h"
 #include "fingerprint.h"
 #include "inplace.h"
 #include "ident.h"
 #include "log.h"
 #include "state.h"
+#include "swap.h"
 
 static bool
 refuse(const char *detail_fmt_extra, const char *hint)
@@ -28,10 +31,65 @@ refuse(const char *detail_fmt_extra, const char *hint)
 	return false;
 }
 
+bool
+preflight_check_server(Conn *c, const char *job, bool writes)
+{
+	PGresult   *res;
+	bool		standby;
+	bool		read_only;
+	char	   *source;
+
+	res = conn_query(c, "SELECT pg_catalog.pg_is_in_recovery(), "
+					 "pg_catalog.current_setting('default_transaction_read_only')::bool, "
+					 "(SELECT s.source FROM pg_catalog.pg_settings s "
+					 " WHERE s.name OPERATOR(pg_catalog.=) 'default_transaction_read_only')");
+	if (res == NULL)
+	{
+		conn_report(c, "could not ask whether the server is a standby");
+		return false;
+	}
+	standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	read_only = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	source = pgr_strdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	if (standby)
+	{
+		free(source);
+		if (job == NULL)
+		{
+			log_error("connected to a read-only standby: run against the primary");
+			return refuse("The server is in recovery; a rebuild writes to the table.",
+						  "Point -h/-p (or the connection string) at the primary server.");
+		}
+		log_error("connected to a standby: %s must run against the primary", job);
+		return refuse("A standby does not see the sessions of the primary, so it cannot tell a live run from a "
+					  "dead one, and it cannot remove anything.",
+					  "Point -h/-p (or the connection string) at the primary server.");
+	}
+	if (read_only && writes)
+	{
+		const char *where = strcmp(source, "database") == 0 ? "the database" :
+			strcmp(source, "user") == 0 ? "the role" :
+			strcmp(source, "database user") == 0 ? "the role in this database" :
+			strcmp(source, "client") == 0 ? "this connection (PGOPTIONS or the connection string)" :
+			"the server's configuration";
+
+		log_error("the server accepts only read-only transactions from this session: default_transaction_read_only "
+				  "is on, set for %s", where);
+		free(source);
+		return refuse(job ? "Nothing can be removed in a read-only transaction." :
+					  "A rebuild creates tables and triggers, which a read-only transaction refuses. "
+					  "A provider's maintenance mode sets it this way.",
+					  "Run again when the maintenance is over. If the setting is your own, pg_rebuild may "
+					  "override it for its sessions: PGOPTIONS='-c default_transaction_read_only=off'.");
+	}
+	free(source);
+	return true;
+}
+
 static bool
 check_server(Run *r)
 {
-	PGresult   *res;
 	int			v = conn_server_version(r->main);
 
 	if (v < 120000)
@@ -40,21 +98,7 @@ check_server(Run *r)
 				  v / 10000, (v / 100) % 100);
 		return refuse(NULL, "Upgrade the server, or rebuild the table with VACUUM FULL in a maintenance window.");
 	}
-	res = conn_query(r->main, "SELECT pg_catalog.pg_is_in_recovery()");
-	if (res == NULL)
-	{
-		conn_report(r->main, "could not ask whether the server is a standby");
-		return false;
-	}
-	if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-	{
-		PQclear(res);
-		log_error("connected to a read-only standby: run against the primary");
-		return refuse("The server is in recovery; a rebuild writes to the table.",
-					  "Point -h/-p (or the connection string) at the primary server.");
-	}
-	PQclear(res);
-	return true;
+	return preflight_check_server(r->main, NULL, true);
 }
 
 static bool
@@ -114,26 +158,48 @@ check_relation_kind(const TableDesc *t)
 	return true;
 }
 
+/* What preflight needs to know of the table before it takes the run's lock. */
+typedef struct TablePeek
+{
+	unsigned int oid;
+	char	   *qname;			/* "schema"."name" */
+	char	   *owner;
+	bool		owner_is_current;
+	bool		can_act_as_owner;
+	char		relkind;
+} TablePeek;
+
+static void
+peek_free(TablePeek *pk)
+{
+	free(pk->qname);
+	free(pk->owner);
+	memset(pk, 0, sizeof(*pk));
+}
+
+/*
+ * The caller must own the table or be a member of its owner's role; the
+ * run then acts as the owner (SET ROLE), and keeps its state in the
+ * owner's state schema.
+ */
 static bool
-check_ownership(Run *r)
+check_ownership(Run *r, const TablePeek *pk)
 {
 	PGresult   *res;
-	char	   *me = NULL;
 
-	if (r->t->owner_is_current)
-		return true;
-	res = conn_query(r->main, "SELECT current_user::text");
-	if (res)
+	if (!pk->owner_is_current && !pk->can_act_as_owner)
 	{
-		me = pgr_strdup(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	if (!r->t->can_act_as_owner)
-	{
-		char	   *oq = ident_quote(r->t->owner);
+		char	   *oq = ident_quote(pk->owner);
+		char	   *me = NULL;
 
+		res = conn_query(r->main, "SELECT current_user::text");
+		if (res)
+		{
+			me = pgr_strdup(PQgetvalue(res, 0, 0));
+			PQclear(res);
+		}
 		log_error("must be the owner of table %s to rebuild it (its owner is %s, you are %s)",
-				  r->t->qname, r->t->owner, me ? me : "?");
+				  pk->qname, pk->owner, me ? me : "?");
 		refuse("pg_rebuild creates a table that replaces this one, and triggers on it: that takes ownership.",
 			   NULL);
 		log_hint("Connect as %s, or as a member of role %s (GRANT %s TO <you>).", oq, oq, oq);
@@ -141,14 +207,43 @@ check_ownership(Run *r)
 		free(me);
 		return false;
 	}
-	free(me);
-	r->role = r->t->owner;
-	if (!conn_set_role(r->main, r->role))
+	if (!pk->owner_is_current)
 	{
-		conn_report(r->main, "could not act as the table's owner");
+		free(r->role_name);
+		r->role_name = pgr_strdup(pk->owner);
+		r->role = r->role_name;
+		if (!conn_set_role(r->main, r->role))
+		{
+			conn_report(r->main, "could not act as the table's owner");
+			return false;
+		}
+		log_verbose("acting as role %s, the table's owner", pk->owner);
+	}
+	res = conn_query(r->main, "SELECT r.oid, session_user::text, r.rolsuper, "
+					 "(SELECT s.rolsuper FROM pg_catalog.pg_roles s WHERE s.rolname OPERATOR(pg_catalog.=) session_user) "
+					 "FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user");
+	if (res == NULL || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		conn_report(r->main, "could not read the role the run acts as");
 		return false;
 	}
-	log_verbose("acting as role %s, the table's owner", r->t->owner);
+	r->role_oid = (unsigned int) strtoul(PQgetvalue(res, 0, 0), NULL, 10);
+	free(r->session_role);
+	r->session_role = pgr_strdup(PQgetvalue(res, 0, 1));
+	if (r->role && strcmp(PQgetvalue(res, 0, 2), "f") == 0 && strcmp(PQgetvalue(res, 0, 3), "t") == 0)
+	{
+		log_warning("acting as role %s, the table's owner, from a session of superuser %s", pk->owner,
+					r->session_role);
+		log_detail("Code that %s wrote and the rebuild runs (a default, a CHECK, an index expression, or a trigger "
+				   "it adds meanwhile) runs in this session as %s, and PostgreSQL lets such code take back the "
+				   "session's rights (RESET ROLE).", pk->owner, pk->owner);
+		log_hint("To rebuild the tables of a role you do not trust, connect as that role (-U %s).", pk->owner);
+	}
+	PQclear(res);
+	free(r->tool_schema_name);
+	r->tool_schema_name = state_schema_name(r->role_oid);
+	r->tool_schema = r->tool_schema_name;
 	return true;
 }
 
@@ -278,18 +373,18 @@ estimate_size(Run *r)
 
 /* The table's advisory lock: one run per table at a time. */
 static bool
-take_table_lock(Run *r)
+take_table_lock(Run *r, const TablePeek *pk)
 {
 	bool		got;
 
-	r->lock_key = state_lock_key(r->t->oid);
+	r->lock_key = state_lock_key(pk->oid);
 	if (!state_try_lock(r->main, r->lock_key, &got))
 		return false;
 	if (!got)
 	{
 		char	   *who = state_describe_holder(r->main, r->lock_key);
 
-		log_error("another pg_rebuild run is active on %s", r->t->qname);
+		log_error("another pg_rebuild run is active on %s", pk->qname);
 		log_detail("It is held by %s. Nothing was changed.", who);
 		log_hint("Wait for it to finish (pg_rebuild --status would show it), then run again.");
 		free(who);
@@ -299,70 +394,271 @@ take_table_lock(Run *r)
 	return true;
 }
 
-/* A dead run of this table must be cleaned up first. */
+/*
+ * The acting role's state schema: when it exists, it must be the role's
+ * own and sound (state.h); when it does not, the role (or the session user,
+ * for it) must be allowed to create it.  The install checks it again,
+ * under a lock.
+ */
 static bool
-check_recorded_runs(Run *r)
+check_state(Run *r)
 {
-	bool		exists;
-	RunInfo    *runs;
-	int			n;
+	bool		found;
+	StrVec		problems;
+	PGresult   *res;
+	char	   *q = ident_quote(r->tool_schema);
 
-	if (!state_schema_exists(r->main, r->tool_schema, &exists))
-		return false;
-	if (exists)
+	state_schema_free(&r->state);
+	if (!state_find_schema(r->main, r->tool_schema, &r->state, &found))
 	{
-		if (!state_list_runs(r->main, r->tool_schema, r->t->schema, r->t->name, &runs, &n))
-			return false;
-		if (n > 0)
+		free(q);
+		return false;
+	}
+	if (!found)
+	{
+		bool		can;
+
+		res = conn_query(r->main, "SELECT pg_catalog.has_database_privilege(current_user, "
+						 "pg_catalog.current_database(), 'CREATE') OR pg_catalog.has_database_privilege("
+						 "session_user, pg_catalog.current_database(), 'CREATE'), current_user::text, "
+						 "pg_catalog.current_database()::text");
+		if (res == NULL)
 		{
-			log_error("a previous pg_rebuild run on %s did not finish and left objects behind", r->t->qname);
-			for (int i = 0; i < n; i++)
-				for (size_t k = 0; k < runs[i].objects.n; k++)
-					log_detail("run %lld (phase %s, started %s): %s", runs[i].run_id, runs[i].phase,
-							   runs[i].started, runs[i].objects.items[k]);
-			log_detail("Nothing was changed.");
-			run_print_cleanup_hint(r);
-			state_free_runs(runs, n);
+			conn_report(r->main, "could not check the right to create the state schema");
+			free(q);
 			return false;
 		}
-		state_free_runs(runs, n);
+		can = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		if (!can)
+		{
+			char	   *rq = ident_quote(PQgetvalue(res, 0, 1));
+			char	   *dq = ident_quote(PQgetvalue(res, 0, 2));
+
+			log_error("role %s may not create schemas in database %s, and pg_rebuild keeps the runs of %s in a "
+					  "schema of its own, %s, which does not exist yet", PQgetvalue(res, 0, 1),
+					  PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 1), r->tool_schema);
+			refuse(NULL, NULL);
+			log_hint("Have the database's owner or an administrator run once either GRANT CREATE ON DATABASE %s "
+					 "TO %s, or CREATE SCHEMA %s AUTHORIZATION %s.", dq, rq, q, rq);
+			free(rq);
+			free(dq);
+		}
+		PQclear(res);
+		free(q);
+		return can;
 	}
+	free(q);
+	sv_init(&problems);
+	if (r->state.owner != r->role_oid)
+		sv_push_owned(&problems, pgr_psprintf("schema %s is owned by role %s, not by the role it is named for",
+											  r->state.name, r->state.owner_name));
+	if (!state_check_trust(r->main, &r->state, &problems))
+	{
+		conn_report(r->main, "could not check pg_rebuild's state schema");
+		sv_free(&problems);
+		return false;
+	}
+	if (problems.n > 0)
+	{
+		state_report_untrusted(&r->state, &problems);
+		log_detail("Nothing was changed.");
+		sv_free(&problems);
+		return false;
+	}
+	sv_free(&problems);
 	return true;
 }
 
-/* The run's deterministic names must be free. */
+/* Refuses when runs of this table are recorded in s (read after s was checked). */
+static bool
+no_runs_recorded_in(Run *r, const StateSchema *s)
+{
+	RunInfo    *runs;
+	int			n;
+
+	if (!state_list_runs(r->main, s, r->t->oid, r->t->schema, r->t->name, &runs, &n))
+	{
+		conn_report(r->main, "could not read the pg_rebuild runs");
+		return false;
+	}
+	if (n > 0)
+	{
+		log_error("a previous pg_rebuild run on %s did not finish and left objects behind", r->t->qname);
+		for (int i = 0; i < n; i++)
+			for (size_t k = 0; k < runs[i].objects.n; k++)
+				log_detail("run %lld (phase %s, started %s): %s", runs[i].run_id, runs[i].phase,
+						   runs[i].started, runs[i].objects.items[k]);
+		log_detail("Nothing was changed.");
+		run_print_cleanup_hint(r);
+	}
+	state_free_runs(runs, n);
+	return n == 0;
+}
+
+/*
+ * A dead run of this table must be cleaned up first: one recorded in the
+ * acting role's schema, or in the shared schema of format 1 when the role
+ * owns it.  (A dead run of another role, the table's owner before, left
+ * objects whose names check_names finds.)
+ */
+static bool
+check_recorded_runs(Run *r)
+{
+	StateSchema legacy;
+	bool		found;
+	bool		ok = true;
+
+	if (r->state.name && r->state.has_runs && !no_runs_recorded_in(r, &r->state))
+		return false;
+	if (!state_find_schema(r->main, PGR_LEGACY_SCHEMA, &legacy, &found))
+		return false;
+	if (found && legacy.owner == r->role_oid && legacy.has_runs)
+	{
+		StrVec		problems;
+
+		sv_init(&problems);
+		ok = state_check_trust(r->main, &legacy, &problems);
+		if (!ok)
+			conn_report(r->main, "could not check the state schema of an earlier pg_rebuild");
+		else if (problems.n == 0)
+			ok = no_runs_recorded_in(r, &legacy);
+		sv_free(&problems);
+	}
+	state_schema_free(&legacy);
+	return ok;
+}
+
+/* "{"a","b"}": a text[] literal of v, for one parameter. */
+static char *
+text_array(const StrVec *v)
+{
+	StrBuf		sb;
+
+	sb_init(&sb);
+	sb_append_char(&sb, '{');
+	for (size_t i = 0; i < v->n; i++)
+	{
+		if (i > 0)
+			sb_append_char(&sb, ',');
+		sb_append_char(&sb, '"');
+		for (const char *p = v->items[i]; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				sb_append_char(&sb, '\\');
+			sb_append_char(&sb, *p);
+		}
+		sb_append_char(&sb, '"');
+	}
+	sb_append_char(&sb, '}');
+	return sb_steal(&sb);
+}
+
+/* What exists already under a name the run needs, one line each. */
+static const char taken_sql[] =
+"SELECT w.k OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(w.s) "
+"  OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(w.n) "
+"FROM ROWS FROM (pg_catalog.unnest(%text::text[]), pg_catalog.unnest(%text::text[]), "
+"  pg_catalog.unnest(%text::text[])) AS w(k, s, n) "
+"WHERE (w.k OPERATOR(pg_catalog.=) 'relation' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+"    JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) c.relnamespace "
+"    WHERE ns.nspname OPERATOR(pg_catalog.=) w.s AND c.relname OPERATOR(pg_catalog.=) w.n)) "
+"  OR (w.k OPERATOR(pg_catalog.=) 'type' AND EXISTS (SELECT 1 FROM pg_catalog.pg_type t "
+"    JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) t.typnamespace "
+"    WHERE ns.nspname OPERATOR(pg_catalog.=) w.s AND t.typname OPERATOR(pg_catalog.=) w.n)) "
+"  OR (w.k OPERATOR(pg_catalog.=) 'function' AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p "
+"    JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) p.pronamespace "
+"    WHERE ns.nspname OPERATOR(pg_catalog.=) w.s AND p.proname OPERATOR(pg_catalog.=) w.n)) "
+"  OR (w.k OPERATOR(pg_catalog.=) 'statistics object' AND EXISTS (SELECT 1 FROM pg_catalog.pg_statistic_ext x "
+"    JOIN pg_catalog.pg_namespace ns ON ns.oid OPERATOR(pg_catalog.=) x.stxnamespace "
+"    WHERE ns.nspname OPERATOR(pg_catalog.=) w.s AND x.stxname OPERATOR(pg_catalog.=) w.n)) "
+"UNION ALL "
+"SELECT 'trigger ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(tg.tgname) "
+"  OPERATOR(pg_catalog.||) ' on the table (it calls ' "
+"  OPERATOR(pg_catalog.||) tg.tgfoid::pg_catalog.regprocedure::text OPERATOR(pg_catalog.||) ')' "
+"FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) %oid "
+"  AND tg.tgname OPERATOR(pg_catalog.=) ANY (ARRAY[%text, %text]::pg_catalog.name[]) "
+"UNION ALL "
+"SELECT 'no CREATE right on schema ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(n.nspname) "
+"  OPERATOR(pg_catalog.||) ', where the new table is built' "
+"FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) %text "
+"  AND NOT pg_catalog.has_schema_privilege(n.oid, 'CREATE') "
+"UNION ALL "
+"SELECT 'no CREATE right on tablespace ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(ts.spcname) "
+"  OPERATOR(pg_catalog.||) ', where the table or one of its indexes is' "
+"FROM pg_catalog.pg_tablespace ts WHERE ts.spcname OPERATOR(pg_catalog.=) ANY (%text::text[]) "
+"  AND ts.oid OPERATOR(pg_catalog.<>) (SELECT d.dattablespace FROM pg_catalog.pg_database d "
+"    WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database()) "
+"  AND NOT pg_catalog.has_tablespace_privilege(ts.oid, 'CREATE')";
+
+/*
+ * Before anything is created: every name the run will create or rename to
+ * is free, no trigger of a run is on the table already, and the role may
+ * create in the table's schema and tablespaces.
+ */
 static bool
 check_names(Run *r)
 {
-	char	   *shadow = plan_shadow_name(r->t->oid);
-	char	   *old = plan_old_name(r->t->oid);
+	StrVec		kinds;
+	StrVec		schemas;
+	StrVec		names;
+	StrVec		spaces;
+	char	   *ak;
+	char	   *as;
+	char	   *an;
+	char	   *ats;
+	PGresult   *res;
 
+	sv_init(&kinds);
+	sv_init(&schemas);
+	sv_init(&names);
+	sv_init(&spaces);
+	plan_reserved_names(&r->plan_input, r->plan, r->deps, &kinds, &schemas, &names);
+	if (r->t->tablespace)
+		sv_push(&spaces, r->t->tablespace);
+	if (changes_target_table(r->changes, r->t)->tablespace &&
+		!sv_contains(&spaces, changes_target_table(r->changes, r->t)->tablespace))
+		sv_push(&spaces, changes_target_table(r->changes, r->t)->tablespace);
+	for (int i = 0; i < r->t->nindexes; i++)
+		if (r->t->indexes[i].tablespace && !sv_contains(&spaces, r->t->indexes[i].tablespace))
+			sv_push(&spaces, r->t->indexes[i].tablespace);
+	ak = text_array(&kinds);
+	as = text_array(&schemas);
+	an = text_array(&names);
+	ats = text_array(&spaces);
+	res = conn_queryf(r->main, taken_sql, ak, as, an, r->t->oid, PGR_CAPTURE_TRIGGER, PGR_TRUNCATE_TRIGGER,
+					  r->t->schema, ats);
+	free(ak);
+	free(as);
+	free(an);
+	free(ats);
+	sv_free(&kinds);
+	sv_free(&schemas);
+	sv_free(&names);
+	sv_free(&spaces);
+	if (res == NULL)
 	{
-		PGresult   *res = conn_queryf(r->main,
-									  "SELECT c.relname::text FROM pg_catalog.pg_class c "
-									  "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-									  "WHERE n.nspname = %text AND c.relname = ANY (ARRAY[%text, %text])",
-									  r->t->schema, shadow, old);
-
-		free(shadow);
-		free(old);
-		if (res == NULL)
-		{
-			conn_report(r->main, "could not check the names of the run's tables");
-			return false;
-		}
-		if (PQntuples(res) > 0)
-		{
-			char	   *q = ident_quote_qualified(r->t->schema, PQgetvalue(res, 0, 0));
-
-			log_error("a table named %s already exists, and pg_rebuild needs that name for this run", q);
-			refuse(NULL, "If it is a leftover of pg_rebuild, drop it after checking it holds nothing you need.");
-			free(q);
-			PQclear(res);
-			return false;
-		}
-		PQclear(res);
+		conn_report(r->main, "could not check the names the run needs");
+		return false;
 	}
+	if (PQntuples(res) > 0)
+	{
+		log_error("%s cannot be rebuilt: %d thing%s in the way of what the run creates", r->t->qname,
+				  PQntuples(res), PQntuples(res) > 1 ? "s are" : " is");
+		for (int i = 0; i < PQntuples(res); i++)
+		{
+			char	   *line = res_text(res, i, 0);
+
+			log_detail("%s", line);
+			free(line);
+		}
+		refuse(NULL, "A relation, trigger or function named pgrebuild_* is most likely left by a run of "
+			   "pg_rebuild that was killed: pg_rebuild --status shows the dead runs, and pg_rebuild --cleanup "
+			   "(as the role that ran it) removes them; otherwise rename or drop it after checking what it holds. "
+			   "A missing right is granted by the owner of the schema or tablespace.");
+		PQclear(res);
+		return false;
+	}
+	PQclear(res);
 	return true;
 }
 
@@ -426,6 +722,26 @@ check_nulls(Run *r)
 }
 
 /* The plan's input: the table, the changes, the settings. */
+/* The database's default tablespace, which the plan names for the shadow. */
+static bool
+read_db_tablespace(Run *r)
+{
+	PGresult   *res = conn_query(r->main, "SELECT ts.spcname::text FROM pg_catalog.pg_tablespace ts "
+								 "WHERE ts.oid OPERATOR(pg_catalog.=) (SELECT d.dattablespace FROM pg_catalog.pg_database d "
+								 "WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())");
+
+	if (res == NULL || PQntuples(res) != 1)
+	{
+		PQclear(res);
+		conn_report(r->main, "could not read the database's default tablespace");
+		return false;
+	}
+	free(r->db_tablespace);
+	r->db_tablespace = pgr_strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return true;
+}
+
 static void
 set_plan_input(Run *r)
 {
@@ -433,6 +749,7 @@ set_plan_input(Run *r)
 		.table = r->t,
 		.changes = r->changes,
 		.tool_schema = r->tool_schema,
+		.db_tablespace = r->db_tablespace,
 		.lock_key = state_lock_key(r->t->oid),
 		.lock_timeout_ms = r->s->lock_timeout_ms,
 		.server_version = conn_server_version(r->main),
@@ -541,36 +858,191 @@ check_order(Run *r)
 }
 
 /* Finds the table; false (logged) when it does not exist or cannot be read. */
+/*
+ * Finds the table by name: its OID and owner (nothing else is read before
+ * the run's lock is taken).  False (logged) when it does not exist.
+ */
 static bool
-find_table(Run *r)
+find_table(Run *r, TablePeek *pk)
 {
 	long long	oid;
 	char	   *found_schema = NULL;
+	PGresult   *res;
 
 	oid = catalog_resolve_table(r->main, r->want_schema, r->want_name, &found_schema);
 	free(found_schema);
 	if (oid < 0)
 		return false;
-	if (oid == 0)
+	res = oid == 0 ? NULL :
+		conn_queryf(r->main, "SELECT n.nspname::text, c.relname::text, "
+					"pg_catalog.pg_get_userbyid(c.relowner)::text, "
+					"c.relowner OPERATOR(pg_catalog.=) (SELECT o.oid FROM pg_catalog.pg_roles o "
+					"  WHERE o.rolname OPERATOR(pg_catalog.=) current_user), "
+					"pg_catalog.pg_has_role(c.relowner, 'MEMBER'), c.relkind::text "
+					"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					"WHERE c.oid OPERATOR(pg_catalog.=) %oid", (Oid) oid);
+	if (oid != 0 && res == NULL)
+	{
+		conn_report(r->main, "could not look up the table");
+		return false;
+	}
+	if (oid == 0 || PQntuples(res) == 0)
 	{
 		char	   *q = r->want_schema ? ident_quote_qualified(r->want_schema, r->want_name)
 			: ident_quote(r->want_name);
 
+		PQclear(res);
 		log_error("table %s does not exist%s", q, r->want_schema ? "" : " in any schema of the search_path");
 		refuse(NULL, "Check the name and the database (-d). Unquoted names are folded to lower case: "
 			   "use -t '\"MyTable\"' for a mixed-case name, and schema.table outside the search_path.");
 		free(q);
 		return false;
 	}
+	{
+		char	   *schema = res_text(res, 0, 0);
+		char	   *name = res_text(res, 0, 1);
+		char	   *kind = res_text(res, 0, 5);
+
+		pk->qname = ident_quote_qualified(schema, name);
+		pk->relkind = kind ? kind[0] : 0;
+		free(schema);
+		free(name);
+		free(kind);
+	}
+	pk->oid = (unsigned int) oid;
+	pk->owner = res_text(res, 0, 2);
+	pk->owner_is_current = res_bool(res, 0, 3);
+	pk->can_act_as_owner = res_bool(res, 0, 4);
+	PQclear(res);
+	return true;
+}
+
+/*
+ * In a REPEATABLE READ transaction: ACCESS SHARE on the table (so no DDL
+ * changes it while it is read), retried under --lock-timeout up to
+ * --wait-timeout.  LOCK takes no snapshot: the reads after it all see the
+ * table as it is once locked.
+ */
+static bool
+lock_for_reading(Run *r, const TablePeek *pk)
+{
+	double		start = pgr_now();
+	double		deadline = start + r->s->wait_timeout_s;
+	Backoff		b;
+	TableDesc	t = {.oid = pk->oid, .qname = pk->qname};
+
+	backoff_init(&b, r->s->lock_timeout_ms / 2.0 + 1, 5000, (uint64_t) (start * 1e6) + 3);
+	if (!conn_commandv(r->main, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET LOCAL lock_timeout = '%dms'",
+					   r->s->lock_timeout_ms))
+	{
+		conn_report(r->main, "could not start reading the table");
+		return false;
+	}
+	if (pk->relkind != 'r')
+		return true;			/* not a table: read it to refuse it (LOCK would refuse some kinds first) */
+	for (int attempt = 1;; attempt++)
+	{
+		if (conn_commandv(r->main, "SAVEPOINT pgr_read; LOCK TABLE %s IN ACCESS SHARE MODE; "
+						  "RELEASE SAVEPOINT pgr_read", pk->qname))
+			return true;
+		if (!conn_failed_with(r->main, "55P03") || pgr_now() >= deadline || pgr_interrupted)
+		{
+			if (conn_failed_with(r->main, "55P03"))
+			{
+				log_error("could not lock %s to read its definition within --wait-timeout (%.0f s)", pk->qname,
+						  r->s->wait_timeout_s);
+				refuse("Another session holds ACCESS EXCLUSIVE on it (DDL, VACUUM FULL, CLUSTER).",
+					   "Run again when that is over, or give more time with --wait-timeout.");
+			}
+			else
+				conn_report(r->main, "could not lock the table to read its definition");
+			return false;
+		}
+		conn_best_effort(r->main, "ROLLBACK TO SAVEPOINT pgr_read");
+		swap_report_blockers(r->main, &t, phase_name(PHASE_PREFLIGHT), attempt, pgr_now() - start);
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000.0));
+	}
+}
+
+typedef enum Described
+{
+	DESCRIBED,
+	MOVED,						/* the name leads to another table now (a swap just ended): look again */
+	DESCRIBE_FAILED
+} Described;
+
+/* With the run's lock held: the table's description, in one snapshot. */
+static Described
+describe_table(Run *r, const TablePeek *pk)
+{
+	PGresult   *res;
+	bool		same;
+
+	if (!lock_for_reading(r, pk))
+		return DESCRIBE_FAILED;
+	res = conn_queryf(r->main, "SELECT coalesce(pg_catalog.to_regclass(%text)::pg_catalog.oid "
+					  "OPERATOR(pg_catalog.=) %oid, false)", pk->qname, pk->oid);
+	if (res == NULL)
+	{
+		conn_report(r->main, "could not look up the table");
+		return DESCRIBE_FAILED;
+	}
+	same = res_bool(res, 0, 0);
+	PQclear(res);
+	if (!same)
+	{
+		conn_best_effort(r->main, "ROLLBACK");
+		return MOVED;
+	}
 	r->t = pgr_calloc(1, sizeof(TableDesc));
-	if (!catalog_read_table(r->main, (unsigned int) oid, r->t) || !catalog_read_cluster_order(r->main, r->t))
+	if (!catalog_read_table(r->main, pk->oid, r->t) || !catalog_read_cluster_order(r->main, r->t))
 	{
 		catalog_free_table(r->t);
 		free(r->t);
 		r->t = NULL;
-		return false;
+		return DESCRIBE_FAILED;
 	}
-	return true;
+	return DESCRIBED;
+}
+
+/*
+ * The run's lock on the table first, then its description in one
+ * snapshot: a run started while another swaps or finishes is told that
+ * another run is active, never what a half-renamed table looks like.
+ * Each run holds the lock of its table's OID, and from before the swap the
+ * lock of the table that replaces it, so whichever OID the name leads to, a
+ * second run meets the first one's lock; a name that leads elsewhere once
+ * locked (the first run ended meanwhile) is looked up again.
+ */
+static bool
+find_and_lock(Run *r)
+{
+	for (int attempt = 0;; attempt++)
+	{
+		TablePeek	pk = {0};
+		Described	d;
+
+		if (!find_table(r, &pk) || !check_ownership(r, &pk) || !take_table_lock(r, &pk))
+		{
+			peek_free(&pk);
+			return false;
+		}
+		d = describe_table(r, &pk);
+		if (d == MOVED)
+		{
+			state_unlock(r->main, r->lock_key);
+			r->locked = false;
+			if (attempt < 5)
+			{
+				peek_free(&pk);
+				continue;
+			}
+			log_error("table %s was replaced again and again while pg_rebuild looked at it", pk.qname);
+			refuse(NULL, "Run again when whatever replaces it is done.");
+		}
+		peek_free(&pk);
+		return d == DESCRIBED;
+	}
 }
 
 bool
@@ -580,21 +1052,29 @@ preflight_run(Run *r)
 
 	phase_begin(&r->clock, PHASE_PREFLIGHT);
 	r->main = conn_open(r->params, "main");
-	if (r->main == NULL || !check_server(r) || !find_table(r))
+	if (r->main == NULL || !check_server(r) || !find_and_lock(r))
 		return false;
-	if (!check_relation_kind(r->t) || !check_ownership(r) || !take_table_lock(r) ||
-		!check_recorded_runs(r) || !check_key_and_indexes(r->t) || !check_changes(r) || !check_names(r))
+	if (!check_relation_kind(r->t) || !check_state(r) || !check_recorded_runs(r) || !check_key_and_indexes(r->t) ||
+		!check_changes(r) || !read_db_tablespace(r))
 		return false;
 	estimate_size(r);
-	/* from resolve_alter to alter_check_plan, one transaction that is rolled back */
+	/*
+	 * From resolve_alter to alter_check_plan, a savepoint that is rolled back:
+	 * --alter is tried on an empty copy of the table under the shadow's name.
+	 */
 	if (!resolve_alter(r) || !check_dependents(r) || !make_plan(r) ||
 		!alter_check_plan(r->main, &r->plan_input, r->deps, r->plan))
 	{
 		conn_best_effort(r->main, "ROLLBACK");
 		return false;
 	}
-	if (!check_order(r) || !check_nulls(r) || !inplace_choose(r))
+	if (!check_names(r) || !check_order(r) || !check_nulls(r) || !inplace_choose(r))
 		return false;
+	if (!conn_command(r->main, "COMMIT"))
+	{
+		conn_report(r->main, "could not end the preflight's transaction");
+		return false;
+	}
 	canon = catalog_canonical_text(r->t);
 	r->fingerprint = fingerprint_text(canon);
 	free(canon);

@@ -62,7 +62,8 @@ recover_once(Run *r, Phase *p, bool *lost)
 	if (res == NULL)
 	{
 		conn_close(r->main);
-		r->locked = false;		/* the session lock went with the session */
+		r->locked = false;		/* the session locks went with the session */
+		r->new_locked = false;
 		r->main = run_open_as_owner(r, "main");
 		if (r->main == NULL)
 			return false;
@@ -79,24 +80,34 @@ recover_once(Run *r, Phase *p, bool *lost)
 		}
 		if (!got)
 		{
-			char	   *who = state_describe_holder(r->main, r->lock_key);
-
-			log_error("after reconnecting, the table's pg_rebuild lock is held by %s", who);
-			log_detail("Another pg_rebuild (perhaps a --cleanup) took over this run's table; this run stops.");
-			free(who);
-			r->run_id = 0;		/* not ours to clean any more */
+			free(r->taken_over_by);
+			r->taken_over_by = state_describe_holder(r->main, r->lock_key);
+			log_error("after reconnecting, the table's pg_rebuild lock is held by %s: this run stops",
+					  r->taken_over_by);
+			r->taken_over = true;	/* its objects are that session's now (run_fail says what became of the table) */
 			return false;
 		}
 		r->locked = true;
+	}
+	if (r->new_lock_key != 0 && !r->new_locked)
+	{
+		if (!state_try_lock(r->main, r->new_lock_key, &got))
+		{
+			*lost = conn_lost(r->main);
+			return false;
+		}
+		r->new_locked = got;
 	}
 	if (r->run_id == 0)
 	{
 		*p = PHASE_INSTALL;
 		return true;
 	}
-	if (!state_list_runs(r->main, r->tool_schema, r->t->schema, r->t->name, &runs, &n))
+	if (!state_list_runs(r->main, &r->state, r->t->oid, NULL, NULL, &runs, &n))
 	{
 		*lost = conn_lost(r->main);
+		if (!*lost)
+			conn_report(r->main, "could not read the record of this run");
 		return false;
 	}
 	for (int i = 0; i < n; i++)
@@ -114,11 +125,14 @@ recover_once(Run *r, Phase *p, bool *lost)
 		{
 			*p = PHASE_COUNT;	/* the finish had completed */
 			r->run_id = 0;
+			log_info("reconnected: the finish of this run was already done (by a --cleanup meanwhile, or by this "
+					 "run just before it lost the connection): %s is rebuilt", r->t->qname);
+			run_read_sizes(r);
 			return true;
 		}
-		log_error("the record of this run disappeared while it was disconnected");
-		log_detail("Someone ran pg_rebuild --cleanup meanwhile; this run stops.");
-		r->run_id = 0;
+		log_error("the record of this run disappeared while it was disconnected: someone ran pg_rebuild "
+				  "--cleanup meanwhile, and this run stops");
+		r->taken_over = true;	/* run_fail says what became of the table */
 		return false;
 	}
 	if (phase_from_recorded(mine->phase, &recorded) && recorded == PHASE_FINISH)

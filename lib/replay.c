@@ -151,11 +151,10 @@ replay_rest_in_transaction(Conn *c, const Plan *plan)
 	return n;
 }
 
-long long
-replay_backlog(Conn *c, const Plan *plan)
+/* Runs sql (which it frees), a query of one number; -1 on failure. */
+static long long
+query_number(Conn *c, char *sql)
 {
-	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s) - min(%s) + 1, 0) FROM %s", plan->log_id_q,
-									plan->log_id_q, plan->log_q);
 	PGresult   *res = conn_query(c, sql);
 	long long	n;
 
@@ -165,6 +164,62 @@ replay_backlog(Conn *c, const Plan *plan)
 	n = atoll(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return n;
+}
+
+long long
+replay_backlog(Conn *c, const Plan *plan)
+{
+	return query_number(c, pgr_psprintf("SELECT coalesce(max(%s) - min(%s) + 1, 0) FROM %s", plan->log_id_q,
+										plan->log_id_q, plan->log_q));
+}
+
+long long
+replay_backlog_upto(Conn *c, const Plan *plan, long long limit)
+{
+	return query_number(c, pgr_psprintf("SELECT pg_catalog.count(*) FROM (SELECT FROM %s LIMIT %lld) b",
+										plan->log_q, limit + 1));
+}
+
+/* Until a batch this big was measured, the rate is a guess. */
+#define RATE_MIN_ENTRIES 500
+/* The guess: slow, so that a first swap errs on the short side. */
+#define RATE_GUESS_PER_S 5000.0
+
+long long
+replay_batch_timed(Conn *c, const Plan *plan, long long limit, ReplayRate *rate)
+{
+	double		t0 = pgr_now();
+	long long	n = replay_batch(c, plan, limit);
+	double		dt = pgr_now() - t0;
+
+	if (n > 0 && rate)
+	{
+		/* the last few thousand entries weigh most: the load changes */
+		if (rate->entries > 50000)
+		{
+			rate->seconds *= 0.5;
+			rate->entries *= 0.5;
+		}
+		rate->entries += (double) n;
+		rate->seconds += dt;
+	}
+	return n;
+}
+
+double
+replay_rate_per_s(const ReplayRate *rate)
+{
+	if (rate == NULL || rate->entries < RATE_MIN_ENTRIES || rate->seconds <= 0)
+		return RATE_GUESS_PER_S;
+	return rate->entries / rate->seconds;
+}
+
+long long
+replay_lock_budget(const ReplayRate *rate, int max_lock_ms)
+{
+	double		n = replay_rate_per_s(rate) * (max_lock_ms / 1000.0) / 2.0;
+
+	return n < 1 ? 1 : (long long) n;
 }
 
 bool
@@ -315,17 +370,8 @@ replay_report_row(const Conn *failed, Conn *q, const TableDesc *t, const ChangeS
 static long long
 captured_so_far(Run *r)
 {
-	char	   *sql = pgr_psprintf("SELECT coalesce(max(%s), 0) FROM %s", r->plan->log_id_q, r->plan->log_q);
-	PGresult   *res = conn_query(r->main, sql);
-	long long	n = -1;
-
-	free(sql);
-	if (res)
-	{
-		n = atoll(PQgetvalue(res, 0, 0));
-		PQclear(res);
-	}
-	return n;
+	return query_number(r->main, pgr_psprintf("SELECT coalesce(max(%s), 0) FROM %s", r->plan->log_id_q,
+											  r->plan->log_q));
 }
 
 /*
@@ -344,7 +390,7 @@ replay_until_small(Run *r, long long threshold)
 
 	for (;;)
 	{
-		long long	n = replay_batch(r->main, r->plan, REPLAY_BATCH_DEFAULT);
+		long long	n = replay_batch_timed(r->main, r->plan, REPLAY_BATCH_DEFAULT, &r->rate);
 		long long	backlog;
 		char		a[32];
 		char		b[32];

@@ -24,8 +24,9 @@ typedef struct Run Run;
 
 /*
  * The replay phase: batches until one is small, ANALYZE of the shadow,
- * batches again (the swap replays the rest under its lock).  Stops the run
- * when the backlog has not shrunk for --catchup-timeout.
+ * batches again (the swap replays the rest under its lock), measuring the
+ * apply rate (r->rate).  Stops the run when the backlog has not shrunk for
+ * --catchup-timeout.
  */
 bool		replay_phase(Run *r) __attribute__((warn_unused_result));
 
@@ -45,6 +46,36 @@ long long	replay_rest_in_transaction(Conn *c, const Plan *plan) __attribute__((w
 
 /* Estimated number of entries waiting in the log; -1 on failure. */
 long long	replay_backlog(Conn *c, const Plan *plan) __attribute__((warn_unused_result));
+
+/*
+ * The number of entries in the log that c's statement sees, counting at
+ * most limit + 1 (so that a burst of millions costs no more than the budget
+ * to count): a cheap "more than limit?" that can run under the swap's lock.
+ * -1 on failure.
+ */
+long long	replay_backlog_upto(Conn *c, const Plan *plan, long long limit) __attribute__((warn_unused_result));
+
+/*
+ * How fast this run applies log entries, measured on its own batches, so
+ * that the swap can tell how long a backlog would hold ACCESS EXCLUSIVE.
+ */
+typedef struct ReplayRate
+{
+	double		entries;		/* measured so far (decaying: recent batches weigh most) */
+	double		seconds;
+} ReplayRate;
+
+/* Applies one batch (replay_batch) and adds its entries and duration to rate. */
+long long	replay_batch_timed(Conn *c, const Plan *plan, long long limit, ReplayRate *rate)
+			__attribute__((warn_unused_result));
+/* Entries per second; a cautious guess until a batch of some size was measured. */
+double		replay_rate_per_s(const ReplayRate *rate);
+/*
+ * How many entries may be left for the swap to apply under ACCESS
+ * EXCLUSIVE so that applying them is expected to take at most half of
+ * max_lock_ms (the other half is the rest of the swap); at least 1.
+ */
+long long	replay_lock_budget(const ReplayRate *rate, int max_lock_ms);
 
 #define REPLAY_BATCH_DEFAULT 20000
 

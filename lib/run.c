@@ -25,7 +25,6 @@ run_new(const RunSettings *s, ConnParams *params, const char *schema, const char
 	r->want_schema = schema;
 	r->want_name = table;
 	r->changes = changes;
-	r->tool_schema = PGR_TOOL_SCHEMA;
 	phase_clock_init(&r->clock);
 	return r;
 }
@@ -39,7 +38,15 @@ run_free(Run *r)
 	run_close_holder(r);
 	if (r->main && r->locked && conn_ok(r->main))
 		state_unlock(r->main, r->lock_key);
+	if (r->main && r->new_locked && conn_ok(r->main))
+		state_unlock(r->main, r->new_lock_key);
 	conn_close(r->main);
+	state_schema_free(&r->state);
+	free(r->tool_schema_name);
+	free(r->role_name);
+	free(r->session_role);
+	free(r->db_tablespace);
+	free(r->taken_over_by);
 	if (r->plan)
 		plan_free(r->plan);
 	if (r->dplan)
@@ -208,6 +215,96 @@ run_print_cleanup_hint(const Run *r)
 	free(tsh);
 }
 
+/* The sizes of the rebuilt table, for the summary. */
+void
+run_read_sizes(Run *r)
+{
+	PGresult   *res = conn_queryf(r->main, "SELECT pg_catalog.pg_relation_size(c.oid)::int8, "
+								  "pg_catalog.pg_total_relation_size(c.oid)::int8 FROM pg_catalog.pg_class c "
+								  "WHERE c.oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass(%text)", r->t->qname);
+
+	if (res && PQntuples(res) == 1)
+	{
+		r->result.heap_after = res_int8(res, 0, 0);
+		r->result.total_after = res_int8(res, 0, 1);
+	}
+	PQclear(res);
+}
+
+/*
+ * Whether the swap committed although this run did not see its COMMIT
+ * succeed (the connection was lost during it): the table's name leads to
+ * another table now, and the original one is gone or carries the old
+ * table's name.
+ */
+static bool
+swap_committed(Run *r)
+{
+	PGresult   *res = conn_queryf(r->main,
+								  "SELECT coalesce(pg_catalog.to_regclass(%text)::pg_catalog.oid OPERATOR(pg_catalog.<>) %oid, false) "
+								  "AND coalesce((SELECT c.relname::text FROM pg_catalog.pg_class c "
+								  "  WHERE c.oid OPERATOR(pg_catalog.=) %oid) OPERATOR(pg_catalog.=) %text, true)",
+								  r->t->qname, r->t->oid, r->t->oid, r->plan->old_name);
+	bool		committed = res != NULL && res_bool(res, 0, 0);
+
+	PQclear(res);
+	return committed;
+}
+
+/* Whether this run is still recorded (its objects not all removed). */
+static bool
+still_recorded(Run *r)
+{
+	RunInfo    *runs;
+	int			n;
+	bool		found = false;
+
+	if (r->state.name == NULL || !state_list_runs(r->main, &r->state, r->t->oid, NULL, NULL, &runs, &n))
+		return true;			/* cannot tell: say what is safe */
+	for (int i = 0; i < n; i++)
+		found = found || runs[i].run_id == r->run_id;
+	state_free_runs(runs, n);
+	return found;
+}
+
+/*
+ * Another session (a --cleanup) took the run's table over while this run
+ * was disconnected: say what became of the table, and leave the run's
+ * objects to that session.
+ */
+static int
+taken_over(Run *r)
+{
+	bool		recorded = still_recorded(r);
+	const char *who = r->taken_over_by ? r->taken_over_by : "another session";
+
+	if (r->swapped)
+	{
+		log_detail("The swap had committed: %s is rebuilt. The rest of the run (removing the old table and the "
+				   "run's objects) was taken over by %s.", r->t->qname, who);
+		if (!recorded)
+		{
+			log_detail("That session has finished it: nothing of this run is left.");
+			run_read_sizes(r);
+			return PGR_EXIT_OK;
+		}
+		log_detail("That session is still removing this run's objects.");
+	}
+	else
+	{
+		log_detail("%s was not changed: the run had not swapped. It was taken over by %s, which removes the "
+				   "run's objects.", r->t->qname, who);
+		if (!recorded)
+		{
+			log_detail("Nothing of this run is left.");
+			return PGR_EXIT_FAILED;
+		}
+	}
+	log_hint("pg_rebuild --status shows when they are gone. If that session stops before, remove them with "
+			 "pg_rebuild --cleanup (the same connection options and -t %s).", r->t->qname);
+	return PGR_EXIT_LEFTOVERS;
+}
+
 /* run_fail, returning the exit code. */
 static int
 fail(Run *r)
@@ -233,12 +330,25 @@ fail(Run *r)
 		r->main = run_open_as_owner(r, "main");
 		if (r->main == NULL)
 		{
-			log_detail("The table itself was %s, but this run's objects are still in the database.",
-					   r->swapped ? "rebuilt" : "not changed");
+			if (r->swapped)
+				log_detail("The table itself was rebuilt, but this run's objects are still in the database.");
+			else if (r->swap.commit_unknown)
+				log_detail("The connection was lost while the swap committed: the table may have been rebuilt "
+						   "(pg_rebuild --status says: phase \"swapped\"), and this run's objects are still in "
+						   "the database.");
+			else
+				log_detail("The table itself was not changed, but this run's objects are still in the database.");
 			run_print_cleanup_hint(r);
 			return PGR_EXIT_LEFTOVERS;
 		}
 	}
+	if (!r->swapped && r->plan && swap_committed(r))
+	{
+		log_info("the swap had committed before the connection was lost: %s is rebuilt", r->t->qname);
+		r->swapped = true;
+	}
+	if (r->taken_over)
+		return taken_over(r);
 	if (r->swapped)
 	{
 		log_info("the swap had committed: %s is rebuilt; removing what is left of this run, once more",
@@ -252,7 +362,7 @@ fail(Run *r)
 	 * transaction can refuse for ever: try for a bounded time (the user may
 	 * have interrupted us), then leave the rest to --cleanup.
 	 */
-	clean = cleanup_run_objects(r->main, r->tool_schema, r->run_id, r->s->lock_timeout_ms,
+	clean = cleanup_run_objects(r->main, &r->state, r->run_id, r->t->oid, r->s->lock_timeout_ms,
 							  r->s->wait_timeout_s < 3 ? 3 : r->s->wait_timeout_s > 15 ? 15 : r->s->wait_timeout_s,
 							  true, &removed);
 	for (size_t i = 0; i < removed.n; i++)

@@ -29,6 +29,8 @@
 #include "phases.h"
 #include "plan.h"
 #include "progress.h"
+#include "replay.h"
+#include "state.h"
 #include "swap.h"
 
 /* Exit codes (see the man page). */
@@ -36,6 +38,9 @@
 #define PGR_EXIT_FAILED		1	/* failed; the table is unchanged, nothing left behind */
 #define PGR_EXIT_USAGE		2	/* bad command line */
 #define PGR_EXIT_LEFTOVERS	3	/* failed and objects remain: run --cleanup */
+
+/* The default budget of ACCESS EXCLUSIVE at the swap (--max-lock-time), in ms. */
+#define PGR_DEFAULT_MAX_LOCK_MS 200
 
 /* Reconnections allowed in one run (each bounded by --retry-timeout). */
 #define PGR_MAX_RECOVERIES 5
@@ -49,6 +54,7 @@ typedef struct RunSettings
 	double		retry_timeout_s;	/* total time to retry a lost connection */
 	bool		kill_blockers;	/* after wait_timeout_s, cancel then terminate the swap's blockers */
 	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
+	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -77,7 +83,6 @@ struct Run
 	const char *want_name;
 	const ChangeSet *changes;	/* what was asked; from preflight on, own_changes */
 	ChangeSet  *own_changes;	/* this run's copy, with what the server made of --alter */
-	const char *tool_schema;
 
 	/* Its connections (see run_open_workers, run_ensure_guard). */
 	Conn	   *main;
@@ -96,21 +101,44 @@ struct Run
 	uint64_t	fingerprint;	/* of t at preflight */
 	uint64_t	dep_fingerprint;	/* of deps at preflight */
 	const char *role;			/* the table's owner, to SET ROLE to, or NULL */
+	char	   *role_name;		/* owned copy behind role */
+	char	   *db_tablespace;	/* the database's default tablespace (named for the shadow) */
+	unsigned int role_oid;		/* the role the run acts as (the table's owner) */
+	char	   *session_role;	/* the role it connected as (session_user) */
 	SizeEstimate size;			/* its rows, and the space the rebuild should give back */
 	RunMode		mode;			/* a rebuild, or NOT NULL in place (--method) */
 	char	   *method_note;	/* why this mode, for the intro and --dry-run; NULL when not chosen */
 
 	/* Its state in the database. */
+	StateSchema state;			/* the acting role's state schema (found or made at install) */
+	bool		state_untrusted;	/* the install found it unsound (logged) */
+	const char *tool_schema;	/* its name (state.name, or what preflight will create) */
+	char	   *tool_schema_name;	/* owned copy behind tool_schema */
 	long long	lock_key;		/* the table's advisory lock */
 	bool		locked;
+	/*
+	 * The advisory lock of the table that replaces it (the shadow's OID),
+	 * taken before the swap, so that a run started on the rebuilt table
+	 * while this one finishes is told another run is active.
+	 */
+	long long	new_lock_key;
+	bool		new_locked;
 	long long	run_id;			/* 0 until the run is recorded */
 	bool		swapped;
+	/*
+	 * After a lost connection, another session (a --cleanup) held the
+	 * table's lock or had removed the run's record: the run's objects are
+	 * that session's to remove.
+	 */
+	bool		taken_over;
+	char	   *taken_over_by;	/* who held the lock, for messages */
 
 	/* Figures. */
 	PhaseClock	clock;
 	CopyResult	copy;
 	SwapResult	swap;
 	long long	replayed;
+	ReplayRate	rate;			/* how fast the replay applies entries (for the swap's lock budget) */
 	RunResult	result;
 };
 
@@ -164,6 +192,9 @@ void		run_report_failure(Run *r, Conn *failed, const char *what);
  * --cleanup command (exit 3).  Sets and returns r->result.exit_code.
  */
 int			run_fail(Run *r);
+
+/* Reads the sizes of the rebuilt table into r->result. */
+void		run_read_sizes(Run *r);
 
 /* Logs the hint "Run: pg_rebuild --cleanup ..." with this run's connection options. */
 void		run_print_cleanup_hint(const Run *r);

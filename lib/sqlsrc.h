@@ -6,10 +6,13 @@
 #ifndef PGR_SQLSRC_H
 #define PGR_SQLSRC_H
 
-/* triggers/pgrebuild.sql: the tool schema's tables and functions. */
+/* triggers/pgrebuild.sql: a role's state schema: its tables and functions. */
 extern const char sql_pgrebuild[];
 
-/* The format version that sql_pgrebuild installs (its meta.version). */
+/*
+ * The format version that sql_pgrebuild installs (its meta.version).
+ * Version 1 was the shared schema "pgrebuild" of earlier releases (state.h).
+ */
 #define PGR_SCHEMA_VERSION 2
 
 #endif							/* PGR_SQLSRC_H */

@@ -25,11 +25,19 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 {
 	PGresult   *res;
 
+	/*
+	 * Another role's session shows its transaction and query only to its
+	 * members and to pg_read_all_stats (as pg_stat_activity decides):
+	 * otherwise its age is unknown, not zero.
+	 */
 	res = conn_queryf(c,
 					  "SELECT l.pid, l.mode, "
-					  "coalesce(extract(epoch FROM clock_timestamp() - a.xact_start), 0)::float8, "
+					  "extract(epoch FROM clock_timestamp() - a.xact_start)::float8, "
 					  "coalesce(a.state, '?'), "
-					  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
+					  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80), "
+					  "coalesce(a.usename::text, '?'), "
+					  "a.pid IS NOT NULL AND (pg_catalog.pg_has_role(a.usesysid, 'USAGE') "
+					  "  OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')), current_user::text "
 					  "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
 					  "WHERE l.locktype = 'relation' AND l.relation = %oid AND l.granted "
 					  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
@@ -45,14 +53,29 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 		char	   *mode = res_text(res, i, 1);
 		char	   *state = res_text(res, i, 3);
 		char	   *query = res_text(res, i, 4);
+		char	   *user = res_text(res, i, 5);
+		char	   *me = res_text(res, i, 7);
 
-		log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d "
-				 "holding %s, transaction open %.1f s, %s: %s",
-				 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, res_float8(res, i, 2),
-				 state, query && *query ? query : "(no query)");
+		if (!res_bool(res, i, 6))
+			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+					 "a session of role %s: how long its transaction has been open, and its query, are not "
+					 "visible to role %s (members of pg_read_all_stats see them)",
+					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, user, me);
+		else if (res_isnull(res, i, 2))
+			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+					 "transaction age unknown (role %s), %s: %s",
+					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, user, state,
+					 query && *query ? query : "(no query)");
+		else
+			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+					 "transaction open %.1f s, %s: %s",
+					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, res_float8(res, i, 2),
+					 state, query && *query ? query : "(no query)");
 		free(mode);
 		free(state);
 		free(query);
+		free(user);
+		free(me);
 	}
 	PQclear(res);
 }
@@ -137,17 +160,15 @@ record_swapped(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings
 		if (!o->validated)
 			continue;
 		if ((o->kind == DEP_FK_OUT || o->kind == DEP_FK_SELF) &&
-			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, t->schema, o->name, t->schema, t->name))
+			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, o->name, t->qname))
 			return false;
 		if (o->kind == DEP_FK_IN &&
-			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, o->rel_schema, o->name, o->rel_schema,
-						  o->rel_name))
+			!state_record(c, s->tool_schema, s->run_id, OBJ_VALIDATE, o->name, o->rel_q))
 			return false;
 	}
-	return state_forget(c, s->tool_schema, s->run_id, OBJ_SHADOW, t->schema, plan->shadow_name) &&
-		state_forget(c, s->tool_schema, s->run_id, OBJ_TRIGGER, t->schema, plan->capture_trigger) &&
-		state_forget(c, s->tool_schema, s->run_id, OBJ_TRIGGER, t->schema, plan->truncate_trigger) &&
-		state_record(c, s->tool_schema, s->run_id, OBJ_OLD, t->schema, plan->old_name, NULL, NULL) &&
+	return state_forget(c, s->tool_schema, s->run_id, OBJ_SHADOW, 0) &&
+		state_forget(c, s->tool_schema, s->run_id, OBJ_TRIGGER, 0) &&
+		state_record(c, s->tool_schema, s->run_id, OBJ_OLD, plan->old_q, NULL) &&
 		state_set_phase(c, s->tool_schema, s->run_id, phase_def(PHASE_FINISH)->recorded);
 }
 
@@ -174,6 +195,7 @@ typedef enum Attempt
 {
 	ATTEMPT_DONE,
 	ATTEMPT_RETRY,				/* a lock timeout: try again */
+	ATTEMPT_OVER_BUDGET,		/* locked, but more changes wait than the lock may apply: given back */
 	ATTEMPT_FAILED
 } Attempt;
 
@@ -302,6 +324,23 @@ swap_locked(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	Attempt		a;
 
 	/*
+	 * 0. what the lock would apply fits the budget: a transaction that
+	 * committed while the lock was awaited shows its changes only now.
+	 * Counted up to the budget, so a burst costs no more than that to find.
+	 */
+	{
+		long long	waiting = replay_backlog_upto(c, plan, out->budget_entries);
+
+		if (waiting < 0)
+			return fail_attempt(c, "could not count the changes left for the swap", true);
+		if (waiting > out->budget_entries)
+		{
+			conn_best_effort(c, "ROLLBACK TO SAVEPOINT pgr_swap");
+			return ATTEMPT_OVER_BUDGET;
+		}
+	}
+
+	/*
 	 * 1. the catalog is still what was read just before the lock: all the
 	 * reads again in one round trip, each result compared with the first;
 	 * on any difference, read it all again under the lock
@@ -409,7 +448,10 @@ swap_apply(Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
 	/* 5. COMMIT */
 	pgr_test_pause("BEFORE_SWAP_COMMIT");
 	if (!conn_command(c, "COMMIT"))
+	{
+		out->commit_unknown = conn_lost(c);
 		return fail_attempt(c, "could not commit the swap", true);
+	}
 	out->committed = true;
 	return ATTEMPT_DONE;
 }
@@ -428,40 +470,16 @@ kill_blockers(const SwapSettings *s, Conn *work, int *stage, double *next_stage_
 	*next_stage_at = pgr_now() + 1.0;
 }
 
-/* A batch this small is what a steady load leaves between two batches. */
-#define SWAP_SMALL_BATCH 50
-
-/*
- * Replay batches on work outside the lock; on failure reports it (when says
- * when) and rolls back the holder c.
- */
-static bool
-replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
-				   const char *when)
+/* Reports a failed replay batch (when says when) and rolls back the holder c. */
+static void
+report_replay_failure(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+					  const char *when)
 {
-	long long	n = 0;
-
-	/*
-	 * Until a batch finds little (what arrived while the one before ran):
-	 * each entry left is applied under the lock.  A few rounds at most: at a
-	 * steady write rate the batches stop shrinking.
-	 */
-	for (int round = 0; round < 4; round++)
-	{
-		n = replay_batch(work, plan, REPLAY_BATCH_DEFAULT);
-		if (n < 0 || n <= SWAP_SMALL_BATCH)
-			break;
-	}
-	if (n >= 0)
-		return true;
-	/* a NULL the application wrote in a --set-not-null column: say which */
+	/* a NULL the application wrote in a new NOT NULL column, a row a change cannot take: say which */
 	if ((conn_failed_with(work, "23502") && replay_report_null(work, work, t, s->changes)) ||
 		replay_report_row(work, work, t, s->changes, plan))
-	{
-		conn_best_effort(c, "ROLLBACK");
-		return false;
-	}
-	if (conn_lost(work))
+		;
+	else if (conn_lost(work))
 		log_warning("could not apply changes %s: lost the connection: %s", when,
 					work->message ? work->message : "connection closed");
 	else
@@ -472,7 +490,93 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 		free(what);
 	}
 	conn_best_effort(c, "ROLLBACK");
-	return false;
+}
+
+/* A batch this small is what a steady load leaves between two batches. */
+#define SWAP_SMALL_BATCH 50
+
+/*
+ * Replays batches on work, outside the lock: at least one (what arrived
+ * meanwhile), then more while they keep finding much (a few rounds: at a
+ * steady write rate they stop shrinking), and in any case until what is
+ * left fits the lock's budget (*budget_out: --max-lock-time at the rate
+ * measured so far, which these batches measure too).  A backlog that stays
+ * above the budget, without shrinking, for --catchup-timeout stops the
+ * run.  Adds the time spent to *spent.  On failure reports it and rolls
+ * back the holder c.
+ */
+static bool
+replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, const SwapSettings *s,
+				   const char *when, long long *budget_out, double *spent)
+{
+	long long	budget = replay_lock_budget(s->rate, s->max_lock_ms);
+	double		t0 = pgr_now();
+	double		best_at = t0;
+	long long	best = -1;
+	bool		said = false;
+
+	for (int round = 1;; round++)
+	{
+		long long	n = replay_batch_timed(work, plan, REPLAY_BATCH_DEFAULT, s->rate);
+		long long	waiting;
+		long long	backlog;
+
+		if (n < 0)
+		{
+			report_replay_failure(work, c, t, plan, s, when);
+			return false;
+		}
+		pgr_test_pause("SWAP_CATCHUP");
+		/* the rate is measured as it goes: the budget follows it */
+		budget = replay_lock_budget(s->rate, s->max_lock_ms);
+		*budget_out = budget;
+		waiting = replay_backlog_upto(work, plan, budget);
+		if (waiting < 0)
+		{
+			report_replay_failure(work, c, t, plan, s, when);
+			return false;
+		}
+		if (waiting <= budget && (n <= SWAP_SMALL_BATCH || round >= 4))
+			break;
+		if (waiting <= budget)
+			continue;			/* fits, but another batch leaves less for the lock */
+		backlog = replay_backlog(work, plan);
+		if (!said)
+		{
+			log_info("swap: about %lld changes wait, more than the %lld that --max-lock-time (%d ms) lets the "
+					 "lock apply at %.0f changes/s: applying them first, without the lock",
+					 backlog, budget, s->max_lock_ms, replay_rate_per_s(s->rate));
+			said = true;
+		}
+		if (best < 0 || backlog < best)
+		{
+			best = backlog;
+			best_at = pgr_now();
+		}
+		else if (pgr_now() - best_at > s->catchup_timeout_s)
+		{
+			log_error("the changes waiting for the swap do not get within --max-lock-time: about %lld wait, the "
+					  "lock may apply %lld (%d ms at %.0f changes/s), and the backlog has not shrunk for %.0f s "
+					  "(--catchup-timeout)", backlog, budget, s->max_lock_ms, replay_rate_per_s(s->rate),
+					  s->catchup_timeout_s);
+			log_hint("Run it at a quieter time, give it more time (--catchup-timeout), or let the swap hold the "
+					 "lock longer (--max-lock-time: the application waits that long for the table).");
+			conn_best_effort(c, "ROLLBACK");
+			return false;
+		}
+		if (!guard_tick(s->guard) || pgr_interrupted)
+		{
+			if (pgr_interrupted)
+				log_error("interrupted while applying changes before the swap");
+			conn_best_effort(c, "ROLLBACK");
+			return false;
+		}
+		log_progress("swap: catching up, about %lld changes left (the lock may apply %lld)", backlog, budget);
+	}
+	if (said)
+		log_progress_clear();
+	*spent += pgr_now() - t0;
+	return true;
 }
 
 bool
@@ -481,6 +585,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 	Conn	   *c = s->guard->holder;
 	double		start = pgr_now();
 	double		deadline = start + s->wait_timeout_s;
+	double		caught_up = 0;	/* time spent replaying before the lock: not waiting for it */
 	double		last_report = 0;
 	int			kill_stage = 0;
 	double		next_kill = deadline;
@@ -495,7 +600,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 		char	   *lock_sql;
 		SwapRead	pre;
 		ConnRecording *rec;
-		double		give_up = s->kill_blockers ? deadline + 6.0 : deadline;
+		double		give_up = (s->kill_blockers ? deadline + 6.0 : deadline) + caught_up;
 
 		if (pgr_interrupted)
 		{
@@ -534,7 +639,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		/* what arrived during the read: applied now, not under the lock */
-		if (!replay_before_lock(work, c, t, plan, s, "before the swap lock"))
+		if (!replay_before_lock(work, c, t, plan, s, "before the swap lock", &out->budget_entries, &caught_up))
 		{
 			conn_record_free(c, rec);
 			swap_read_free(&pre);
@@ -556,6 +661,15 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			}
 			if (a == ATTEMPT_FAILED)
 				return false;
+			if (a == ATTEMPT_OVER_BUDGET)
+			{
+				/* a transaction committed its changes while the lock was awaited: apply them first */
+				out->released++;
+				log_info("swap: attempt %d got the lock but more than %lld changes had arrived meanwhile (a "
+						 "transaction committed while the lock was awaited): gave it back after %.0f ms, to apply "
+						 "them first", out->attempts, out->budget_entries, (pgr_now() - locked_at) * 1000.0);
+				continue;
+			}
 		}
 		else
 		{
@@ -599,7 +713,7 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
-		if (s->kill_blockers && pgr_now() >= deadline)
+		if (s->kill_blockers && pgr_now() >= deadline + caught_up)
 			kill_blockers(s, work, &kill_stage, &next_kill);
 		/* once past the wait, keep trying often: the blockers were just signalled */
 		if (!guard_tick(s->guard))
@@ -608,16 +722,46 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		/* keep the backlog small while waiting */
-		if (!replay_before_lock(work, c, t, plan, s, "while waiting for the swap lock"))
+		if (!replay_before_lock(work, c, t, plan, s, "while waiting for the swap lock", &out->budget_entries,
+								&caught_up))
 			return false;
 		{
 			double		wait = backoff_next(&b);
 
-			if (s->kill_blockers && pgr_now() >= deadline && wait > 250)
+			if (s->kill_blockers && pgr_now() >= deadline + caught_up && wait > 250)
 				wait = 250;
 			pgr_sleep_ms(backoff_clamp(wait, (give_up - pgr_now()) * 1000.0));
 		}
 	}
+}
+
+/*
+ * Takes the advisory lock of the table that replaces this one (the
+ * shadow's OID) before the swap, so that from the swap's COMMIT to the end
+ * of the run a second run on the table meets a held lock whichever OID the
+ * name leads it to.
+ */
+static bool
+lock_new_table(Run *r)
+{
+	PGresult   *res;
+	bool		got;
+
+	if (r->new_locked)
+		return true;
+	res = conn_queryf(r->main, "SELECT pg_catalog.to_regclass(%text)::pg_catalog.oid", r->plan->shadow_q);
+	if (res == NULL || PQntuples(res) != 1 || res_isnull(res, 0, 0))
+	{
+		PQclear(res);
+		run_report_failure(r, r->main, "could not find the shadow table before the swap");
+		return false;
+	}
+	r->new_lock_key = state_lock_key(res_oid(res, 0, 0));
+	PQclear(res);
+	if (!state_try_lock(r->main, r->new_lock_key, &got))
+		return false;
+	r->new_locked = got;		/* not got: a session holds a lock of that OID; the run does not need it */
+	return true;
 }
 
 bool
@@ -634,8 +778,11 @@ swap_phase(Run *r)
 		.kill_blockers = r->s->kill_blockers,
 		.changes = r->changes,
 		.guard = &r->guard,
+		.max_lock_ms = r->s->max_lock_ms > 0 ? r->s->max_lock_ms : PGR_DEFAULT_MAX_LOCK_MS,
+		.catchup_timeout_s = r->s->catchup_timeout_s,
+		.rate = &r->rate,
 	};
-	char		note[128];
+	char		note[192];
 
 	phase_begin(&r->clock, PHASE_SWAP);
 	if (!run_ensure_guard(r))
@@ -645,6 +792,8 @@ swap_phase(Run *r)
 		run_report_failure(r, r->main, "could not record the phase");
 		return false;
 	}
+	if (!lock_new_table(r))
+		return false;
 	pgr_test_pause("BEFORE_SWAP");
 	if (!swap_run(r->main, r->t, r->plan, &s, &r->swap))
 	{
@@ -655,8 +804,9 @@ swap_phase(Run *r)
 	r->swapped = true;
 	run_close_holder(r);			/* its transaction committed with the swap */
 	r->replayed += r->swap.final_entries;
-	snprintf(note, sizeof(note), "ACCESS EXCLUSIVE held %.0f ms, %d attempt%s, %lld changes applied under the lock",
-			 r->swap.lock_held_ms, r->swap.attempts, r->swap.attempts == 1 ? "" : "s", r->swap.final_entries);
+	snprintf(note, sizeof(note), "ACCESS EXCLUSIVE held %.0f ms, %d attempt%s, %lld changes applied under the "
+			 "lock (at most %lld for --max-lock-time %d ms)", r->swap.lock_held_ms, r->swap.attempts,
+			 r->swap.attempts == 1 ? "" : "s", r->swap.final_entries, r->swap.budget_entries, s.max_lock_ms);
 	phase_end(&r->clock, PHASE_SWAP, note);
 	return true;
 }

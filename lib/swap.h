@@ -15,6 +15,13 @@
  * never queues behind us for longer than the lock timeout; we then name the
  * sessions in the way, replay a batch so the backlog stays small, back off
  * with jitter and try again, until --wait-timeout.
+ *
+ * The work under the lock is bounded: before each attempt the backlog is
+ * replayed (without the lock) until what is left fits --max-lock-time at
+ * the measured apply rate; under the lock it is counted again first (a
+ * transaction that committed while the lock was awaited adds its changes
+ * only then), and when it is over the budget the lock is given back at once
+ * and the rest replayed first.
  */
 #ifndef PGR_SWAP_H
 #define PGR_SWAP_H
@@ -27,6 +34,7 @@
 #include "conn.h"
 #include "guard.h"
 #include "plan.h"
+#include "replay.h"
 
 typedef struct SwapSettings
 {
@@ -40,6 +48,9 @@ typedef struct SwapSettings
 	bool		kill_blockers;	/* after wait_timeout: cancel, then terminate, the blockers */
 	const ChangeSet *changes;	/* to name an application NULL met by the last replay */
 	Guard	   *guard;			/* its holder connection runs the swap transaction */
+	int			max_lock_ms;	/* --max-lock-time: the backlog applied under the lock must fit it */
+	double		catchup_timeout_s;	/* a backlog that stays above the budget this long stops the run */
+	ReplayRate *rate;			/* the measured apply rate, updated by the swap's own batches */
 } SwapSettings;
 
 typedef struct SwapResult
@@ -47,7 +58,10 @@ typedef struct SwapResult
 	int			attempts;
 	double		lock_held_ms;	/* from LOCK granted to COMMIT done */
 	long long	final_entries;	/* log entries applied under the lock */
+	long long	budget_entries; /* the most the last attempt would apply under the lock */
+	int			released;		/* locks given back at once: more had arrived than the budget allows */
 	bool		committed;
+	bool		commit_unknown; /* the connection was lost during COMMIT: it may have gone through */
 	bool		timed_out;		/* gave up after --wait-timeout */
 } SwapResult;
 

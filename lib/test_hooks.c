@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "cancel.h"
 #include "clock.h"
 
 void
@@ -17,12 +20,15 @@ pgr_test_pause(const char *point)
 	} seen[32];
 	char		name[128];
 	const char *v;
+	const char *wait_for;
 	const char *times;
 	int			k;
 
+	snprintf(name, sizeof(name), "PGR_TEST_WAIT_%s", point);
+	wait_for = getenv(name);
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s", point);
 	v = getenv(name);
-	if (v == NULL || *v == '\0')
+	if ((v == NULL || *v == '\0') && (wait_for == NULL || *wait_for == '\0'))
 		return;
 	/* PGR_TEST_SLEEP_<POINT>_TIMES=n: only the first n times */
 	snprintf(name, sizeof(name), "PGR_TEST_SLEEP_%s_TIMES", point);
@@ -40,6 +46,13 @@ pgr_test_pause(const char *point)
 	/* a marker the tests wait for before they strike */
 	fprintf(stderr, "pg_rebuild: test: pausing at %s\n", point);
 	fflush(stderr);
+	if (wait_for && *wait_for)
+	{
+		/* PGR_TEST_WAIT_<POINT>=file: until the test creates the file (an event, not a time) */
+		while (access(wait_for, F_OK) != 0 && !pgr_interrupted)
+			pgr_sleep_ms(20);
+		return;
+	}
 	pgr_sleep_ms(atof(v));
 }
 

@@ -15,7 +15,9 @@
  * When the environment variable PGR_TEST_SLEEP_<POINT> holds a number of
  * milliseconds, sleeps that long at the named point, after printing
  * "pg_rebuild: test: pausing at <POINT>" on stderr (a marker the tests wait
- * for).  With PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.
+ * for).  With PGR_TEST_SLEEP_<POINT>_TIMES=n, only the first n times.  With
+ * PGR_TEST_WAIT_<POINT>=FILE it waits instead until FILE exists, so that a
+ * test acts on the paused run and then lets it go on (no time window).
  */
 void	  pgr_test_pause(const char *point);
 

@@ -86,7 +86,7 @@ is($rc, -1, 'run_rebuild times out');
 my $h = start_rebuild($node, { env => { PGR_TEST_SLEEP_AFTER_INSTALL => 1000 } }, '-t', 'target');
 ok(hold_run($h, 'AFTER_INSTALL'), 'hold_run: the run reached its pause');
 ok(!wait_for_query($node, 'the held run to change its phase',
-		q{SELECT phase <> 'install' FROM pgrebuild.runs}, timeout => 3),
+		'SELECT phase <> \'install\' FROM "' . state_schema($node) . '".runs', timeout => 3),
 	'hold_run: the run stays in its phase past its pause, and wait_for gives up after its timeout');
 ok(rebuild_running($h), 'hold_run: the run is still there');
 release_run($h);

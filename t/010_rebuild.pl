@@ -172,8 +172,10 @@ like($dup_err, qr/duplicate key value violates unique constraint "items_code_key
 like($dup_err, qr/violates check constraint "qty_nonneg"/,
 	'the CHECK constraint is enforced on the rebuilt table');
 is_deeply([ run_leftovers($node) ], [], 'no per-run object is left');
-is($node->safe_psql('postgres', 'SELECT count(*) FROM pgrebuild.runs'),
-	0, 'pgrebuild.runs is empty');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM ' . runs_sql($node) . ' r'),
+	0, 'no run is recorded any more');
+is_deeply([ state_schemas($node) ], [ state_schema($node) ],
+	'the runs of the role are kept in its own state schema, pgrebuild_<role OID>');
 
 # ------------------------------------------------------------------------
 # -q prints nothing; -e prints the SQL.

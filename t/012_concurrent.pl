@@ -15,8 +15,8 @@ create_ledger_tables($node,
 	columns => q{note text DEFAULT 'n'});
 bloat_table($node, 'accounts', delete => 0.5);
 
-# A first rebuild without load creates the tool's schema, so that the
-# monitor below can read pgrebuild.runs from the start.
+# A first rebuild without load creates the role's state schema, so that the
+# monitor below can read its runs table from the start.
 my ($rc, $out, $err) = run_rebuild($node, '-q', '-t', 'accounts');
 is($rc, 0, 'a rebuild without load works');
 bloat_table($node, 'accounts', delete => 0.3);
@@ -87,7 +87,7 @@ sub rebuild_under_load
 		my ($phase, $point) = @$stop;
 		ok(hold_run($h, $point), "$label: the run is held at $point") or last;
 		my $before = $ledger_rows->();
-		is($node->safe_psql('postgres', 'SELECT phase FROM pgrebuild.runs'),
+		is($node->safe_psql('postgres', 'SELECT phase FROM "' . state_schema($node) . '".runs'),
 			$phase, "$label: held at $point, the run is in the $phase phase");
 		push @seen, $phase;
 		$moved{$phase} = move_keys(@{ $moves->{$phase} })
@@ -186,11 +186,13 @@ writes_in($run, $_, 'plain') for qw(copy replay swap swapped);
 my ($replayed) = $run->{out} =~ /^phase replay .*?([\d,]+) changes applied$/m;
 $replayed =~ s/,//g if defined $replayed;
 cmp_ok($replayed // 0, '>', 0, 'plain: the replay applied changes');
-my ($under_lock) =
-  $run->{out} =~ /^phase swap .*ACCESS EXCLUSIVE held \d+ ms, \d+ attempts?, ([\d,]+) changes applied under the lock$/m;
+my ($under_lock, $budget) =
+  $run->{out} =~ /^phase swap .*ACCESS EXCLUSIVE held \d+ ms, \d+ attempts?, ([\d,]+) changes applied under the lock \(at most (\d+) for --max-lock-time \d+ ms\)$/m;
 $under_lock =~ s/,//g if defined $under_lock;
 cmp_ok($under_lock // 0, '>', 0,
 	'plain: the swap applied the last changes under the lock');
+cmp_ok($under_lock // 0, '<=', $budget // -1,
+	'plain: no more than --max-lock-time allows at the measured rate');
 check_moves($run, \%moves1, 'plain');
 isnt($node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid}),
 	$oid, 'plain: the table is a new relation');

@@ -96,6 +96,7 @@ sub crash_case
 	my $h = start_rebuild($node,
 		{ env => pause_env($point => $pause, "${point}_TIMES" => 1, %{ $st->{env} // {} }) },
 		'-t', 'target', '-T', '120');
+	my $tool_pid = $h->{harness}{KIDS}[0]{PID};
 	if ($variant eq 'kill' || $st->{blocker})
 	{
 		ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at \Q$point\E$/m),
@@ -191,8 +192,14 @@ sub crash_case
 		is($trc, 3, "$label: --status (text) exits 3");
 		like(
 			$tout,
-			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pid \d+\): run pg_rebuild --cleanup -d 'postgres' -h '[^']+' -p '\d+' -U '[^']+' -t '"public"\."target"'$/m,
+			qr/^run \d+  table "public"\."target"  phase \Q$st->{phase}\E  started .* DEAD \(was pg_rebuild pid \d+ on host \S+, server pid \d+, role \S+\): run pg_rebuild --cleanup -d 'postgres' -h '[^']+' -p '\d+' -U '[^']+' -t '"public"\."target"'$/m,
 			"$label: --status says DEAD, the phase and the command to run");
+		if ($variant eq 'kill')
+		{
+			like($tout, qr/DEAD \(was pg_rebuild pid $tool_pid on host /,
+				"$label: --status names the killed pg_rebuild's own pid as \"was pid\"");
+			is($run->{client_pid}, $tool_pid, "$label: --status --json has the client's pid");
+		}
 
 		if ($st->{swapped})
 		{

@@ -37,7 +37,7 @@ $locker->query_safe('COMMIT');
 my ($rc, $out, $err) = finish_rebuild($h);
 is($rc, 0, 'another try: exit 0 (rebuilt, nothing left)');
 unlike($err, qr/error:/, 'another try: no error line');
-like($err, qr/^pg_rebuild: detail: The object is old table "public"\."pgrebuild_old_$oid"; pg_rebuild tries again\.$/m,
+like($err, qr/^pg_rebuild: detail: The object is the old table "public"\."pgrebuild_old_$oid"; pg_rebuild tries again\.$/m,
 	'another try: the warning names the object and says it will be tried again');
 like($out, qr/^the swap had committed: "public"\."child" is rebuilt; removing what is left of this run, once more$/m,
 	'another try: says the table is rebuilt and what it does');
@@ -77,7 +77,7 @@ $locker->quit;
 my @left = run_leftovers($node);
 ($rc, $out, $err) = run_rebuild($node, '--cleanup', '--dry-run');
 is($rc, 3, '--cleanup --dry-run: exit 3, leftovers remain');
-like($out, qr/^run \d+ on "public"\."child" is dead \(phase swapped, started .*\); would remove:\n(?:  .*\n)*  old public\.pgrebuild_old_$oid$/m,
+like($out, qr/^run \d+ on "public"\."child" \(role [^)]+\) is dead \(phase swapped, started .*\); would remove:\n(?:  .*\n)*  old public\.pgrebuild_old_$oid$/m,
 	'--cleanup --dry-run: lists the old table');
 like($out, qr/^dry run: nothing was removed; 1 dead run to clean up \(run again without --dry-run\)$/m,
 	'--cleanup --dry-run: says nothing was removed');

@@ -159,7 +159,7 @@ is($node->safe_psql('postgres', $pub_sql), $pub_before,
 is(table_md5($node, 'shop.orders', 'id'), $md5_before, 'every row identical');
 isnt($node->safe_psql('postgres', "SELECT 'shop.orders'::regclass::oid"), $old_oid, 'it is a new table');
 is($node->safe_psql('postgres',
-		"SELECT count(*) FROM pg_class WHERE relname LIKE 'pgrebuild\\_%' AND relnamespace <> 'pgrebuild'::regnamespace"),
+		"SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relname LIKE 'pgrebuild\\_%' AND n.nspname NOT LIKE 'pgrebuild%'"),
 	'0', 'nothing of the run is left');
 is($node->safe_psql('postgres',
 		"SELECT string_agg(conname || '=' || convalidated, ',' ORDER BY conname) FROM pg_constraint WHERE contype = 'f' AND connamespace = 'shop'::regnamespace"),

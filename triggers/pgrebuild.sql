@@ -1,70 +1,78 @@
--- pg_rebuild: the objects it keeps in its own schema (format version 2).
+-- pg_rebuild: the objects it keeps in a role's own state schema (format version 2).
 --
--- pg_rebuild embeds this file and runs it once per database, in one
+-- Each role that runs pg_rebuild (a run always acts as the table's owner)
+-- keeps its runs in its own schema, pgrebuild_<role OID>, owned by that role
+-- and granted to nobody: no other role can write what a run of this role
+-- reads back, and a run never uses another role's objects.
+--
+-- pg_rebuild embeds this file and runs it once per schema, in one
 -- transaction, after creating the schema; @schema@ stands for the schema's
--- quoted name (default "pgrebuild").  To read or run it by hand in psql:
---   sed 's/@schema@/pgrebuild/g' triggers/pgrebuild.sql | psql -d DB
--- Every statement can run again without harm.  Nothing here is granted to
--- PUBLIC: only the role that runs pg_rebuild uses these objects.
+-- quoted name.  To read or run it by hand in psql (as the role itself):
+--   sed 's/@schema@/pgrebuild_16384/g' triggers/pgrebuild.sql | psql -d DB
+-- Every statement can run again without harm.
+--
+-- pg_rebuild checks these objects before it trusts them (lib/state.c): the
+-- tables must be ordinary tables owned by the schema's owner, granted to
+-- nobody else, with no rule, no user trigger, no row level security, no
+-- inheritance, and nothing in them may use a function, operator or type
+-- outside pg_catalog.  Keep it so when a later format adds a table: plain
+-- columns of built-in types, defaults from pg_catalog only.
+--
+-- Upgrades: a later format adds its statements below, each guarded so that
+-- it runs once, and raises meta.version; state_install runs this file on a
+-- schema of an older version of the same line (v2 and later).
 
 CREATE TABLE IF NOT EXISTS @schema@.meta (
     version integer NOT NULL
 );
 
 -- One row per run, from install until the run's objects are gone.  A run is
--- alive while some session holds the advisory lock lock_key (see run_alive);
--- a row whose lock nobody holds belongs to a dead run, and pg_rebuild
--- --cleanup removes what it recorded.
+-- alive while some session holds the advisory lock of its table
+-- (0x70677262 << 32 | relid); a row whose lock nobody holds belongs to a dead
+-- run, and pg_rebuild --cleanup removes what it recorded.  backend_pid is the
+-- run's main server session (updated when it reconnects); client_pid and
+-- client_host say which pg_rebuild process, on which machine, ran it.
 CREATE TABLE IF NOT EXISTS @schema@.runs (
     run_id      bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     relid       oid NOT NULL,
     schema_name text NOT NULL,
     table_name  text NOT NULL,
-    lock_key    bigint NOT NULL,
     phase       text NOT NULL,
-    pid         integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
-    client      text,
+    backend_pid integer NOT NULL DEFAULT pg_catalog.pg_backend_pid(),
+    client_pid  integer,
+    client_host text,
+    client_addr text,
     started     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated     timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
--- Every object a run creates, recorded in the same transaction that creates
--- it, so a killed run leaves nothing unrecorded.  kind is one of: trigger
--- (on table_schema.table_name), function, log, shadow, old, validate (a
--- foreign key named object_name on table_schema.table_name, re-added NOT
--- VALID by the swap, still to be validated), and check (a CHECK (c IS NOT
--- NULL) constraint named object_name on table_schema.table_name, added by
--- --method=in-place, to be dropped).
+-- Every object a run creates, recorded by OID in the same transaction that
+-- creates it, so a killed run leaves nothing unrecorded and --cleanup finds
+-- each object again even after a rename.  kind is one of: trigger
+-- (object_oid in pg_trigger, on the table table_oid), function (pg_proc),
+-- log, shadow, old (pg_class), and validate (a foreign key in
+-- pg_constraint, on table_oid, re-added NOT VALID by the swap and still to
+-- be validated), and check (a CHECK (c IS NOT NULL) constraint in
+-- pg_constraint, on table_oid, added by --method=in-place, to be dropped).  The names are what the object was called when recorded,
+-- for messages; cleanup reads the current names from the catalog.
 CREATE TABLE IF NOT EXISTS @schema@.run_objects (
     run_id       bigint NOT NULL REFERENCES @schema@.runs ON DELETE CASCADE,
     kind         text NOT NULL CHECK (kind IN ('trigger', 'check', 'function', 'log', 'shadow', 'old', 'validate')),
+    object_oid   oid NOT NULL,
     schema_name  text NOT NULL,
     object_name  text NOT NULL,
+    table_oid    oid,
     table_schema text,
     table_name   text,
-    PRIMARY KEY (run_id, kind, schema_name, object_name)
+    PRIMARY KEY (run_id, kind, object_oid)
 );
-
--- True while the run holding advisory lock lock_key is connected.
-CREATE OR REPLACE FUNCTION @schema@.run_alive(lock_key bigint)
-RETURNS boolean
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT EXISTS (
-        SELECT 1 FROM pg_catalog.pg_locks l
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-          AND l.database = (SELECT d.oid FROM pg_catalog.pg_database d
-                            WHERE d.datname = pg_catalog.current_database())
-          AND l.classid = (lock_key >> 32)::oid
-          AND l.objid = (lock_key & 4294967295)::oid)
-$$;
 
 -- BEFORE TRUNCATE guard on a table being rebuilt.  TRUNCATE fires no row
 -- trigger, so the rebuilt table would silently keep the truncated rows: while
 -- the run is alive the TRUNCATE is refused.  When the run is dead (a leftover
 -- trigger) it lets the TRUNCATE through: a leftover must never break the
--- application.  TG_ARGV[0] is the run's lock key.
+-- application.  TG_ARGV[0] is the run's lock key.  pg_rebuild itself never
+-- calls a function of this schema.
 CREATE OR REPLACE FUNCTION @schema@.truncate_guard()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -90,7 +98,7 @@ END
 $$;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA @schema@ FROM PUBLIC;
-REVOKE ALL ON FUNCTION @schema@.run_alive(bigint) FROM PUBLIC;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA @schema@ FROM PUBLIC;
 -- truncate_guard runs as a trigger, with the rights of whoever truncates:
 -- it reads only pg_locks and pg_database, which everyone may read.
 

@@ -23,7 +23,7 @@ main(int argc, char **argv)
 {
 	RunSettings s = {
 		.jobs = 1, .wait_timeout_s = 10, .lock_timeout_ms = 100, .retry_timeout_s = 5,
-		.catchup_timeout_s = 60,
+		.catchup_timeout_s = 60, .max_lock_ms = 200,
 	};
 	ConnParams	params;
 	int			worst = 0;

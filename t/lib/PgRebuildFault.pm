@@ -44,6 +44,8 @@ use PgRebuildTest;
 
 our @EXPORT = qw(
   pause_env
+  wait_env
+  release_wait
   kill_rebuild
   tool_backends
   terminate_tool_backends
@@ -84,6 +86,47 @@ sub pause_env
 }
 
 =pod
+
+=item wait_env($node, POINT, ...)
+
+The environment (a hash reference for start_rebuild's C<env>) that makes the
+tool stop at each POINT until the test lets it go on with release_wait
+(C<PGR_TEST_WAIT_POINT>: it waits for a file to appear), and the file
+names, one per point: C<($env, \%files)>.  The tool prints the same
+"pausing at POINT" marker as with pause_env.  Unlike a pause of so many
+milliseconds (or hold_run, which stops the process), the tool itself waits
+and its guard goes on working; nothing depends on how fast the machine is.
+
+=item release_wait($file)
+
+Lets a run stopped by wait_env go on.
+
+=cut
+
+my $hold_counter = 0;
+
+sub wait_env
+{
+	my ($node, @points) = @_;
+	my (%env, %files);
+	for my $p (@points)
+	{
+		$hold_counter++;
+		my $f = $node->basedir . "/release_${p}_$hold_counter";
+		unlink $f;
+		$env{"PGR_TEST_WAIT_$p"} = $f;
+		$files{$p} = $f;
+	}
+	return (\%env, \%files);
+}
+
+sub release_wait
+{
+	my ($file) = @_;
+	open my $fh, '>', $file or croak "cannot create $file: $!";
+	close $fh;
+	return;
+}
 
 =item kill_rebuild($handle, $signal)
 

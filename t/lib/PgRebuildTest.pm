@@ -854,16 +854,74 @@ sub finish_rebuild
 
 =pod
 
+=item state_schemas($node, %opts)
+
+The names of pg_rebuild's state schemas in the database, sorted: each
+role's C<pgrebuild_E<lt>role OIDE<gt>>, and the shared C<pgrebuild> of format 1
+(earlier releases) if there is one.  C<dbname> as elsewhere.
+
+=item state_schema($node, $role, %opts)
+
+The name of the state schema of role C<$role> (default: the role the test
+connects as, the bootstrap superuser), whether it exists or not.
+
+=item runs_sql($node, %opts)
+
+SQL text of a subquery over every state schema's C<runs> table, with a
+first column C<state_schema> followed by C<run_id, relid, schema_name,
+table_name, phase>: C<SELECT ... FROM ${\ runs_sql($node)} r>.  An empty
+relation when there is no state schema.
+
+=cut
+
+my $state_schema_re = q{(n.nspname = 'pgrebuild' OR n.nspname ~ '^pgrebuild_[0-9]+$')};
+
+sub state_schemas
+{
+	my ($node, %opts) = @_;
+	my $out = $node->safe_psql($opts{dbname} // 'postgres',
+		"SELECT n.nspname FROM pg_catalog.pg_namespace n WHERE $state_schema_re ORDER BY 1");
+	return grep { $_ ne '' } split /\n/, $out;
+}
+
+sub state_schema
+{
+	my ($node, $role, %opts) = @_;
+	my $who = defined $role ? "'$role'" : 'current_user';
+	return $node->safe_psql($opts{dbname} // 'postgres',
+		"SELECT 'pgrebuild_' || oid FROM pg_catalog.pg_roles WHERE rolname = $who");
+}
+
+sub runs_sql
+{
+	my ($node, %opts) = @_;
+	my @parts;
+	for my $s (state_schemas($node, %opts))
+	{
+		my $has = $node->safe_psql($opts{dbname} // 'postgres',
+			"SELECT pg_catalog.to_regclass('\"$s\".runs') IS NOT NULL");
+		push @parts,
+		  qq{SELECT '$s'::text AS state_schema, run_id, relid, schema_name, table_name, phase FROM "$s".runs}
+		  if $has eq 't';
+	}
+	push @parts,
+	  q{SELECT NULL::text, NULL::bigint, NULL::oid, NULL::text, NULL::text, NULL::text WHERE false}
+	  unless @parts;
+	return '(' . join(' UNION ALL ', @parts) . ')';
+}
+
+=pod
+
 =item run_leftovers($node, %opts)
 
 The per-run objects that exist in the database, one description each
-(sorted): relations named C<pgrebuild_*> outside the tool's schema (shadow,
-old table, their indexes and sequences), log tables and capture functions in
-the tool's schema, C<pgrebuild_*> triggers, and the rows of
-C<pgrebuild.runs> and C<pgrebuild.run_objects>.  An empty list means a run
-left nothing behind.  The tool's own kept objects (schema, meta, runs,
-run_objects, run_alive, truncate_guard) are not leftovers.  C<dbname> as
-elsewhere.
+(sorted): relations named C<pgrebuild_*> outside the state schemas (shadow,
+old table, their indexes and sequences), log tables and capture functions
+in the state schemas, C<pgrebuild_*> triggers, and the rows of every state
+schema's C<runs> and C<run_objects>.  An empty list means a run left nothing
+behind.  The tool's own kept objects (the schemas, meta, runs, run_objects,
+their indexes and sequences, truncate_guard, and format 1's run_alive) are
+not leftovers.  C<dbname> as elsewhere.
 
 =back
 
@@ -873,30 +931,34 @@ sub run_leftovers
 {
 	my ($node, %opts) = @_;
 	my $dbname = $opts{dbname} // 'postgres';
-	my $has_runs = $node->safe_psql($dbname,
-		q{SELECT pg_catalog.to_regclass('pgrebuild.runs') IS NOT NULL AND pg_catalog.to_regclass('pgrebuild.run_objects') IS NOT NULL}
-	);
-	my $sql = q{
+	my $sql = qq{
 		SELECT 'relation ' || c.oid::pg_catalog.regclass::text
 		FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-		WHERE (n.nspname <> 'pgrebuild' AND c.relname LIKE 'pgrebuild\_%')
-		   OR (n.nspname = 'pgrebuild' AND c.relname NOT IN ('meta', 'runs', 'run_objects')
-		       AND c.relname NOT LIKE 'runs\_%' AND c.relname NOT LIKE 'run\_objects\_%'
-		       AND c.relname NOT LIKE 'meta\_%')
+		WHERE (NOT $state_schema_re AND c.relname LIKE 'pgrebuild\\_%')
+		   OR ($state_schema_re AND c.relname NOT IN ('meta', 'runs', 'run_objects')
+		       AND c.relname NOT LIKE 'runs\\_%' AND c.relname NOT LIKE 'run\\_objects\\_%'
+		       AND c.relname NOT LIKE 'meta\\_%')
 		UNION ALL
 		SELECT 'function ' || p.oid::pg_catalog.regprocedure::text
 		FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-		WHERE n.nspname = 'pgrebuild' AND p.proname NOT IN ('run_alive', 'truncate_guard')
+		WHERE $state_schema_re AND p.proname NOT IN ('run_alive', 'truncate_guard')
 		UNION ALL
 		SELECT 'trigger ' || t.tgname || ' on ' || t.tgrelid::pg_catalog.regclass::text
-		FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'pgrebuild\_%'};
-	$sql .= q{
+		FROM pg_catalog.pg_trigger t WHERE t.tgname LIKE 'pgrebuild\\_%'};
+	for my $s (state_schemas($node, %opts))
+	{
+		my $has = $node->safe_psql($dbname,
+			"SELECT pg_catalog.to_regclass('\"$s\".runs') IS NOT NULL AND pg_catalog.to_regclass('\"$s\".run_objects') IS NOT NULL"
+		);
+		next unless $has eq 't';
+		$sql .= qq{
 		UNION ALL
 		SELECT 'run ' || r.run_id || ' (' || r.schema_name || '.' || r.table_name || ', phase ' || r.phase || ')'
-		FROM pgrebuild.runs r
+		FROM "$s".runs r
 		UNION ALL
 		SELECT 'run object ' || o.run_id || ' ' || o.kind || ' ' || o.schema_name || '.' || o.object_name
-		FROM pgrebuild.run_objects o} if $has_runs eq 't';
+		FROM "$s".run_objects o};
+	}
 	my $out = $node->safe_psql($dbname, "SELECT * FROM ($sql) x ORDER BY 1");
 	return sort grep { $_ ne '' } split /\n/, $out;
 }
@@ -1072,7 +1134,7 @@ END
 
 =item wait_for_run_phase($node, $phase, %opts)
 
-Waits (wait_for) until a run recorded in C<pgrebuild.runs> is in phase
+Waits (wait_for) until a run recorded in a state schema's C<runs> is in phase
 C<$phase> (install, copy, index, replay, swap, swapped).  Options: those of
 wait_for (C<timeout> defaults to 60 s here), C<handle> (from start_rebuild:
 give up when that run ended), C<dbname>.  Returns whether the phase was
@@ -1093,10 +1155,15 @@ sub wait_for_run_phase
 {
 	my ($node, $phase, %opts) = @_;
 	my $handle = delete $opts{handle};
-	return wait_for_query(
-		$node,
-		"a run in pgrebuild.runs to be in phase $phase",
-		"SELECT count(*) > 0 FROM pgrebuild.runs WHERE phase = '$phase'",
+	my $dbname = $opts{dbname} // 'postgres';
+	return wait_for(
+		"a run to be in phase $phase",
+		sub {
+			# the state schemas again each time: the run may create its own meanwhile
+			my $runs = runs_sql($node, dbname => $dbname);
+			my ($rc, $out) = $node->psql($dbname, "SELECT count(*) > 0 FROM $runs r WHERE phase = '$phase'");
+			return $rc == 0 && $out eq 't';
+		},
 		timeout => 60,
 		($handle ? (stop_if => sub { rebuild_running($handle) ? undef : 'the run ended' }) : ()),
 		%opts);
@@ -1119,7 +1186,7 @@ sub wait_for_transactions
 
 push @EXPORT, qw(start_rebuild finish_rebuild rebuild_running run_leftovers
   wait_for wait_for_query wait_for_output hold_run release_run hold_env
-  wait_for_run_phase wait_for_transactions);
+  wait_for_run_phase wait_for_transactions state_schemas state_schema runs_sql);
 
 # ------------------------------------------------------------------------
 # Servers of other major versions (t/pg-versions.sh): what a test may ask of

@@ -157,6 +157,7 @@ main(void)
 		.lock_key = 42,
 		.lock_timeout_ms = 100,
 		.server_version = 150000,
+		.db_tablespace = "pg_default",
 	};
 	ok(plan_build(&in, &p, &err), "plan builds (%s)", err ? err : "ok");
 
@@ -185,8 +186,53 @@ main(void)
 	ok(list_has(&p.shadow, "SET STATISTICS 500"), "statistics target");
 	ok(list_has(&p.shadow, "COMMENT ON COLUMN \"Sales\".\"pgrebuild_new_16390\".\"Note \"\"x\"\"\" IS 'free text'"),
 	   "column comment");
-	ok(list_has(&p.shadow, "COMMENT ON TABLE \"Sales\".\"pgrebuild_new_16390\" IS 'it''s the orders'"),
-	   "table comment, quoted literal");
+	ok(strstr(create, ") TABLESPACE \"pg_default\"") != NULL,
+	   "the shadow names its tablespace, the database's default (not default_tablespace's)");
+	ok(list_has(&p.shadow, "COMMENT ON TABLE \"Sales\".\"pgrebuild_new_16390\" IS 'pg_rebuild shadow table of table 16390'"),
+	   "the shadow carries the run's mark until the swap");
+	ok(!list_has(&p.shadow, "it''s the orders"), "... not the table's comment yet");
+	{
+		int			new_rename = list_pos(&p.swap, "ALTER TABLE \"Sales\".\"pgrebuild_new_16390\" RENAME TO \"Orders\"");
+		int			comment = list_pos(&p.swap, "COMMENT ON TABLE \"Sales\".\"Orders\" IS 'it''s the orders'");
+
+		ok(new_rename >= 0 && comment > new_rename, "the swap gives the new table the table's comment, quoted literal");
+	}
+	ok(list_has(&p.swap, "COMMENT ON TABLE \"Sales\".\"pgrebuild_old_16390\" IS 'pg_rebuild old table of table 16390'"),
+	   "the swap marks the old table as the run's");
+	ok(list_has(&p.install, "COMMENT ON TABLE \"pgrebuild\".\"log_16390\" IS 'pg_rebuild log table of table 16390'") &&
+	   list_has(&p.install, "COMMENT ON FUNCTION \"pgrebuild\".\"capture_16390\"() IS 'pg_rebuild function of table 16390'") &&
+	   list_has(&p.install, "COMMENT ON TRIGGER pgrebuild_capture ON \"Sales\".\"Orders\" IS 'pg_rebuild trigger of table 16390'") &&
+	   list_has(&p.install, "COMMENT ON TRIGGER pgrebuild_truncate ON \"Sales\".\"Orders\" IS 'pg_rebuild trigger of table 16390'"),
+	   "the install marks the log table, the function and both triggers");
+	ok(list_has(&p.install, "WITH (autovacuum_vacuum_scale_factor = 0.01) TABLESPACE \"pg_default\""),
+	   "the log table names its tablespace");
+	{
+		StrVec		kinds;
+		StrVec		schemas;
+		StrVec		names;
+		StrBuf		all;
+
+		sv_init(&kinds);
+		sv_init(&schemas);
+		sv_init(&names);
+		sb_init(&all);
+		plan_reserved_names(&in, &p, NULL, &kinds, &schemas, &names);
+		for (size_t i = 0; i < names.n; i++)
+			sb_appendf(&all, "%s %s.%s;", kinds.items[i], schemas.items[i], names.items[i]);
+		ok(strstr(all.data, "relation Sales.pgrebuild_new_16390;type Sales.pgrebuild_new_16390;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_old_16390;type Sales.pgrebuild_old_16390;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_i16400;relation Sales.pgrebuild_old_i16400;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_i16401;relation Sales.pgrebuild_old_i16401;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_seq_16390_1;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_oldseq_16390_1;") != NULL &&
+		   strstr(all.data, "relation pgrebuild.log_16390;function pgrebuild.capture_16390;") != NULL,
+		   "reserved names: shadow, old table, their row types, index and sequence names, log, function (%s)",
+		   all.data);
+		sv_free(&kinds);
+		sv_free(&schemas);
+		sv_free(&names);
+		sb_free(&all);
+	}
 
 	ok(strstr(p.copy_sql, "OVERRIDING SYSTEM VALUE") != NULL, "identity ALWAYS copied with OVERRIDING SYSTEM VALUE");
 	ok(strstr(p.copy_sql, "\"total2\"") == NULL, "generated column left out of the copy");
@@ -508,6 +554,25 @@ main(void)
 		err = NULL;
 		dependents_free(&d);
 		plan_free(&p);
+	}
+
+	/* what --cleanup accepts as a run's own object (objects.h) */
+	ok(object_name_matches(OBJ_SHADOW, 16390, "pgrebuild_new_16390"), "the shadow's name matches");
+	ok(!object_name_matches(OBJ_SHADOW, 16390, "precious"), "a user's table is no shadow");
+	ok(!object_name_matches(OBJ_SHADOW, 16390, "pgrebuild_new_16391"), "another table's shadow is not this run's");
+	ok(!object_name_matches(OBJ_SHADOW, 16390, "pgrebuild_new_16390x"), "a longer name does not match");
+	ok(object_name_matches(OBJ_TRIGGER, 16390, "pgrebuild_capture") &&
+	   object_name_matches(OBJ_TRIGGER, 16390, "pgrebuild_truncate") &&
+	   !object_name_matches(OBJ_TRIGGER, 16390, "audit"), "trigger names: the run's two only");
+	ok(object_name_matches(OBJ_LOG, 7, "log_7") && object_name_matches(OBJ_FUNCTION, 7, "capture_7") &&
+	   object_name_matches(OBJ_OLD, 7, "pgrebuild_old_7") && !object_name_matches(OBJ_LOG, 7, NULL),
+	   "log, function and old table names");
+	{
+		char	   *m = object_mark(OBJ_LOG, 7);
+
+		is_str(m, "pg_rebuild log table of table 7", "the mark of a log table");
+		free(m);
+		ok(object_mark(OBJ_VALIDATE, 7) == NULL, "foreign keys to validate carry no mark");
 	}
 
 	t.key_index = -1;
