@@ -177,6 +177,13 @@ for my $point (qw(REPLAY_BATCH SWAP_PREREAD BEFORE_SWAP_COMMIT FINISH))
 # As in the finding: second runs started one after another while a first run goes through the replay, the
 # swap and the finish: each says another run is active, until the first has ended.
 my $first = start_rebuild($node, '-t', 'public.busy');
+# The race starts once the first run holds the table's advisory lock: before that, a second run may
+# legitimately be the one that gets there first.
+ok( $node->poll_query_until(
+		'postgres',
+		"SELECT count(*) > 0 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
+		  . " AND objid = " . table_oid($node, 'public.busy')),
+	'the first run holds the table\'s advisory lock');
 my (%said, @other);
 while (1)
 {
@@ -202,8 +209,8 @@ while (1)
 		last;
 	}
 }
-my ($frc) = finish_rebuild($first);
-is($frc, 0, 'the first run, raced by second runs, finishes');
+my ($frc, $fout, $ferr) = finish_rebuild($first);
+is($frc, 0, 'the first run, raced by second runs, finishes') or diag("first run's stderr: $ferr");
 is_deeply(\@other, [], 'every second run said another run was active, or rebuilt once the first had ended');
 note('second runs: ' . join(', ', map { "$_ $said{$_}" } sort keys %said));
 nothing_left($node, 'nothing is left');
