@@ -95,9 +95,7 @@ guard_tick(Guard *g)
 					  "SELECT l.pid, l.mode, coalesce(a.usename::text, '?'), "
 					  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 100), "
 					  "pg_catalog.pg_cancel_backend(l.pid) "
-					  "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-					  "WHERE l.locktype = 'relation' AND l.relation = %oid AND NOT l.granted "
-					  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+					  TABLE_LOCKS_SQL "AND NOT l.granted "
 					  "AND l.mode IN ('ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock') "
 					  "AND l.pid <> ALL (%text::int4[])",
 					  g->table->oid, pids);
@@ -145,11 +143,8 @@ guard_report_long_transactions(Conn *c, const TableDesc *t)
 								  "SELECT DISTINCT ON (l.pid) l.pid, l.mode, "
 								  "extract(epoch FROM clock_timestamp() - a.xact_start)::float8, coalesce(a.state, '?'), "
 								  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 80) "
-								  "FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-								  "WHERE l.locktype = 'relation' AND l.relation = %oid AND l.granted "
-								  "AND l.pid <> pg_backend_pid() AND a.xact_start < clock_timestamp() - interval '1 second' "
-								  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
-								  "ORDER BY l.pid",
+								  TABLE_LOCKS_SQL "AND l.granted AND l.pid <> pg_backend_pid() "
+								  "AND a.xact_start < clock_timestamp() - interval '1 second' ORDER BY l.pid",
 								  t->oid);
 
 	if (res == NULL)
@@ -174,18 +169,15 @@ int
 guard_signal_blockers(Guard *g, Conn *c, bool terminate)
 {
 	char	   *pids = pid_array(g);
-	char	   *spec = pgr_psprintf("SELECT DISTINCT ON (l.pid) l.pid, l.mode, "
-									"left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 100), "
-									"pg_catalog.%s(l.pid) "
-									"FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-									"WHERE l.locktype = 'relation' AND l.relation = %%oid AND l.granted "
-									"AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
-									"AND l.pid <> ALL (%%text::int4[]) ORDER BY l.pid",
-									terminate ? "pg_terminate_backend" : "pg_cancel_backend");
-	PGresult   *res = conn_queryf(c, spec, g->table->oid, pids);
+	PGresult   *res = conn_queryf(c,
+								  "SELECT DISTINCT ON (l.pid) l.pid, l.mode, "
+								  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 100), "
+								  "CASE WHEN %bool THEN pg_catalog.pg_terminate_backend(l.pid) "
+								  "ELSE pg_catalog.pg_cancel_backend(l.pid) END " TABLE_LOCKS_SQL
+								  "AND l.granted AND l.pid <> ALL (%text::int4[]) ORDER BY l.pid",
+								  (PGbool) terminate, g->table->oid, pids);
 	int			n;
 
-	free(spec);
 	free(pids);
 	if (res == NULL)
 	{

@@ -27,6 +27,18 @@
 
 #define GUARD_MAX_PIDS 80
 
+/*
+ * The locks that sessions hold or wait for on one table (the query's
+ * parameter %oid, at this place in its text) in this database, each beside
+ * what pg_stat_activity shows of its session (a.*, NULL where it shows
+ * nothing to this role): the FROM and WHERE of every query that names who
+ * blocks the table or waits on it.  Append " AND ..." and the rest.
+ */
+#define TABLE_LOCKS_SQL \
+	"FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid " \
+	"WHERE l.locktype = 'relation' AND l.relation = %oid " \
+	"AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
+
 typedef struct Guard
 {
 	Conn	   *holder;			/* owned by the caller */

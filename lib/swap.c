@@ -38,10 +38,7 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 					  "coalesce(a.usename::text, '?'), "
 					  "a.pid IS NOT NULL AND (pg_catalog.pg_has_role(a.usesysid, 'USAGE') "
 					  "  OR pg_catalog.pg_has_role('pg_read_all_stats', 'USAGE')), current_user::text "
-					  "FROM pg_catalog.pg_locks l LEFT JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid "
-					  "WHERE l.locktype = 'relation' AND l.relation = %oid AND l.granted "
-					  "AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database()) "
-					  "AND l.pid <> pg_backend_pid() ORDER BY a.xact_start NULLS LAST LIMIT 5",
+					  TABLE_LOCKS_SQL "AND l.granted AND l.pid <> pg_backend_pid() ORDER BY a.xact_start NULLS LAST LIMIT 5",
 					  t->oid);
 	if (res == NULL)
 		return;
