@@ -21,45 +21,53 @@ my ($rc, $out, $err) = run_rebuild($node, '-q', '-t', 'accounts');
 is($rc, 0, 'a rebuild without load works');
 bloat_table($node, 'accounts', delete => 0.3);
 
-# Moves the rows with ids in [$lo, $hi] to negative ids (a primary key
-# update, also adding 1 to val, recorded in the ledger).  The load only ever
-# picks positive ids, so these rows are final once moved.  SKIP LOCKED: this
-# session never waits for a writer, so it cannot deadlock with them.
-# Returns how many rows moved and a digest of them as they were committed.
+# Moves 300 rows to negative ids (a primary key update, also adding 1 to
+# val, recorded in the ledger): the rows at the start of the heap (in the
+# first copy chunks), chosen when the move is made.  Not a fixed range of
+# ids: the load updates or deletes the first row at or above a random id, so
+# it wears the lowest ids away first, and how far it gets depends on how
+# long the test runs (on a slow machine, past any fixed range).  The load
+# only ever picks positive ids, so these rows are final once moved.  SKIP
+# LOCKED: this session never waits for a writer, so it cannot deadlock with
+# them (a row a writer holds is not moved, and not counted).  Returns how
+# many rows moved with a digest of them as they were committed, and their
+# old ids as an int4[] literal.
 sub move_keys
 {
-	my ($lo, $hi) = @_;
-	return $node->safe_psql(
+	my ($digest, $ids) = split /\|/, $node->safe_psql(
 		'postgres', qq{
-		WITH m AS (SELECT id FROM accounts WHERE id BETWEEN $lo AND $hi ORDER BY id FOR UPDATE SKIP LOCKED),
+		WITH m AS (SELECT id FROM accounts WHERE id > 0 ORDER BY ctid LIMIT 300 FOR UPDATE SKIP LOCKED),
 			 u AS (UPDATE accounts a SET id = -a.id, val = a.val + 1 FROM m WHERE a.id = m.id
 				   RETURNING a.id, a.val, a.note),
 			 l AS (INSERT INTO ledger (delta_count, delta_sum) SELECT 0, count(*) FROM u)
 		SELECT count(*) || ' rows, md5 ' || md5(coalesce(string_agg(id || ':' || val || ':' || coalesce(note, '~'), ',' ORDER BY id), ''))
+			|| '|{' || coalesce(string_agg((-id)::text, ','), '') || '}'
 		FROM u});
+	return ($digest, $ids);
 }
 
-# The same digest, of the rows now at the moved (negative) keys.
+# The same digest, of the rows now at the moved (negative) keys of the old
+# ids $ids.
 sub moved_rows
 {
-	my ($lo, $hi) = @_;
+	my ($ids) = @_;
 	return $node->safe_psql('postgres',
 		qq{SELECT count(*) || ' rows, md5 ' || md5(coalesce(string_agg(id || ':' || val || ':' || coalesce(note, '~'), ',' ORDER BY id), ''))
-		   FROM accounts WHERE id BETWEEN -$hi AND -$lo});
+		   FROM accounts WHERE -id = ANY ('$ids'::int4[])});
 }
 
 # The rows moved in each phase are in the rebuilt table exactly as moved.
 sub check_moves
 {
-	my ($run, $moves, $label) = @_;
+	my ($run, $label) = @_;
 	for my $phase (qw(copy replay swap))
 	{
 		my ($n) = ($run->{moved}{$phase} // '0') =~ /^(\d+)/;
+		my $ids = $run->{moved_ids}{$phase} // '{}';
 		cmp_ok($n, '>', 0, "$label: primary keys were updated during the $phase phase ($n rows)");
-		is(moved_rows(@{ $moves->{$phase} }), $run->{moved}{$phase},
+		is(moved_rows($ids), $run->{moved}{$phase},
 			"$label: the rows moved during the $phase phase are in the table as committed");
-		is( $node->safe_psql('postgres',
-				"SELECT count(*) FROM accounts WHERE id BETWEEN $moves->{$phase}[0] AND $moves->{$phase}[1]"),
+		is($node->safe_psql('postgres', "SELECT count(*) FROM accounts WHERE id = ANY ('$ids'::int4[])"),
 			0, "$label: no row is left at the old keys of the $phase phase");
 	}
 	return;
@@ -68,19 +76,20 @@ sub check_moves
 # Runs pg_rebuild under the ledger load, holding it at each of @$stops
 # ([ phase, pause point ], in the order the run meets them; hold_run: whatever
 # the time the test takes there, the run is still at that point).  At each,
-# the test checks the recorded phase, moves the phase's range of keys (at the
-# phase's first stop), and waits until the application has committed more
+# the test checks the recorded phase, moves keys (at the phase's first stop
+# of a phase in @$moves), and waits until the application has committed more
 # writes.  Returns the run's output, the ledger rows written while it was held
 # in each phase, and the digests of the moves.
 sub rebuild_under_load
 {
 	my ($label, $moves, $stops, $env, @args) = @_;
+	my %move_in = map { $_ => 1 } @$moves;
 	my $load = start_ledger_load($node, table => 'accounts', clients => 4, rate => 200);
 	# (a pause that $env sets stays as it is)
 	my @points = grep { !exists $env->{"PGR_TEST_SLEEP_$_"} } map { $_->[1] } @$stops;
 	my $h = start_rebuild($node, { env => { hold_env(@points), %$env } },
 		'-t', 'accounts', @args);
-	my (%moved, %writes, @seen);
+	my (%moved, %moved_ids, %writes, @seen);
 	my $ledger_rows = sub { $node->safe_psql('postgres', 'SELECT count(*) FROM ledger') };
 	for my $stop (@$stops)
 	{
@@ -90,8 +99,8 @@ sub rebuild_under_load
 		is($node->safe_psql('postgres', 'SELECT phase FROM "' . state_schema($node) . '".runs'),
 			$phase, "$label: held at $point, the run is in the $phase phase");
 		push @seen, $phase;
-		$moved{$phase} = move_keys(@{ $moves->{$phase} })
-		  if $moves->{$phase} && !defined $moved{$phase};
+		($moved{$phase}, $moved_ids{$phase}) = move_keys()
+		  if $move_in{$phase} && !defined $moved{$phase};
 		wait_for_transactions($load, 5);
 		$writes{$phase} += $ledger_rows->() - $before;
 		release_run($h);
@@ -111,6 +120,7 @@ sub rebuild_under_load
 		stats => $stats,
 		seen => \@seen,
 		moved => \%moved,
+		moved_ids => \%moved_ids,
 		writes => \%writes,
 	};
 }
@@ -157,7 +167,7 @@ sub writes_in
 #    the application writes.
 # ------------------------------------------------------------------------
 my $oid = $node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid});
-my %moves1 = (copy => [ 1, 300 ], replay => [ 301, 600 ], swap => [ 601, 900 ]);
+my @moves = qw(copy replay swap);
 # Held after the first chunk (the copy is under way), after the first replay
 # batch, before the swap, between the swap's last replay before its lock and
 # the lock (the writes committed there are applied under the lock), and after
@@ -169,7 +179,7 @@ my @stops = (
 	[ swap => 'SWAP_PREREAD' ],
 	[ swapped => 'FINISH' ]);
 my $run = rebuild_under_load(
-	'plain', \%moves1, \@stops,
+	'plain', \@moves, \@stops,
 	{
 		PGR_TEST_COPY_CHUNK_BLOCKS => 8,
 		# before every lock attempt, not only the first (held): should the
@@ -193,19 +203,20 @@ cmp_ok($under_lock // 0, '>', 0,
 	'plain: the swap applied the last changes under the lock');
 cmp_ok($under_lock // 0, '<=', $budget // -1,
 	'plain: no more than --max-lock-time allows at the measured rate');
-check_moves($run, \%moves1, 'plain');
+check_moves($run, 'plain');
 isnt($node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid}),
 	$oid, 'plain: the table is a new relation');
 check_table('plain');
-my $moved = moved_rows(1, 900);
+my $first_ids =
+  '{' . join(',', grep { $_ ne '' } map { substr($run->{moved_ids}{$_} // '{}', 1, -1) } @moves) . '}';
+my $moved = moved_rows($first_ids);
 
 # ------------------------------------------------------------------------
 # 2. --set-not-null with two copy workers, under the same load.
 # ------------------------------------------------------------------------
 $oid = $node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid});
-my %moves2 = (copy => [ 901, 1200 ], replay => [ 1201, 1500 ], swap => [ 1501, 1800 ]);
 $run = rebuild_under_load(
-	'set-not-null', \%moves2,
+	'set-not-null', \@moves,
 	[ [ copy => 'COPY_CHUNK' ], [ replay => 'REPLAY_BATCH' ], [ swap => 'BEFORE_SWAP' ] ],
 	{ PGR_TEST_COPY_CHUNK_BLOCKS => 8 },
 	'--set-not-null', 'note', '--method', 'rebuild', '-j', '2');
@@ -222,8 +233,8 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM accounts WHERE note IS NUL
 isnt($node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid}),
 	$oid, 'set-not-null: the table is a new relation');
 check_table('set-not-null');
-check_moves($run, \%moves2, 'set-not-null');
-is(moved_rows(1, 900), $moved,
+check_moves($run, 'set-not-null');
+is(moved_rows($first_ids), $moved,
 	'set-not-null: the rows moved during the first run are still exactly there');
 
 done_testing();

@@ -104,8 +104,12 @@ create_ledger_tables($node, table => 'busy', rows => 20000);
 my $load = start_ledger_load($node, table => 'busy', clients => 4, rate => 300);
 # (held between the swap's last replay before the lock and the lock while the
 # application commits: those writes are applied under the lock; should the
-# lock be refused, the next attempt pauses there too)
-$h = start_rebuild($node, { env => { PGR_TEST_SLEEP_SWAP_PREREAD => 1500 } }, '-t', 'busy', '-v');
+# lock be refused, the next attempt pauses there too; --max-lock-time is
+# generous, as what it bounds is t/043's business: on a slow machine the
+# changes of each pause may exceed the default's budget at every attempt,
+# and the run would give the lock back until --wait-timeout)
+$h = start_rebuild($node, { env => { PGR_TEST_SLEEP_SWAP_PREREAD => 1500 } },
+	'-t', 'busy', '-v', '--max-lock-time', '10000');
 ok(hold_run($h, 'SWAP_PREREAD'), 'under load: the run is held before its swap lock');
 ok(wait_for_transactions($load, 5), 'under load: the application commits meanwhile');
 ($rc, $out, $err) = finish_rebuild($h);
