@@ -459,3 +459,43 @@ res_oid(const PGresult *res, int row, int col)
 
 	return res_get(res, row, col, "%oid", &v) ? v : 0;
 }
+
+char
+res_char(const PGresult *res, int row, int col)
+{
+	char	   *s = res_text(res, row, col);
+	char		c = s && *s ? s[0] : 0;
+
+	free(s);
+	return c;
+}
+
+void
+res_fill(const PGresult *res, int row, void *dst, const ResField *fields, int nfields)
+{
+	for (int col = 0; col < nfields; col++)
+	{
+		char	   *at = (char *) dst + fields[col].offset;
+
+		switch (fields[col].type)
+		{
+			case RF_SKIP:
+				break;
+			case RF_TEXT:
+				*(char **) at = res_text(res, row, col);
+				break;
+			case RF_OID:
+				*(Oid *) at = res_oid(res, row, col);
+				break;
+			case RF_BOOL:
+				*(bool *) at = res_bool(res, row, col);
+				break;
+			case RF_INT4:
+				*(int *) at = res_int4(res, row, col);
+				break;
+			case RF_CHAR:
+				*(char *) at = res_char(res, row, col);
+				break;
+		}
+	}
+}

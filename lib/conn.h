@@ -17,6 +17,7 @@
 #include <libpq-fe.h>
 #include <libpqtypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "str.h"
 
@@ -136,5 +137,38 @@ double		res_float8(const PGresult *res, int row, int col);
 bool		res_bool(const PGresult *res, int row, int col);
 Oid			res_oid(const PGresult *res, int row, int col);
 bool		res_isnull(const PGresult *res, int row, int col);
+char		res_char(const PGresult *res, int row, int col);
+
+/*
+ * A row read into a struct: for each column of the result, in the order of
+ * the SELECT, how it fills which field (RES_SKIP: the caller reads it).
+ * The readers of pg_catalog list their columns this way, so that a query
+ * and the fields it fills read side by side and no loop is written twice.
+ */
+typedef enum ResFieldType
+{
+	RF_SKIP,
+	RF_TEXT,					/* char *, newly allocated, NULL for SQL NULL */
+	RF_OID,
+	RF_BOOL,
+	RF_INT4,
+	RF_CHAR						/* the first byte of a "char" or text, 0 when empty or NULL */
+} ResFieldType;
+
+typedef struct ResField
+{
+	ResFieldType type;
+	size_t		offset;
+} ResField;
+
+#define RES_TEXT(T, m) {RF_TEXT, offsetof(T, m)}
+#define RES_OID(T, m) {RF_OID, offsetof(T, m)}
+#define RES_BOOL(T, m) {RF_BOOL, offsetof(T, m)}
+#define RES_INT4(T, m) {RF_INT4, offsetof(T, m)}
+#define RES_CHAR(T, m) {RF_CHAR, offsetof(T, m)}
+#define RES_SKIP {RF_SKIP, 0}
+#define RES_NFIELDS(f) ((int) (sizeof(f) / sizeof((f)[0])))
+
+void		res_fill(const PGresult *res, int row, void *dst, const ResField *fields, int nfields);
 
 #endif /* PGR_CONN_H */

@@ -1,6 +1,7 @@
 /* dependents.c: reading what the swap must carry over or rewire. */
 #include "dependents.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,14 +48,33 @@ add(Dependents *d, DepKind kind)
 	return o;
 }
 
-static char
-res_char(const PGresult *res, int row, int col)
-{
-	char	   *s = res_text(res, row, col);
-	char		c = s && *s ? s[0] : 0;
+#define TEXT_F(m) RES_TEXT(DepObject, m)
+#define OID_F(m) RES_OID(DepObject, m)
+#define BOOL_F(m) RES_BOOL(DepObject, m)
+#define INT4_F(m) RES_INT4(DepObject, m)
+#define CHAR_F(m) RES_CHAR(DepObject, m)
+#define SKIP_F RES_SKIP
+#define NFIELDS(f) RES_NFIELDS(f)
 
-	free(s);
-	return c;
+/* The kind of the object of a row, when the row says it (NULL: always the same). */
+typedef DepKind (*KindOfRow) (const PGresult *res, int row);
+
+/*
+ * Adds one DepObject per row of res (of kind, or of kind_of's choice), its
+ * fields read as fields says, and frees res.  Returns the index of the
+ * first one added (d->n when none), or -1 when the query failed (res NULL).
+ */
+static int
+add_rows(PGresult *res, Dependents *d, DepKind kind, KindOfRow kind_of, const ResField *fields, int nfields)
+{
+	int			first = d->n;
+
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+		res_fill(res, i, add(d, kind_of ? kind_of(res, i) : kind), fields, nfields);
+	PQclear(res);
+	return first;
 }
 
 /*
@@ -136,29 +156,13 @@ read_views(Conn *c, const TableDesc *t, Dependents *d)
 								  "JOIN pg_catalog.pg_namespace vn ON vn.oid = v.relnamespace "
 								  "WHERE v.relkind = 'v' ORDER BY dd.depth, v.oid",
 								  t->oid, t->oid, t->oid);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(qname), TEXT_F(owner), BOOL_F(can_own), TEXT_F(def),
+		TEXT_F(view_options), INT4_F(depth), TEXT_F(attnums), TEXT_F(view_deps), TEXT_F(grants),
+		TEXT_F(comments), TEXT_F(relkind_note)
+	};
 
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_VIEW);
-
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->qname = res_text(res, i, 2);
-		o->owner = res_text(res, i, 3);
-		o->can_own = res_bool(res, i, 4);
-		o->def = res_text(res, i, 5);
-		o->view_options = res_text(res, i, 6);
-		o->depth = res_int4(res, i, 7);
-		o->attnums = res_text(res, i, 8);
-		o->view_deps = res_text(res, i, 9);
-		o->grants = res_text(res, i, 10);
-		o->comments = res_text(res, i, 11);
-		o->relkind_note = res_text(res, i, 12);
-	}
-	PQclear(res);
-	return true;
+	return add_rows(res, d, DEP_VIEW, NULL, fields, NFIELDS(fields)) >= 0;
 }
 
 /* A POSIX regex matching the table's name as a word, for PL/pgSQL sources. */
@@ -199,24 +203,20 @@ read_functions(Conn *c, const TableDesc *t, Dependents *d)
 									"      AND p.prosrc ~* %%text)) ORDER BY 1",
 									conn_versioned(c, sqlbody_sql));
 	PGresult   *res = conn_queryf(c, spec, t->oid, re);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(qname), TEXT_F(owner), BOOL_F(can_own), TEXT_F(def)
+	};
 
 	free(spec);
 	free(re);
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_FUNCTION);
+	return add_rows(res, d, DEP_FUNCTION, NULL, fields, NFIELDS(fields)) >= 0;
+}
 
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->qname = res_text(res, i, 2);
-		o->owner = res_text(res, i, 3);
-		o->can_own = res_bool(res, i, 4);
-		o->def = res_text(res, i, 5);
-	}
-	PQclear(res);
-	return true;
+/* A rule on the table, or a rule of another table that mentions it. */
+static DepKind
+rule_kind(const PGresult *res, int row)
+{
+	return res_bool(res, row, 5) ? DEP_RULE : DEP_OTHER_RULE;
 }
 
 static bool
@@ -228,21 +228,19 @@ read_triggers_and_rules(Conn *c, const TableDesc *t, Dependents *d)
 								  "WHERE tg.tgrelid = %oid AND NOT tg.tgisinternal "
 								  "AND tg.tgname NOT IN ('pgrebuild_capture', 'pgrebuild_truncate') ORDER BY tg.tgname",
 								  t->oid);
+	static const ResField trigger_fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(def), CHAR_F(enabled), TEXT_F(comment)
+	};
+	static const ResField rule_fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(def), CHAR_F(enabled), TEXT_F(comment), SKIP_F, TEXT_F(rel_q),
+		TEXT_F(owner), BOOL_F(can_own)
+	};
+	int			first = add_rows(res, d, DEP_TRIGGER, NULL, trigger_fields, NFIELDS(trigger_fields));
 
-	if (res == NULL)
+	if (first < 0)
 		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_TRIGGER);
-
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->def = res_text(res, i, 2);
-		o->enabled = res_char(res, i, 3);
-		o->comment = res_text(res, i, 4);
-		o->owner = pgr_strdup(t->owner);
-	}
-	PQclear(res);
+	for (int i = first; i < d->n; i++)
+		d->items[i].owner = pgr_strdup(t->owner);
 
 	res = conn_queryf(c,
 					  "SELECT DISTINCT r.oid, r.rulename::text, pg_get_ruledef(r.oid), r.ev_enabled::text, "
@@ -256,23 +254,14 @@ read_triggers_and_rules(Conn *c, const TableDesc *t, Dependents *d)
 					  "  AND d.objid = r.oid AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid)) "
 					  "ORDER BY 1",
 					  t->oid, t->oid, t->oid);
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, res_bool(res, i, 5) ? DEP_RULE : DEP_OTHER_RULE);
+	return add_rows(res, d, DEP_RULE, rule_kind, rule_fields, NFIELDS(rule_fields)) >= 0;
+}
 
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->def = res_text(res, i, 2);
-		o->enabled = res_char(res, i, 3);
-		o->comment = res_text(res, i, 4);
-		o->rel_q = res_text(res, i, 6);
-		o->owner = res_text(res, i, 7);
-		o->can_own = res_bool(res, i, 8);
-	}
-	PQclear(res);
-	return true;
+/* A policy on the table, or a policy of another table that mentions it. */
+static DepKind
+policy_kind(const PGresult *res, int row)
+{
+	return res_bool(res, row, 8) ? DEP_POLICY : DEP_OTHER_POLICY;
 }
 
 static bool
@@ -292,50 +281,33 @@ read_policies(Conn *c, const TableDesc *t, Dependents *d)
 								  "  WHERE d.classid = 'pg_catalog.pg_policy'::regclass AND d.objid = pol.oid "
 								  "  AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = %oid) ORDER BY 1",
 								  t->oid, t->oid, t->oid);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), CHAR_F(policy_cmd), BOOL_F(permissive), TEXT_F(roles), TEXT_F(def),
+		TEXT_F(with_check), TEXT_F(comment), SKIP_F, TEXT_F(rel_q), TEXT_F(owner), BOOL_F(can_own)
+	};
 
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, res_bool(res, i, 8) ? DEP_POLICY : DEP_OTHER_POLICY);
-
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->policy_cmd = res_char(res, i, 2);
-		o->permissive = res_bool(res, i, 3);
-		o->roles = res_text(res, i, 4);
-		o->def = res_text(res, i, 5);
-		o->with_check = res_text(res, i, 6);
-		o->comment = res_text(res, i, 7);
-		o->rel_q = res_text(res, i, 9);
-		o->owner = res_text(res, i, 10);
-		o->can_own = res_bool(res, i, 11);
-	}
-	PQclear(res);
-	return true;
+	return add_rows(res, d, DEP_POLICY, policy_kind, fields, NFIELDS(fields)) >= 0;
 }
 
 static bool
 read_publications(Conn *c, const TableDesc *t, Dependents *d)
 {
 	PGresult   *res = conn_queryf(c, conn_versioned(c, publication_sql), t->oid);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(owner), BOOL_F(can_own), TEXT_F(pub_where), TEXT_F(pub_columns)
+	};
+	int			first = add_rows(res, d, DEP_PUBLICATION, NULL, fields, NFIELDS(fields));
 
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_PUBLICATION);
+	for (int i = first; first >= 0 && i < d->n; i++)
+		d->items[i].qname = ident_quote(d->items[i].name);
+	return first >= 0;
+}
 
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->qname = ident_quote(o->name);
-		o->owner = res_text(res, i, 2);
-		o->can_own = res_bool(res, i, 3);
-		o->pub_where = res_text(res, i, 4);
-		o->pub_columns = res_text(res, i, 5);
-	}
-	PQclear(res);
-	return true;
+/* A foreign key of the table to itself, of the table, or of another table to it. */
+static DepKind
+fk_kind(const PGresult *res, int row)
+{
+	return res_bool(res, row, 4) ? DEP_FK_SELF : res_bool(res, row, 5) ? DEP_FK_OUT : DEP_FK_IN;
 }
 
 static bool
@@ -356,29 +328,13 @@ read_foreign_keys(Conn *c, const TableDesc *t, Dependents *d)
 								  "WHERE co.contype = 'f' AND co.conparentid = 0 "
 								  "AND (co.conrelid = %oid OR co.confrelid = %oid) ORDER BY 1",
 								  t->oid, t->oid, t->oid, t->oid, t->oid);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(def), BOOL_F(validated), SKIP_F, SKIP_F, TEXT_F(rel_q),
+		TEXT_F(owner), BOOL_F(can_own), BOOL_F(rel_partitioned), TEXT_F(comment), TEXT_F(rel_schema),
+		TEXT_F(rel_name)
+	};
 
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		bool		self = res_bool(res, i, 4);
-		bool		out = res_bool(res, i, 5);
-		DepObject  *o = add(d, self ? DEP_FK_SELF : out ? DEP_FK_OUT : DEP_FK_IN);
-
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->def = res_text(res, i, 2);
-		o->validated = res_bool(res, i, 3);
-		o->rel_q = res_text(res, i, 6);
-		o->owner = res_text(res, i, 7);
-		o->can_own = res_bool(res, i, 8);
-		o->rel_partitioned = res_bool(res, i, 9);
-		o->comment = res_text(res, i, 10);
-		o->rel_schema = res_text(res, i, 11);
-		o->rel_name = res_text(res, i, 12);
-	}
-	PQclear(res);
-	return true;
+	return add_rows(res, d, DEP_FK_IN, fk_kind, fields, NFIELDS(fields)) >= 0;
 }
 
 static bool
@@ -393,27 +349,16 @@ read_statistics(Conn *c, const TableDesc *t, Dependents *d)
 									"WHERE s.stxrelid = %%oid ORDER BY 1",
 									conn_versioned(c, stattarget_sql));
 	PGresult   *res = conn_queryf(c, spec, t->oid);
+	static const ResField fields[] = {
+		OID_F(oid), TEXT_F(name), TEXT_F(qname), TEXT_F(owner), BOOL_F(can_own), TEXT_F(def),
+		INT4_F(stattarget), TEXT_F(comment), TEXT_F(stats_schema)
+	};
+	int			first = add_rows(res, d, DEP_STATISTICS, NULL, fields, NFIELDS(fields));
 
 	free(spec);
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_STATISTICS);
-
-		o->oid = res_oid(res, i, 0);
-		o->name = res_text(res, i, 1);
-		o->qname = res_text(res, i, 2);
-		o->owner = res_text(res, i, 3);
-		o->can_own = res_bool(res, i, 4);
-		o->def = res_text(res, i, 5);
-		o->stattarget = res_int4(res, i, 6);
-		o->comment = res_text(res, i, 7);
-		o->stats_schema = res_text(res, i, 8);
-		o->stats_prefix = pgr_psprintf("CREATE STATISTICS %s ", o->qname);
-	}
-	PQclear(res);
-	return true;
+	for (int i = first; first >= 0 && i < d->n; i++)
+		d->items[i].stats_prefix = pgr_psprintf("CREATE STATISTICS %s ", d->items[i].qname);
+	return first >= 0;
 }
 
 static bool
@@ -426,21 +371,12 @@ read_parents(Conn *c, const TableDesc *t, Dependents *d)
 								  "JOIN pg_catalog.pg_namespace n ON n.oid = p.relnamespace "
 								  "WHERE ih.inhrelid = %oid ORDER BY ih.inhseqno",
 								  t->oid);
+	static const ResField fields[] = {OID_F(oid), TEXT_F(rel_q), TEXT_F(owner), BOOL_F(can_own)};
+	int			first = add_rows(res, d, DEP_PARENT, NULL, fields, NFIELDS(fields));
 
-	if (res == NULL)
-		return false;
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		DepObject  *o = add(d, DEP_PARENT);
-
-		o->oid = res_oid(res, i, 0);
-		o->rel_q = res_text(res, i, 1);
-		o->qname = pgr_strdup(o->rel_q);
-		o->owner = res_text(res, i, 2);
-		o->can_own = res_bool(res, i, 3);
-	}
-	PQclear(res);
-	return true;
+	for (int i = first; first >= 0 && i < d->n; i++)
+		d->items[i].qname = pgr_strdup(d->items[i].rel_q);
+	return first >= 0;
 }
 
 bool
