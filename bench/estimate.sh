@@ -48,9 +48,9 @@ mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 printf '%-6s %12s %14s %14s %14s %12s %12s\n' bloat 'size MB' 'estimate MB' 'exact MB' 'real MB' 'est. err %' 'exact err %'
 IFS=, read -ra levels <<<"$BLOAT"
 for pct in "${levels[@]}"; do
-	q postgres -c 'DROP TABLE IF EXISTS bench_t, bench_ledger; DROP SEQUENCE IF EXISTS bench_t_newid'
+	q postgres -c 'SET client_min_messages = warning; DROP TABLE IF EXISTS bench_t, bench_ledger; DROP SEQUENCE IF EXISTS bench_t_newid'
 	bench_create_table postgres "$ROWS"
-	q postgres -c "SELECT setseed(0.5); DELETE FROM bench_t WHERE random() < $pct / 100.0" -c 'VACUUM ANALYZE bench_t'
+	q postgres -c "SELECT setseed(0.5); DELETE FROM bench_t WHERE random() < $pct / 100.0" -c 'VACUUM ANALYZE bench_t' >/dev/null
 	exact=null
 	if [ "$have_exact" = 1 ]; then
 		"$PG_REBUILD" -q -d postgres -t bench_t --dry-run --measure exact --report "$BENCH_WORK/exact.json" >/dev/null ||
