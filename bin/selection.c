@@ -5,6 +5,7 @@
 #include "selection.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,7 +263,7 @@ run_tables(SelectionRun *sr, const RebuildOptions *o, ConnParams *params, const 
 static void
 dry_run_tables(SelectionRun *sr, ConnParams *params, const RunSettings *s, const ChangeSet *cs)
 {
-	Run *first = NULL;
+	int first = -1;
 
 	for (int i = 0; i < sr->n; i++)
 	{
@@ -275,17 +276,26 @@ dry_run_tables(SelectionRun *sr, ConnParams *params, const RunSettings *s, const
 		if (r == NULL)
 			continue;
 		t->outcome = OUT_PLANNED;
-		if (first == NULL)
-			first = r;
-		else
-			run_free(r);
+		if (first < 0)
+			first = i;
+		run_free(r); /* its connections and its table's advisory lock go before the next table's */
 	}
 	report_selection(sr);
-	if (first)
+	if (first >= 0)
 	{
-		printf("\n");
-		report_dry_run(first);
-		run_free(first);
+		/* prepared again: no run is kept open while another table is read */
+		TableOutcome again = sr->tables[first];
+		Run			*r;
+
+		again.why = NULL;
+		r = prepare_one(&again, s, params, cs);
+		if (r != NULL)
+		{
+			printf("\n");
+			report_dry_run(r);
+			run_free(r);
+		}
+		free(again.why);
 	}
 }
 
@@ -354,7 +364,7 @@ command_deadline(const RebuildOptions *o, double start)
 			snprintf(when, sizeof(when), "?");
 		log_info("deadline %s (in %s): a table is started only when it is expected to finish by then, "
 				 "and no swap starts after it",
-				 when, format_duration(d - start, in, sizeof(in)));
+				 when, format_duration(round(d - start), in, sizeof(in)));
 	}
 	return d;
 }
