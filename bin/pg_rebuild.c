@@ -17,6 +17,7 @@
 #include "options.h"
 #include "rebuild.h"
 #include "report.h"
+#include "selection.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -30,10 +31,34 @@ print_help(void)
 		   "transaction that holds ACCESS EXCLUSIVE for milliseconds.\n\n"
 		   "Usage:\n"
 		   "  pg_rebuild [OPTION]... -t TABLE\n"
+		   "  pg_rebuild [OPTION]... {-t TABLE... | --schema=SCHEMA... | --all} [--min-bloat=PERCENT]...\n"
 		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n"
 		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n\n"
 		   "Options:\n"
-		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
+		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed);\n"
+		   "                             repeatable: each table its own run, one after the other\n"
+		   "                             (pg_repack -t, vacuumdb -t)\n"
+		   "\nChoosing several tables (each its own run, one at a time; a summary line per table at the end):\n"
+		   "      --schema=SCHEMA        every table of SCHEMA the role may rebuild (repeatable;\n"
+		   "                             pg_repack -c/--schema, vacuumdb -n/--schema)\n"
+		   "      --all                  every table of the database the role may rebuild (unlike\n"
+		   "                             pg_repack -a and vacuumdb -a, this database only)\n"
+		   "      --exclude-table=TABLE  leave TABLE out of --all or --schema (repeatable; no match\n"
+		   "                             in pg_repack or vacuumdb)\n"
+		   "  -N, --exclude-schema=SCHEMA leave SCHEMA out of --all (repeatable; vacuumdb -N)\n"
+		   "      --min-bloat=PERCENT    only tables expected to give back at least PERCENT of heap\n"
+		   "                             and indexes (no match in pg_repack or vacuumdb)\n"
+		   "      --measure=METHOD       estimate (from the statistics; the default) or exact (pgstattuple:\n"
+		   "                             pgstattuple_approx, pgstatindex; must be installed)\n"
+		   "      --min-size=SIZE        only tables of at least SIZE (e.g. 100MB; vacuumdb has no match)\n"
+		   "      --min-reclaim=SIZE     only tables expected to give back at least SIZE\n"
+		   "      --stop-on-error        stop at the first table that fails (default: go on with the next)\n"
+		   "      --deadline=HH:MM       start no table not expected to finish by then (at the rate of the\n"
+		   "                             tables done so far), never a swap after it; the rest is deferred\n"
+		   "                             (no match in pg_repack or vacuumdb)\n"
+		   "      --max-duration=DURATION the same, counted from the start: 3600, 90min, 2h\n"
+		   "      --report=FILE          write the summary as JSON to FILE (docs/report-format.md)\n"
+		   "\nChanging one table (with exactly one -t):\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
 		   "      --alter=SUBCOMMANDS    change the table as ALTER TABLE TABLE SUBCOMMANDS would, online\n"
 		   "                             (repeatable): ALTER COLUMN c TYPE t [USING e], SET NOT NULL,\n"
@@ -75,6 +100,9 @@ print_help(void)
 		   "  -w, --no-password          never prompt for a password\n"
 		   "  -W, --password             force a password prompt\n"
 		   "PG* environment variables and ~/.pgpass are used as by psql.\n\n"
+		   "Several tables: 0 when every chosen table was rebuilt, skipped (a threshold, or it cannot be\n"
+		   "rebuilt) or deferred (--deadline); 1 when one failed (or was not started after --stop-on-error) and left nothing; 3 when\n"
+		   "one left objects for --cleanup.\n"
 		   "Exit status: 0 rebuilt, nothing left behind; 1 failed, the table is unchanged and nothing is left\n"
 		   "behind; 2 bad usage; 3 leftovers remain (the run failed, or the table was rebuilt but some of its\n"
 		   "objects remain; the message says which and names the --cleanup command).  --cleanup: 0 nothing\n"
@@ -134,7 +162,7 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		cs->method = METHOD_AUTO;
 }
 
-/* Rebuilds the table of -t, or prints its plan; returns the exit code. */
+/* Rebuilds the table of -t (or each table of a selection), or prints its plan; returns the exit code. */
 static int
 rebuild_command(const RebuildOptions *o)
 {
@@ -154,6 +182,13 @@ rebuild_command(const RebuildOptions *o)
 
 	params_from_options(&params, o);
 	changes_from_options(&changes, o);
+	if (options_is_selection(o))
+	{
+		code = selection_command(o, &params, &s, &changes);
+		changes_free(&changes);
+		params_free(&params);
+		return code;
+	}
 	r = run_new(&s, &params, o->table_schema, o->table_name, &changes);
 	if (!rebuild_prepare(r))
 		code = r->result.exit_code;

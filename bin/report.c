@@ -320,3 +320,207 @@ report_status(const RunList *l, bool json)
 		free(tq);
 	}
 }
+
+static const char *
+outcome_name(Outcome o)
+{
+	switch (o)
+	{
+		case OUT_REBUILT:
+			return "rebuilt";
+		case OUT_SKIPPED:
+			return "skipped";
+		case OUT_FAILED:
+			return "failed";
+		case OUT_LEFTOVERS:
+			return "leftovers";
+		case OUT_NOT_STARTED:
+			return "not-started";
+		case OUT_DEFERRED:
+			return "deferred";
+		case OUT_PLANNED:
+			return "chosen";
+	}
+	return "?";
+}
+
+/* "expected back 4.1 MB (41%, estimated from the statistics)" or why there is no estimate. */
+static char *
+expected_text(const Candidate *c)
+{
+	char b[32];
+
+	if (!c->measured)
+		return pgr_strdup("not measured");
+	if (!c->size.known)
+		return pgr_psprintf("expected back: no estimate (%s)", c->size.unknown_why ? c->size.unknown_why : "?");
+	return pgr_psprintf("expected back %s (%.0f%%, %s)", format_bytes(candidate_reclaim(c), b, sizeof(b)),
+						candidate_bloat_percent(c),
+						c->exact ? "measured with pgstattuple_approx and pgstatindex" : "estimated from the statistics");
+}
+
+/* One table's line: before the runs (--dry-run) or after. */
+static void
+selection_line(const TableOutcome *t)
+{
+	const Candidate *c = t->cand;
+	const RunResult *res = &t->result;
+	char			 a[32];
+	char			 b[32];
+	char			 d[32];
+	char			 g[32];
+
+	if (t->outcome == OUT_REBUILT)
+	{
+		printf("  %-11s %s  %s -> %s  reclaimed %s  %s  ACCESS EXCLUSIVE %.0f ms\n", outcome_name(t->outcome),
+			   c->qname, format_bytes(res->total_before, a, sizeof(a)), format_bytes(res->total_after, b, sizeof(b)),
+			   format_bytes(res->total_before - res->total_after, g, sizeof(g)),
+			   format_duration(res->seconds, d, sizeof(d)), res->lock_held_ms);
+		return;
+	}
+	if (c->state == CAND_MISSING)
+	{
+		printf("  %-11s %s  %s\n", outcome_name(t->outcome), c->qname, t->why ? t->why : "");
+		return;
+	}
+	{
+		char *exp = expected_text(c);
+
+		printf("  %-11s %s  size %s  %s%s%s", outcome_name(t->outcome), c->qname,
+			   format_bytes(candidate_size(c), a, sizeof(a)), exp, t->why ? "  " : "", t->why ? t->why : "");
+		if (t->ran)
+			printf("  (%s, ACCESS EXCLUSIVE %.0f ms)", format_duration(res->seconds, d, sizeof(d)), res->lock_held_ms);
+		printf("\n");
+		free(exp);
+	}
+}
+
+/* What the tables of a selection add up to. */
+typedef struct Totals
+{
+	int		  count[OUT_PLANNED + 1]; /* tables per outcome */
+	long long reclaimed;			  /* by the rebuilt ones */
+	double	  lock_all;				  /* ACCESS EXCLUSIVE, ms, summed */
+	double	  lock_max;
+} Totals;
+
+static void
+selection_totals(const SelectionRun *sr, Totals *tot)
+{
+	memset(tot, 0, sizeof(*tot));
+	for (int i = 0; i < sr->n; i++)
+	{
+		const TableOutcome *t = &sr->tables[i];
+
+		tot->count[t->outcome]++;
+		if (t->outcome == OUT_REBUILT)
+			tot->reclaimed += t->result.total_before - t->result.total_after;
+		tot->lock_all += t->result.lock_held_ms;
+		if (t->result.lock_held_ms > tot->lock_max)
+			tot->lock_max = t->result.lock_held_ms;
+	}
+}
+
+void
+report_selection(const SelectionRun *sr)
+{
+	Totals	   tot;
+	const int *count = tot.count;
+	char	   a[32];
+	char	   d[32];
+	char	   excl[48] = "";
+
+	if (log_get_level() < LOG_NORMAL)
+		return;
+	if (sr->sel.excluded > 0)
+		snprintf(excl, sizeof(excl), " (%d more excluded)", sr->sel.excluded);
+	printf("%s %d table%s in database %s%s:\n", sr->dry_run ? "selection (dry run: nothing was changed):" : "summary:",
+		   sr->n, sr->n == 1 ? "" : "s", sr->sel.dbname, excl);
+	selection_totals(sr, &tot);
+	for (int i = 0; i < sr->n; i++)
+		selection_line(&sr->tables[i]);
+	if (sr->dry_run)
+		printf("totals: %d chosen, %d skipped, %d failed\n", count[OUT_PLANNED], count[OUT_SKIPPED],
+			   count[OUT_FAILED] + count[OUT_LEFTOVERS]);
+	else
+		printf("totals: %d rebuilt, %d skipped, %d deferred, %d failed, %d not started; reclaimed %s; %s in all; "
+			   "ACCESS EXCLUSIVE %.0f ms in all, %.0f ms at most\n",
+			   count[OUT_REBUILT], count[OUT_SKIPPED], count[OUT_DEFERRED],
+			   count[OUT_FAILED] + count[OUT_LEFTOVERS], count[OUT_NOT_STARTED],
+			   format_bytes(tot.reclaimed, a, sizeof(a)), format_duration(sr->seconds, d, sizeof(d)), tot.lock_all,
+			   tot.lock_max);
+	fflush(stdout);
+}
+
+/* A number of bytes, or null. */
+static void
+json_bytes(StrBuf *sb, const char *key, bool known, long long v)
+{
+	if (known)
+		sb_appendf(sb, ", \"%s\": %lld", key, v);
+	else
+		sb_appendf(sb, ", \"%s\": null", key);
+}
+
+static void
+json_table(StrBuf *sb, const TableOutcome *t)
+{
+	const Candidate *c = t->cand;
+	const RunResult *res = &t->result;
+	bool			 rebuilt = t->outcome == OUT_REBUILT;
+
+	sb_append(sb, "\n    {\"schema\": ");
+	sb_append_json(sb, c->schema);
+	sb_append(sb, ", \"table\": ");
+	sb_append_json(sb, c->name);
+	sb_append(sb, ", \"given_as\": ");
+	sb_append_json(sb, c->arg);
+	sb_appendf(sb, ", \"result\": \"%s\", \"reason\": ", outcome_name(t->outcome));
+	sb_append_json(sb, t->why);
+	json_bytes(sb, "size_before", c->measured || rebuilt, rebuilt ? res->total_before : candidate_size(c));
+	json_bytes(sb, "size_after", rebuilt, res->total_after);
+	json_bytes(sb, "reclaimed", rebuilt, res->total_before - res->total_after);
+	json_bytes(sb, "expected_reclaim", c->size.known, candidate_reclaim(c));
+	if (c->size.known)
+		sb_appendf(sb, ", \"expected_percent\": %.1f, \"measured_by\": \"%s\"", candidate_bloat_percent(c),
+				   c->exact ? "pgstattuple" : "estimate");
+	else
+		sb_append(sb, ", \"expected_percent\": null, \"measured_by\": null");
+	if (t->ran)
+		sb_appendf(sb, ", \"rows\": %lld, \"seconds\": %.3f, \"lock_held_ms\": %.1f}", res->rows, res->seconds,
+				   res->lock_held_ms);
+	else
+		sb_append(sb, ", \"rows\": null, \"seconds\": null, \"lock_held_ms\": null}");
+}
+
+bool
+report_selection_json(const SelectionRun *sr, FILE *f)
+{
+	StrBuf	   sb;
+	Totals	   tot;
+	const int *count = tot.count;
+	bool	   ok;
+
+	sb_init(&sb);
+	sb_appendf(&sb, "{\n  \"format\": 1,\n  \"database\": ");
+	sb_append_json(&sb, sr->sel.dbname);
+	sb_appendf(&sb, ",\n  \"dry_run\": %s,\n  \"exit_code\": %d,\n  \"seconds\": %.3f,\n  \"excluded\": %d,\n"
+					"  \"tables\": [",
+			   sr->dry_run ? "true" : "false", sr->exit_code, sr->seconds, sr->sel.excluded);
+	selection_totals(sr, &tot);
+	for (int i = 0; i < sr->n; i++)
+	{
+		if (i > 0)
+			sb_append_char(&sb, ',');
+		json_table(&sb, &sr->tables[i]);
+	}
+	sb_appendf(&sb, "%s],\n  \"totals\": {\"rebuilt\": %d, \"chosen\": %d, \"skipped\": %d, \"failed\": %d, "
+					"\"leftovers\": %d, \"not_started\": %d, \"deferred\": %d, \"reclaimed\": %lld, \"lock_held_ms\": %.1f, "
+					"\"lock_held_ms_max\": %.1f}\n}\n",
+			   sr->n ? "\n  " : "", count[OUT_REBUILT], count[OUT_PLANNED],
+			   count[OUT_SKIPPED], count[OUT_FAILED], count[OUT_LEFTOVERS], count[OUT_NOT_STARTED], count[OUT_DEFERRED], tot.reclaimed,
+			   tot.lock_all, tot.lock_max);
+	ok = fputs(sb.data, f) >= 0;
+	sb_free(&sb);
+	return ok;
+}

@@ -10,6 +10,8 @@
 
 #include "cleanup.h"
 #include "run.h"
+#include "selection.h"
+#include <stdio.h>
 
 /* The table, its size, the changes and the settings, before the first phase. */
 void		report_intro(const Run *r);
@@ -19,5 +21,18 @@ void		report_dry_run(const Run *r);
 void		report_summary(const Run *r);
 /* The recorded runs, as lines or as a JSON array. */
 void		report_status(const RunList *l, bool json);
+
+/*
+ * One line per table of a selection (with --dry-run: its size, what it is
+ * expected to give back and how that was measured, chosen or skipped and
+ * why; after the runs: its result, sizes, reclaimed space, wall time and
+ * ACCESS EXCLUSIVE held), then the totals.
+ */
+void		report_selection(const SelectionRun *sr);
+/*
+ * The same as JSON (docs/report-format.md, "format" 1) on f.  False when
+ * writing failed (errno says why).
+ */
+bool		report_selection_json(const SelectionRun *sr, FILE *f);
 
 #endif							/* PGR_REPORT_H */

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "cancel.h"
+#include "test_hooks.h"
 
 double
 pgr_now(void)
@@ -34,4 +35,10 @@ pgr_sleep_ms(double ms)
 		ts.tv_nsec = (long) ((left - (double) ts.tv_sec) * 1e9);
 		nanosleep(&ts, NULL);
 	}
+}
+
+bool
+pgr_deadline_passed(double deadline)
+{
+	return deadline > 0 && (pgr_now() >= deadline || pgr_test_flag("DEADLINE_PASSED"));
 }

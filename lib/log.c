@@ -3,11 +3,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static LogLevel current_level = LOG_NORMAL;
 static bool		echo_sql = false;
 static bool		progress_shown = false;
+static bool		holding = false;
+static StrVec	held;		/* diagnostics held, each a whole line with its prefix */
+static char	   *held_error; /* the first error held, without its prefix */
 
 void
 log_set_level(LogLevel level)
@@ -44,9 +49,56 @@ log_progress_clear(void)
 	}
 }
 
+/* Keeps one diagnostic line instead of printing it (log_hold). */
+static void
+hold(const char *prefix, const char *fmt, va_list ap)
+{
+	StrBuf sb;
+
+	sb_init(&sb);
+	sb_vappendf(&sb, fmt, ap);
+	if (held_error == NULL && strcmp(prefix, "error") == 0)
+		held_error = pgr_strdup(sb.data);
+	sv_push_owned(&held, pgr_psprintf("pg_rebuild: %s: %s", prefix, sb.data));
+	sb_free(&sb);
+}
+
+void
+log_hold(void)
+{
+	free(log_release(true));
+	sv_init(&held);
+	holding = true;
+}
+
+char *
+log_release(bool print)
+{
+	char *first = held_error;
+
+	if (!holding)
+		return NULL;
+	holding = false;
+	if (print)
+	{
+		log_progress_clear();
+		for (size_t i = 0; i < held.n; i++)
+			fprintf(stderr, "%s\n", held.items[i]);
+		fflush(stderr);
+	}
+	sv_free(&held);
+	held_error = NULL;
+	return first;
+}
+
 static void
 emit(FILE *out, const char *prefix, const char *fmt, va_list ap)
 {
+	if (holding && out == stderr && prefix)
+	{
+		hold(prefix, fmt, ap);
+		return;
+	}
 	log_progress_clear();
 	if (prefix)
 		fprintf(out, "pg_rebuild: %s: ", prefix);

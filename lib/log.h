@@ -38,6 +38,17 @@ void	 log_verbose(const char *fmt, ...) PGR_PRINTF(1, 2);
 void	 log_echo_sql(const char *label, const char *sql);
 
 /*
+ * From log_hold to log_release, diagnostics (error, detail, hint, warning)
+ * are kept instead of printed: a program that tries something whose
+ * failure may be an expected answer (a table of a selection that cannot be
+ * rebuilt) prints them only when they turn out to be an error.
+ * log_release prints them (print) or drops them, and returns the first
+ * error held (newly allocated; NULL when none).
+ */
+void	 log_hold(void);
+char	*log_release(bool print);
+
+/*
  * Draws (or redraws) the single live progress line; a no-op unless stderr is
  * a terminal and the level is at least LOG_NORMAL.
  */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,11 +25,34 @@ enum
 	OPT_ALTER,
 	OPT_METHOD,
 	OPT_MAX_LOCK_TIME,
+	OPT_SCHEMA,
+	OPT_ALL,
+	OPT_EXCLUDE_TABLE,
+	OPT_STOP_ON_ERROR,
+	OPT_MIN_BLOAT,
+	OPT_MIN_SIZE,
+	OPT_MIN_RECLAIM,
+	OPT_REPORT,
+	OPT_DEADLINE,
+	OPT_MAX_DURATION,
+	OPT_MEASURE,
 	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
 	{"table", required_argument, NULL, 't'},
+	{"schema", required_argument, NULL, OPT_SCHEMA},
+	{"all", no_argument, NULL, OPT_ALL},
+	{"exclude-table", required_argument, NULL, OPT_EXCLUDE_TABLE},
+	{"exclude-schema", required_argument, NULL, 'N'},
+	{"stop-on-error", no_argument, NULL, OPT_STOP_ON_ERROR},
+	{"min-bloat", required_argument, NULL, OPT_MIN_BLOAT},
+	{"min-size", required_argument, NULL, OPT_MIN_SIZE},
+	{"min-reclaim", required_argument, NULL, OPT_MIN_RECLAIM},
+	{"report", required_argument, NULL, OPT_REPORT},
+	{"deadline", required_argument, NULL, OPT_DEADLINE},
+	{"max-duration", required_argument, NULL, OPT_MAX_DURATION},
+	{"measure", required_argument, NULL, OPT_MEASURE},
 	{"set-not-null", required_argument, NULL, OPT_SET_NOT_NULL},
 	{"alter", required_argument, NULL, OPT_ALTER},
 	{"method", required_argument, NULL, OPT_METHOD},
@@ -91,10 +115,103 @@ options_parse_int(const char *s, long min, long max, long *out)
 	return true;
 }
 
+bool
+options_parse_size(const char *s, long long *out)
+{
+	static const struct
+	{
+		const char *unit;
+		int			shift;
+	} units[] = {{"", 0}, {"B", 0}, {"kB", 10}, {"MB", 20}, {"GB", 30}, {"TB", 40}};
+	char	 *end;
+	long long v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return false;
+	while (*end == ' ')
+		end++;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0)
+		{
+			if (v > (LLONG_MAX >> units[i].shift))
+				return false;
+			*out = v << units[i].shift;
+			return true;
+		}
+	return false;
+}
+
+bool
+options_parse_duration(const char *s, double *out)
+{
+	static const struct
+	{
+		const char *unit;
+		double		seconds;
+	}			units[] = {{"", 1}, {"s", 1}, {"min", 60}, {"h", 3600}, {"d", 86400}};
+	char	   *end;
+	double		v;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || !isfinite(v))
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(end, units[i].unit) == 0 && v * units[i].seconds <= 31536000.0)
+		{
+			*out = v * units[i].seconds;
+			return true;
+		}
+	return false;
+}
+
+double
+options_seconds_until(int minute_of_day, double now_s)
+{
+	double		d = minute_of_day * 60.0 - now_s;
+
+	return d > 0 ? d : d + 86400.0;
+}
+
+/* "HH:MM" as minutes after midnight; false on anything else. */
+static bool
+parse_clock(const char *s, int *minute)
+{
+	int			h;
+	int			m;
+	char		end;
+
+	if (strlen(s) != 5 || s[2] != ':' || sscanf(s, "%2d:%2d%c", &h, &m, &end) != 2 || h < 0 || h > 23 || m < 0 ||
+		m > 59 || s[0] < '0' || s[0] > '9' || s[3] < '0' || s[3] > '9')
+		return false;
+	*minute = h * 60 + m;
+	return true;
+}
+
+bool
+options_is_selection(const RebuildOptions *o)
+{
+	return o->tables.n > 1 || o->schemas.n > 0 || o->all || o->exclude_tables.n > 0 ||
+		o->exclude_schemas.n > 0 || o->stop_on_error || o->min_bloat > 0 || o->min_size > 0 ||
+		o->min_reclaim > 0 || o->report_file != NULL || o->deadline_minute >= 0 || o->max_duration_s >= 0 || o->measure_exact;
+}
+
 static void
 options_init(RebuildOptions *o)
 {
 	memset(o, 0, sizeof(*o));
+	sv_init(&o->tables);
+	o->deadline_minute = -1;
+	o->max_duration_s = -1;
+	sv_init(&o->schemas);
+	sv_init(&o->exclude_tables);
+	sv_init(&o->exclude_schemas);
 	sv_init(&o->set_not_null);
 	sv_init(&o->alter);
 	o->jobs = 1;
@@ -138,15 +255,22 @@ takes_value(int c)
 
 /*
  * An option that takes one value and is given again would make one of its
- * values count and the other vanish: a usage error naming both (only
- * --set-not-null and --alter take many).
+ * values count and the other vanish: a usage error naming both (-t,
+ * --schema, the exclusions, --set-not-null and --alter take many).
  */
+static bool
+repeatable(int c)
+{
+	return c == 't' || c == OPT_SCHEMA || c == OPT_EXCLUDE_TABLE || c == 'N' || c == OPT_SET_NOT_NULL ||
+		c == OPT_ALTER;
+}
+
 static bool
 check_given_once(ParseState *ps, int c, const char *arg, char **err)
 {
 	char	   *name;
 
-	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || c == OPT_ALTER || !takes_value(c))
+	if (c < 0 || c >= OPT_COUNT || repeatable(c) || !takes_value(c))
 		return true;
 	if (ps->given[c] == NULL)
 	{
@@ -158,9 +282,6 @@ check_given_once(ParseState *ps, int c, const char *arg, char **err)
 		/* a connection string may hold a password: never echoed */
 		*err = pgr_psprintf("%s is given twice: it takes one database name, connection string or URI; "
 							"give it once", name);
-	else if (c == 't')
-		*err = pgr_psprintf("%s is given twice (\"%s\", then \"%s\"): this version rebuilds one table per "
-							"command; run pg_rebuild once for each table", name, ps->given[c], arg);
 	else
 		*err = pgr_psprintf("%s is given twice (\"%s\", then \"%s\"): it takes one value; give it once",
 							name, ps->given[c], arg);
@@ -175,6 +296,29 @@ replace(char **slot, const char *value)
 	*slot = pgr_strdup(value);
 }
 
+/* A schema name of --schema or --exclude-schema, parsed, once. */
+static bool
+add_schema(StrVec *v, const char *opt, const char *arg, char **err)
+{
+	char *name = NULL;
+	char *perr = NULL;
+
+	if (!ident_parse_one(arg, &name, &perr))
+	{
+		*err = pgr_psprintf("invalid schema name \"%s\" for %s: %s", arg, opt, perr);
+		free(perr);
+		return false;
+	}
+	if (sv_contains(v, name))
+	{
+		*err = pgr_psprintf("schema \"%s\" is given twice to %s", name, opt);
+		free(name);
+		return false;
+	}
+	sv_push_owned(v, name);
+	return true;
+}
+
 /* Applies one option; returns false with *err set on a bad value. */
 static bool
 apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **err)
@@ -186,7 +330,69 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 	switch (c)
 	{
 		case 't':
-			replace(&o->table_arg, arg);
+			sv_push(&o->tables, arg);
+			return true;
+		case OPT_EXCLUDE_TABLE:
+			sv_push(&o->exclude_tables, arg);
+			return true;
+		case OPT_SCHEMA:
+			return add_schema(&o->schemas, "--schema", arg, err);
+		case 'N':
+			return add_schema(&o->exclude_schemas, "-N/--exclude-schema", arg, err);
+		case OPT_ALL:
+			o->all = true;
+			return true;
+		case OPT_STOP_ON_ERROR:
+			o->stop_on_error = true;
+			return true;
+		case OPT_MIN_BLOAT:
+			if (!options_parse_seconds(arg, &o->min_bloat) || o->min_bloat > 100)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --min-bloat: expected a percentage from 0 to 100", arg);
+				return false;
+			}
+			return true;
+		case OPT_MIN_SIZE:
+		case OPT_MIN_RECLAIM:
+			if (!options_parse_size(arg, c == OPT_MIN_SIZE ? &o->min_size : &o->min_reclaim))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for %s: expected a size such as 500MB (bytes, kB, MB, "
+									"GB or TB)",
+									arg, c == OPT_MIN_SIZE ? "--min-size" : "--min-reclaim");
+				return false;
+			}
+			return true;
+		case OPT_DEADLINE:
+			if (!parse_clock(arg, &o->deadline_minute))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --deadline: expected a time of day HH:MM, such as 06:30",
+									arg);
+				return false;
+			}
+			return true;
+		case OPT_MEASURE:
+			if (strcmp(arg, "estimate") != 0 && strcmp(arg, "exact") != 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --measure: expected estimate or exact", arg);
+				return false;
+			}
+			o->measure_exact = strcmp(arg, "exact") == 0;
+			return true;
+		case OPT_MAX_DURATION:
+			if (!options_parse_duration(arg, &o->max_duration_s))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-duration: expected a duration such as 3600, 90min "
+									"or 2h", arg);
+				return false;
+			}
+			return true;
+		case OPT_REPORT:
+			if (*arg == '\0')
+			{
+				*err = pgr_strdup("--report needs a file name");
+				return false;
+			}
+			replace(&o->report_file, arg);
 			return true;
 		case OPT_SET_NOT_NULL:
 			if (!ident_parse_one(arg, &col, &perr))
@@ -343,6 +549,66 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 	}
 }
 
+/* Every table name in v parses; else *err names the first that does not. */
+static bool
+check_table_names(const StrVec *v, const char *what, char **err)
+{
+	for (size_t i = 0; i < v->n; i++)
+	{
+		char *schema = NULL;
+		char *name = NULL;
+		char *perr = NULL;
+
+		if (!ident_parse_qualified(v->items[i], &schema, &name, &perr))
+		{
+			*err = pgr_psprintf("invalid table name \"%s\"%s: %s", v->items[i], what, perr);
+			free(perr);
+			return false;
+		}
+		free(schema);
+		free(name);
+	}
+	return true;
+}
+
+/*
+ * How the options that choose tables go together.  A change (--alter,
+ * --set-not-null, --method, the order of the rows) is about one table's
+ * columns: it is refused with anything that may choose several.
+ */
+static bool
+check_selection(const RebuildOptions *o, char **err)
+{
+	bool several = o->tables.n > 1 || o->schemas.n > 0 || o->all;
+
+	if ((o->cleanup || o->status) && (options_is_selection(o)))
+	{
+		*err = pgr_psprintf("%s takes at most one -t TABLE, and none of --schema, --all, --exclude-table, "
+							"--exclude-schema, --stop-on-error, --min-bloat, --min-size, --min-reclaim, --report, --deadline, "
+							"--max-duration, --measure",
+							o->cleanup ? "--cleanup" : "--status");
+		return false;
+	}
+	if (o->all && (o->tables.n > 0 || o->schemas.n > 0))
+	{
+		*err = pgr_strdup("--all takes every table of the database: it cannot be combined with -t or --schema "
+						  "(narrow it with --exclude-table and --exclude-schema)");
+		return false;
+	}
+	if ((o->exclude_tables.n > 0 || o->exclude_schemas.n > 0) && !o->all && o->schemas.n == 0)
+	{
+		*err = pgr_strdup("--exclude-table and --exclude-schema narrow --all or --schema: give one of them");
+		return false;
+	}
+	if (several && (o->set_not_null.n > 0 || o->alter.n > 0 || o->method || o->order_by_arg || o->no_order))
+	{
+		*err = pgr_strdup("--set-not-null, --alter, --method, --order-by and --no-order change one table's "
+						  "columns: give them with exactly one -t TABLE, not with several tables, --schema or --all");
+		return false;
+	}
+	return true;
+}
+
 /* Cross-option checks once everything is read. */
 static bool
 validate(RebuildOptions *o, const ParseState *ps, char **err)
@@ -364,15 +630,16 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		*err = pgr_strdup("--order-by and --no-order cannot be used together");
 		return false;
 	}
-	if (o->table_arg)
+	if (!check_table_names(&o->tables, "", err) || !check_table_names(&o->exclude_tables, " for --exclude-table", err))
+		return false;
+	if (o->tables.n > 0)
 	{
+		o->table_arg = pgr_strdup(o->tables.items[0]);
 		if (!ident_parse_qualified(o->table_arg, &o->table_schema, &o->table_name, &perr))
-		{
-			*err = pgr_psprintf("invalid table name \"%s\": %s", o->table_arg, perr);
-			free(perr);
-			return false;
-		}
+			free(perr); /* cannot happen: checked above */
 	}
+	if (!check_selection(o, err))
+		return false;
 	if (o->json && !o->status)
 	{
 		*err = pgr_strdup("--json goes with --status");
@@ -399,9 +666,9 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		}
 		return true;
 	}
-	if (o->table_arg == NULL)
+	if (o->table_arg == NULL && !o->all && o->schemas.n == 0)
 	{
-		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup, --status)");
+		*err = pgr_strdup("no table given: use -t TABLE, --schema SCHEMA or --all (or --cleanup, --status)");
 		return false;
 	}
 	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)
@@ -425,7 +692,7 @@ options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 	optind = 0;					/* glibc: full re-initialisation */
 	opterr = 0;
 
-	while ((c = getopt_long(argc, argv, ":t:o:j:nT:evqd:h:p:U:wWV?", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, ":t:o:j:nN:T:evqd:h:p:U:wWV?", long_options, NULL)) != -1)
 	{
 		if (c == OPT_HELP)
 		{
@@ -471,6 +738,11 @@ options_parse(int argc, char **argv, RebuildOptions *o, char **err)
 void
 options_free(RebuildOptions *o)
 {
+	sv_free(&o->tables);
+	sv_free(&o->schemas);
+	sv_free(&o->exclude_tables);
+	sv_free(&o->exclude_schemas);
+	free(o->report_file);
 	free(o->table_arg);
 	free(o->table_schema);
 	free(o->table_name);

@@ -16,9 +16,22 @@
 typedef struct RebuildOptions
 {
 	/* what to rebuild */
-	char	   *table_arg;		/* -t as given */
+	char	   *table_arg;		/* the first -t as given */
 	char	   *table_schema;	/* parsed; NULL when unqualified */
 	char	   *table_name;		/* parsed */
+	StrVec		tables;			/* every -t as given, in order (checked to parse) */
+	StrVec		schemas;		/* --schema: parsed schema names */
+	bool		all;			/* --all: every table the role may rebuild in the database */
+	StrVec		exclude_tables; /* --exclude-table as given (checked to parse) */
+	StrVec		exclude_schemas;	/* -N/--exclude-schema: parsed schema names */
+	bool		stop_on_error;	/* --stop-on-error: a failed table stops the command */
+	double		min_bloat;		/* --min-bloat: percent of heap and indexes expected back; 0: any */
+	long long	min_size;		/* --min-size: bytes, heap, indexes and TOAST; 0: any */
+	long long	min_reclaim;	/* --min-reclaim: bytes expected back; 0: any */
+	char	   *report_file;	/* --report FILE: the JSON report of a selection */
+	int			deadline_minute;	/* --deadline HH:MM as minutes after midnight, local time; -1: none */
+	double		max_duration_s; /* --max-duration, seconds; -1: none */
+	bool		measure_exact;	/* --measure=exact: pgstattuple instead of the estimate */
 	StrVec		set_not_null;	/* parsed column names, no duplicates */
 	StrVec		alter;			/* --alter texts (ALTER TABLE subcommands), in order */
 	char	   *method;			/* --method: "auto", "rebuild" or "in-place"; NULL: auto */
@@ -82,5 +95,29 @@ void		options_free(RebuildOptions *opts);
 bool		options_parse_seconds(const char *s, double *out);
 /* Parses a base-10 integer within [min, max]. */
 bool		options_parse_int(const char *s, long min, long max, long *out);
+/*
+ * Parses a size: a whole number of bytes, or with a unit kB, MB, GB, TB
+ * (powers of 1024, as PostgreSQL's size settings).  False on anything else.
+ */
+bool		options_parse_size(const char *s, long long *out);
+
+/*
+ * Parses a duration: seconds, or a number with a unit s, min, h or d
+ * ("90min", "2h", "1.5h").  False on anything else.
+ */
+bool		options_parse_duration(const char *s, double *out);
+/*
+ * Seconds from now_minute_s (seconds since local midnight) to the next
+ * minute_of_day (minutes since midnight): today if it is still ahead,
+ * else tomorrow.  Pure.
+ */
+double		options_seconds_until(int minute_of_day, double now_s);
+
+/*
+ * Whether the command names a selection of tables (several -t, --schema,
+ * --all, or an option that filters or reports on one): then each table is
+ * its own run, one after the other, and the end lists them all.
+ */
+bool		options_is_selection(const RebuildOptions *o);
 
 #endif							/* PGR_OPTIONS_H */

@@ -20,6 +20,14 @@
 #include "state.h"
 #include "swap.h"
 
+/* The table cannot be rebuilt, whatever the command asks of it (RunResult.refused). */
+static bool
+refused(Run *r)
+{
+	r->result.refused = true;
+	return false;
+}
+
 static bool
 refuse(const char *detail_fmt_extra, const char *hint)
 {
@@ -337,7 +345,7 @@ check_dependents(Run *r)
 			log_detail("%s", problems.items[i]);
 		refuse(NULL, "Deal with these first (or rebuild the table with VACUUM FULL in a maintenance window).");
 		sv_free(&problems);
-		return false;
+		return refused(r);
 	}
 	sv_free(&problems);
 	return true;
@@ -528,31 +536,6 @@ check_recorded_runs(Run *r)
 	return ok;
 }
 
-/* "{"a","b"}": a text[] literal of v, for one parameter. */
-static char *
-text_array(const StrVec *v)
-{
-	StrBuf		sb;
-
-	sb_init(&sb);
-	sb_append_char(&sb, '{');
-	for (size_t i = 0; i < v->n; i++)
-	{
-		if (i > 0)
-			sb_append_char(&sb, ',');
-		sb_append_char(&sb, '"');
-		for (const char *p = v->items[i]; *p; p++)
-		{
-			if (*p == '"' || *p == '\\')
-				sb_append_char(&sb, '\\');
-			sb_append_char(&sb, *p);
-		}
-		sb_append_char(&sb, '"');
-	}
-	sb_append_char(&sb, '}');
-	return sb_steal(&sb);
-}
-
 /* What exists already under a name the run needs, one line each. */
 static const char taken_sql[] =
 "SELECT w.k OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(w.s) "
@@ -621,10 +604,10 @@ check_names(Run *r)
 	for (int i = 0; i < r->t->nindexes; i++)
 		if (r->t->indexes[i].tablespace && !sv_contains(&spaces, r->t->indexes[i].tablespace))
 			sv_push(&spaces, r->t->indexes[i].tablespace);
-	ak = text_array(&kinds);
-	as = text_array(&schemas);
-	an = text_array(&names);
-	ats = text_array(&spaces);
+	ak = sv_text_array(&kinds);
+	as = sv_text_array(&schemas);
+	an = sv_text_array(&names);
+	ats = sv_text_array(&spaces);
 	res = conn_queryf(r->main, taken_sql, ak, as, an, r->t->oid, PGR_CAPTURE_TRIGGER, PGR_TRUNCATE_TRIGGER,
 					  r->t->schema, ats);
 	free(ak);
@@ -1054,8 +1037,13 @@ preflight_run(Run *r)
 	r->main = conn_open(r->params, "main");
 	if (r->main == NULL || !check_server(r) || !find_and_lock(r))
 		return false;
-	if (!check_relation_kind(r->t) || !check_state(r) || !check_recorded_runs(r) || !check_key_and_indexes(r->t) ||
-		!check_changes(r) || !read_db_tablespace(r))
+	if (!check_relation_kind(r->t))
+		return refused(r);
+	if (!check_state(r) || !check_recorded_runs(r))
+		return false;
+	if (!check_key_and_indexes(r->t))
+		return refused(r);
+	if (!check_changes(r) || !read_db_tablespace(r))
 		return false;
 	estimate_size(r);
 	/*

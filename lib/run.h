@@ -55,6 +55,11 @@ typedef struct RunSettings
 	bool		kill_blockers;	/* after wait_timeout_s, cancel then terminate the swap's blockers */
 	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	/*
+	 * pgr_now() after which the swap takes no lock (--deadline,
+	 * --max-duration): the run stops instead, the table as it was; 0: none.
+	 */
+	double		swap_deadline;
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -63,6 +68,12 @@ typedef struct RunResult
 	int			exit_code;		/* PGR_EXIT_* */
 	bool		rebuilt;		/* the swap committed */
 	bool		interrupted;	/* stopped by SIGINT or SIGTERM: the caller stops too */
+	/*
+	 * Preflight refused the table for what it is (its kind, no replay key,
+	 * something around it the swap cannot carry): a selection lists it as
+	 * skipped rather than failed.  Nothing was changed.
+	 */
+	bool		refused;
 	long long	rows;			/* copied */
 	long long	changes;		/* captured changes applied */
 	long long	heap_before;

@@ -257,3 +257,27 @@ sv_join(const StrVec *sv, const char *sep)
 	}
 	return sb_steal(&sb);
 }
+
+char *
+sv_text_array(const StrVec *v)
+{
+	StrBuf sb;
+
+	sb_init(&sb);
+	sb_append_char(&sb, '{');
+	for (size_t i = 0; i < v->n; i++)
+	{
+		if (i > 0)
+			sb_append_char(&sb, ',');
+		sb_append_char(&sb, '"');
+		for (const char *p = v->items[i]; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				sb_append_char(&sb, '\\');
+			sb_append_char(&sb, *p);
+		}
+		sb_append_char(&sb, '"');
+	}
+	sb_append_char(&sb, '}');
+	return sb_steal(&sb);
+}

@@ -60,5 +60,7 @@ bool  sv_contains(const StrVec *sv, const char *s);
 void  sv_free(StrVec *sv);
 /* Joins the items with sep into a new string; the caller frees it. */
 char *sv_join(const StrVec *sv, const char *sep);
+/* "{"a","b"}": a text[] literal of v, to pass as one parameter.  Newly allocated. */
+char *sv_text_array(const StrVec *v);
 
 #endif /* PGR_STR_H */

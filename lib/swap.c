@@ -643,6 +643,19 @@ swap_run(Conn *work, const TableDesc *t, const Plan *plan, const SwapSettings *s
 			return false;
 		}
 		pgr_test_pause("SWAP_PREREAD");
+		if (pgr_deadline_passed(s->swap_deadline))
+		{
+			/* a swap is never started after the deadline: the run stops, nothing swapped */
+			log_error("the deadline of the command (--deadline, --max-duration) passed before the swap of %s",
+					  t->qname);
+			log_detail("A swap is never started after the deadline; the run stops here and removes what it made.");
+			log_hint("Run it again in the next window, or give it a later deadline.");
+			conn_record_free(c, rec);
+			swap_read_free(&pre);
+			conn_best_effort(c, "ROLLBACK");
+			out->deadline_passed = true;
+			return false;
+		}
 		lock_sql = pgr_psprintf("SAVEPOINT pgr_swap; %s; %s", plan->lock_timeout, plan->swap_lock);
 		if (conn_command(c, lock_sql))
 		{
@@ -778,6 +791,7 @@ swap_phase(Run *r)
 		.max_lock_ms = r->s->max_lock_ms > 0 ? r->s->max_lock_ms : PGR_DEFAULT_MAX_LOCK_MS,
 		.catchup_timeout_s = r->s->catchup_timeout_s,
 		.rate = &r->rate,
+		.swap_deadline = r->s->swap_deadline,
 	};
 	char		note[192];
 

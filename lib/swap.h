@@ -51,6 +51,7 @@ typedef struct SwapSettings
 	int			max_lock_ms;	/* --max-lock-time: the backlog applied under the lock must fit it */
 	double		catchup_timeout_s;	/* a backlog that stays above the budget this long stops the run */
 	ReplayRate *rate;			/* the measured apply rate, updated by the swap's own batches */
+	double		swap_deadline;	/* pgr_now() after which no lock attempt starts; 0: none */
 } SwapSettings;
 
 typedef struct SwapResult
@@ -59,6 +60,7 @@ typedef struct SwapResult
 	double		lock_held_ms;	/* from LOCK granted to COMMIT done */
 	long long	final_entries;	/* log entries applied under the lock */
 	long long	budget_entries; /* the most the last attempt would apply under the lock */
+	bool		deadline_passed;	/* stopped before a lock attempt: swap_deadline had passed */
 	int			released;		/* locks given back at once: more had arrived than the budget allows */
 	bool		committed;
 	bool		commit_unknown; /* the connection was lost during COMMIT: it may have gone through */

@@ -66,3 +66,14 @@ pgr_test_setting(const char *name)
 	v = getenv(var);
 	return v ? atoll(v) : 0;
 }
+
+bool
+pgr_test_flag(const char *name)
+{
+	char		var[128];
+	const char *v;
+
+	snprintf(var, sizeof(var), "PGR_TEST_%s", name);
+	v = getenv(var);
+	return v != NULL && access(v, F_OK) == 0;
+}

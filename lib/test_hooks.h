@@ -9,6 +9,8 @@
 #ifndef PGR_TEST_HOOKS_H
 #define PGR_TEST_HOOKS_H
 
+#include <stdbool.h>
+
 #ifdef PGR_TEST_HOOKS
 
 /*
@@ -24,10 +26,14 @@ void	  pgr_test_pause(const char *point);
 /* The value of PGR_TEST_<NAME> as a number; 0 when unset or not a number. */
 long long pgr_test_setting(const char *name);
 
+/* True when PGR_TEST_<NAME> names a file that exists (an event a test makes). */
+bool	  pgr_test_flag(const char *name);
+
 #else
 
 #define pgr_test_pause(point)  ((void) 0)
 #define pgr_test_setting(name) 0LL
+#define pgr_test_flag(name)	   false
 
 #endif /* PGR_TEST_HOOKS */
 

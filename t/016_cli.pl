@@ -66,12 +66,12 @@ my @usage = (
 	[ [ '-t', 'x', '--retry-timeout', 'soon' ], qr/invalid value "soon" for --retry-timeout/, '--retry-timeout soon' ],
 );
 # Every option that takes one value, given twice: a usage error naming it
-# and both values, never one of them dropped (a nightly script written for
-# vacuumdb or pg_repack, which take -t repeatedly, must not skip a table).
+# and both values, never one of them dropped.  (-t, --schema and the
+# exclusions take many: t/050_nightly.pl.)
 for my $twice (
-	[ '-t', 'orders', '-t', 'small' ],
-	[ '-t', 'orders', '--table=small' ],
 	[ '-o', 'a', '--order-by', 'b' ],
+	[ '--min-bloat', '10', '--min-bloat=20' ],
+	[ '--report', 'a.json', '--report', 'b.json' ],
 	[ '-j', '2', '--jobs=3' ],
 	[ '-T', '1', '--wait-timeout', '2' ],
 	[ '--lock-timeout', '100', '--lock-timeout=200' ],

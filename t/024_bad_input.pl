@@ -211,8 +211,8 @@ for my $v ('id; DROP TABLE t', 'pg_sleep(10)', 'id NULLS sideways', 'id COLLATE 
 		1, qr/error: --order-by "\Q$v\E" is not an ORDER BY list of "public"\."t" that the server accepts: /);
 }
 # An option given twice where one value counts: refused, neither table touched.
-bad_input('-t twice', [ '-t', 't', '-t', 'busy' ],
-	2, qr/error: -t\/--table is given twice \("t", then "busy"\): this version rebuilds one table per command/);
+bad_input('a change with two tables', [ '-t', 't', '-t', 'busy', '--set-not-null', 'c' ],
+	2, qr/error: --set-not-null, --alter, --method, --order-by and --no-order change one table's columns: give them with exactly one -t TABLE/);
 bad_input('-j twice', [ '-t', 't', '-j', '2', '-j', '4' ],
 	2, qr/error: -j\/--jobs is given twice \("2", then "4"\)/);
 bad_input('no table', [], 2, qr/error: no table given: use -t TABLE/);

@@ -1,8 +1,10 @@
 /* test_estimate.c: the arithmetic of the size estimate, against PostgreSQL's page layout. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "estimate.h"
+#include "exact.h"
 #include "tap.h"
 
 static EstColumn
@@ -136,5 +138,13 @@ main(void)
 		estimate_free(&e);
 		in.columns = two_bigints;
 	}
+	/* --measure=exact's arithmetic (exact.h) */
+	is_int(exact_heap_after(1000, 1000 * 36.0, 100, 8192), 8192 * 5,
+		   "exact heap: 1000 tuples of 36 bytes and their line pointers fit 5 pages");
+	is_int(exact_heap_after(1000, 1000 * 36.0, 50, 8192), 8192 * 10, "exact heap: fillfactor 50 doubles it");
+	is_int(exact_heap_after(0, 0, 100, 8192), 0, "exact heap: no tuple, no page");
+	is_int(exact_btree_after(100, 1, 45.0, 0, 8192), 8192 * (50 + 1 + 1),
+		   "exact btree: leaves at 45%% repacked to 90%%, plus the internal page and the metapage");
+	is_int(exact_btree_after(10, 1, NAN, 0, 8192), 8192 * 12, "exact btree: an empty index as it is");
 	return done_testing();
 }

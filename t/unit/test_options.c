@@ -94,9 +94,47 @@ main(void)
 	EXPECT_USAGE("-w/--no-password and -W/--password cannot be used together", "-t", "t", "-w", "-W");
 
 	/* an option that takes one value, given twice: never one of the two dropped */
-	EXPECT_USAGE("-t/--table is given twice (\"orders\", then \"small\"): this version rebuilds one table",
-				 "-t", "orders", "-t", "small");
-	EXPECT_USAGE("-t/--table is given twice", "--table=orders", "-t", "orders");
+	/* -t is repeatable: each table its own run */
+	ok(parse(ARGC("-t", "orders", "--table=small", "-t", "s.\"Big\""), ARGV("-t", "orders", "--table=small", "-t", "s.\"Big\""),
+			 &o, &err) == OPTIONS_OK &&
+		   o.tables.n == 3 && strcmp(o.table_name, "orders") == 0 &&
+		   options_is_selection(&o),
+	   "-t repeatable: a selection of three");
+	options_free(&o);
+	ok(parse(ARGC("-t", "orders"), ARGV("-t", "orders"), &o, &err) == OPTIONS_OK && !options_is_selection(&o),
+	   "one -t alone: not a selection");
+	options_free(&o);
+	ok(parse(ARGC("--schema", "app", "--schema", "\"Audit\"", "-N", "x", "--exclude-table", "app.t", "--min-bloat",
+				  "20", "--min-size", "10MB", "--min-reclaim", "1GB"),
+			 ARGV("--schema", "app", "--schema", "\"Audit\"", "-N", "x", "--exclude-table", "app.t", "--min-bloat",
+				  "20", "--min-size", "10MB", "--min-reclaim", "1GB"),
+			 &o, &err) == OPTIONS_OK &&
+		   o.schemas.n == 2 && strcmp(o.schemas.items[1], "Audit") == 0 && o.min_bloat == 20 &&
+		   o.min_size == 10LL << 20 && o.min_reclaim == 1LL << 30,
+	   "--schema, exclusions and thresholds");
+	options_free(&o);
+	ok(parse(ARGC("--all"), ARGV("--all"), &o, &err) == OPTIONS_OK && o.all, "--all needs no -t");
+	options_free(&o);
+	EXPECT_USAGE("schema \"app\" is given twice to --schema", "--schema", "app", "--schema", "app");
+	EXPECT_USAGE("invalid table name \"a.b.c\"", "-t", "t", "-t", "a.b.c");
+	EXPECT_USAGE("invalid table name \"a.b.c\" for --exclude-table", "--all", "--exclude-table", "a.b.c");
+	EXPECT_USAGE("--all takes every table of the database", "--all", "-t", "t");
+	EXPECT_USAGE("narrow --all or --schema", "-t", "t", "--exclude-table", "u");
+	EXPECT_USAGE("change one table's columns", "-t", "a", "-t", "b", "--set-not-null", "c");
+	EXPECT_USAGE("change one table's columns", "--schema", "s", "--alter", "DROP COLUMN c");
+	EXPECT_USAGE("change one table's columns", "--all", "-o", "id");
+	EXPECT_USAGE("--min-bloat", "--all", "--min-bloat", "120");
+	EXPECT_USAGE("--min-size", "--all", "--min-size", "10 parsecs");
+	EXPECT_USAGE("--min-reclaim", "--all", "--min-reclaim", "-1MB");
+	EXPECT_USAGE("--min-bloat is given twice", "--all", "--min-bloat", "1", "--min-bloat", "2");
+	EXPECT_USAGE("--report is given twice", "--all", "--report", "a", "--report", "b");
+	EXPECT_USAGE("--deadline: expected a time of day HH:MM", "--all", "--deadline", "25:00");
+	EXPECT_USAGE("--deadline: expected a time of day HH:MM", "--all", "--deadline", "6:30");
+	EXPECT_USAGE("--max-duration: expected a duration", "--all", "--max-duration", "-5");
+	ok(parse(ARGC("-t", "t", "--deadline", "06:30"), ARGV("-t", "t", "--deadline", "06:30"), &o, &err) == OPTIONS_OK &&
+		   o.deadline_minute == 390 && options_is_selection(&o),
+	   "--deadline: minutes after midnight; a selection");
+	options_free(&o);
 	EXPECT_USAGE("-o/--order-by is given twice (\"a\", then \"b\")", "-t", "t", "-o", "a", "--order-by", "b");
 	EXPECT_USAGE("-j/--jobs is given twice (\"2\", then \"2\")", "-t", "t", "-j", "2", "-j2");
 	EXPECT_USAGE("-T/--wait-timeout is given twice", "-t", "t", "-T", "1", "--wait-timeout=2");
@@ -107,7 +145,8 @@ main(void)
 	EXPECT_USAGE("-h/--host is given twice", "-t", "t", "-h", "a", "--host", "b");
 	EXPECT_USAGE("-p/--port is given twice", "-t", "t", "-p", "1", "-p", "2");
 	EXPECT_USAGE("-U/--username is given twice", "-t", "t", "-U", "a", "--username=b");
-	EXPECT_USAGE("-t/--table is given twice", "--cleanup", "-t", "a", "-t", "b");
+	EXPECT_USAGE("--cleanup takes at most one -t TABLE", "--cleanup", "-t", "a", "-t", "b");
+	EXPECT_USAGE("--status takes at most one -t TABLE", "--status", "--all");
 	ok(parse(ARGC("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
 			 ARGV("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
 			 &o, &err) == OPTIONS_OK, "--set-not-null takes many columns; a flag given twice drops nothing");
@@ -128,6 +167,22 @@ main(void)
 		ok(!options_parse_int("4x", 1, 100, &v), "trailing junk");
 		ok(options_parse_seconds("0", &d) && d == 0, "zero seconds allowed");
 		ok(!options_parse_seconds("inf", &d), "infinity refused");
+		{
+			long long sz;
+
+			ok(options_parse_size("512", &sz) && sz == 512, "size in bytes");
+			ok(options_parse_size("3kB", &sz) && sz == 3072, "size in kB");
+			ok(options_parse_size("2 GB", &sz) && sz == 2LL << 30, "size in GB, with a space");
+			ok(!options_parse_size("2gb", &sz), "units as PostgreSQL spells them");
+			ok(!options_parse_size("99999999999TB", &sz), "size overflow refused");
+			ok(options_parse_duration("90min", &d) && d == 5400, "duration in minutes");
+			ok(options_parse_duration("1.5h", &d) && d == 5400, "duration in hours");
+			ok(options_parse_duration("600", &d) && d == 600, "duration in seconds");
+			ok(!options_parse_duration("2 weeks", &d), "duration: unknown unit refused");
+			ok(options_seconds_until(6 * 60, 2 * 3600.0) == 4 * 3600.0, "deadline later today");
+			ok(options_seconds_until(6 * 60, 23 * 3600.0) == 7 * 3600.0, "deadline tomorrow morning");
+			ok(options_seconds_until(6 * 60, 6 * 3600.0) == 86400.0, "deadline now: the next one");
+		}
 	}
 	ok(parse(ARGC("-t", "t", "--alter", "ALTER COLUMN id TYPE bigint", "--alter=DROP COLUMN x", "--method", "in-place"),
 			 ARGV("-t", "t", "--alter", "ALTER COLUMN id TYPE bigint", "--alter=DROP COLUMN x", "--method", "in-place"),
