@@ -449,7 +449,7 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 			free(cq);
 		}
 		else if (strncmp(x->key, "constraint:", 11) == 0 && x->before == NULL && x->after &&
-				 strncmp(x->after, "n ", 2) == 0 && not_null)
+				 strncmp(x->after, "n ", 2) == 0 && not_null && strstr(x->after, " valid=false") == NULL)
 			; /* PostgreSQL 18 records NOT NULL as a constraint */
 		else if ((strncmp(x->key, "constraint:", 11) == 0 || strncmp(x->key, "index:", 6) == 0) &&
 				 x->before && x->after && typed)
