@@ -49,7 +49,8 @@ my $nn_sql = q{
 		c int CONSTRAINT c_local NOT NULL NO INHERIT,
 		d int,
 		e int,
-		f int);
+		f int,
+		g int);
 	ALTER TABLE app.nn ADD CONSTRAINT d_later NOT NULL d NOT VALID;
 	COMMENT ON CONSTRAINT a_named ON app.nn IS 'named by hand';
 };
@@ -58,7 +59,7 @@ $node->safe_psql($_, $nn_sql) for qw(postgres reference);
 # d holds a NULL that the NOT VALID constraint lets stay (inserted before it)
 $node->safe_psql('postgres', q{
 	ALTER TABLE app.nn DROP CONSTRAINT d_later;
-	INSERT INTO app.nn SELECT g, g, g, g, CASE WHEN g = 7 THEN NULL ELSE g END, g, g
+	INSERT INTO app.nn SELECT g, g, g, g, CASE WHEN g = 7 THEN NULL ELSE g END, g, g, g
 		FROM generate_series(1, 2000) g;
 	ALTER TABLE app.nn ADD CONSTRAINT d_later NOT NULL d NOT VALID;
 	COMMENT ON CONSTRAINT a_named ON app.nn IS 'named by hand';
@@ -66,6 +67,7 @@ $node->safe_psql('postgres', q{
 $node->safe_psql('reference', q{
 	ALTER TABLE app.nn ALTER COLUMN e SET NOT NULL;
 	ALTER TABLE app.nn ALTER COLUMN f SET NOT NULL;
+	ALTER TABLE app.nn ADD CONSTRAINT g_given NOT NULL g;
 });
 my $reference = schema_description($node, ['app'], dbname => 'reference');
 like(constraints('reference', 'app.nn'), qr/^nn_e_not_null1 n NOT NULL e /m,
@@ -73,10 +75,12 @@ like(constraints('reference', 'app.nn'), qr/^nn_e_not_null1 n NOT NULL e /m,
 
 my ($rc, $out, $err) = run_rebuild($node, '-t', 'app.nn', '--method=rebuild', '--set-not-null', 'e');
 is($rc, 0, 'NOT NULL constraints: --set-not-null e: exit 0') or diag($err);
-($rc, $out, $err) = run_rebuild($node, '-t', 'app.nn', '--method=rebuild', '--alter', 'ALTER COLUMN f SET NOT NULL');
-is($rc, 0, 'NOT NULL constraints: --alter SET NOT NULL on f: exit 0') or diag($err);
+($rc, $out, $err) = run_rebuild($node, '-t', 'app.nn', '--method=rebuild', '--alter',
+	'ALTER COLUMN f SET NOT NULL, ADD CONSTRAINT g_given NOT NULL g');
+is($rc, 0, 'NOT NULL constraints: --alter SET NOT NULL on f, ADD CONSTRAINT ... NOT NULL on g: exit 0')
+  or diag($err);
 is(constraints('postgres', 'app.nn'), constraints('reference', 'app.nn'),
-	'NOT NULL constraints: names, NO INHERIT, NOT VALID and the new ones as ALTER TABLE gives them');
+	'NOT NULL constraints: names, NO INHERIT, NOT VALID, a given name, and the new ones as ALTER TABLE names them');
 is(schema_description($node, ['app']), $reference,
 	'NOT NULL constraints: the catalog description is what ALTER TABLE gives')
   or diag(join("\n", description_changes($reference, schema_description($node, ['app']))));
