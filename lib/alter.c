@@ -481,6 +481,9 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		else if (strncmp(x->key, "constraint:", 11) == 0 && x->before == NULL && x->after &&
 				 strncmp(x->after, "n ", 2) == 0 && not_null && strstr(x->after, " valid=false") == NULL)
 			keep_given_not_null_name(t, x->key + 11, not_null_attnum, cs, label);
+		else if (strncmp(x->key, "constraint:", 11) == 0 && dropped && x->after == NULL && x->before &&
+				 strncmp(x->before, "n ", 2) == 0)
+			; /* PostgreSQL 18: the dropped column's NOT NULL constraint */
 		else if ((strncmp(x->key, "constraint:", 11) == 0 || strncmp(x->key, "index:", 6) == 0) &&
 				 x->before && x->after && typed)
 			; /* re-made by the type change */

@@ -842,20 +842,19 @@ name_not_nulls(Run *r)
 			char	 *label = pass ? pgr_psprintf("not_null%d", pass) : pgr_strdup("not_null");
 			char	 *name = ident_object_name(r->t->name, col->name, label);
 			PGresult *res = conn_queryf(r->main, sql, r->t->oid, name);
-			bool	  taken = res && res_bool(res, 0, 0);
 
 			free(label);
-			PQclear(res);
 			if (res == NULL)
 			{
 				free(name);
 				conn_report(r->main, "could not choose the name of a NOT NULL constraint");
-				return false;
+				return refuse(NULL, NULL);
 			}
-			if (taken)
+			if (res_bool(res, 0, 0))
 				free(name);
 			else
 				cc->not_null_name = name;
+			PQclear(res);
 		}
 	}
 	return true;

@@ -152,6 +152,23 @@ test_classify(void)
 	}
 	changes_free(&cs);
 
+	/* PostgreSQL 18: a dropped NOT NULL column takes its NOT NULL constraint along */
+	changes_init(&cs);
+	{
+		AlterDiff d[] = {{"col:00004:dropped", "false", "true"},
+						 {"col:00004:name", "c", NULL},
+						 {"col:00004:not null", "true", NULL},
+						 {"constraint:t_c_not_null", "n NOT NULL c valid=true", NULL}};
+
+		ok(classify(&t, d, 4, NULL, &cs, &effect, &error), "DROP COLUMN of a NOT NULL column on 18 (%s)",
+		   error ? error : "ok");
+		ok(changes_for(&cs, "c")->drop, "recorded as a drop");
+		free(effect);
+		free(error);
+		error = NULL;
+	}
+	changes_free(&cs);
+
 	/* PostgreSQL 18: the NOT NULL constraint's name, given or chosen by the server for the copy */
 	changes_init(&cs);
 	{
