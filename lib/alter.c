@@ -7,6 +7,7 @@
 
 #include "ident.h"
 #include "log.h"
+#include "objects.h"
 #include "sqllex.h"
 
 static const VersionedSql compression_sql[] = {
@@ -309,6 +310,31 @@ append_change(StrBuf *eff, const char *what, const char *col_q, const char *befo
 			   before && *before ? before : "(none)", after && *after ? after : "(none)");
 }
 
+/*
+ * PostgreSQL 18 records NOT NULL as a constraint.  ADD CONSTRAINT name NOT
+ * NULL gives it a name, which the rebuilt table keeps; SET NOT NULL lets
+ * the server name it after the copy (its name, the column, "not_null" and
+ * maybe a number), and preflight names it after the table instead.
+ */
+static void
+keep_given_not_null_name(const TableDesc *t, const char *conname, int attnum, ChangeSet *cs, const char *label)
+{
+	const ColumnDesc *col = column_by_attnum(t, attnum);
+	char			 *copy = object_name(OBJ_SHADOW, t->oid);
+	char			 *chosen = col ? ident_object_name(copy, col->name, "not_null") : NULL;
+	size_t			  n = chosen ? strlen(chosen) : 0;
+
+	if (chosen && (strncmp(conname, chosen, n) != 0 || strspn(conname + n, "0123456789") != strlen(conname + n)))
+	{
+		ColumnChange *cc = changes_column(cs, col->name, label);
+
+		free(cc->not_null_name);
+		cc->not_null_name = pgr_strdup(conname);
+	}
+	free(chosen);
+	free(copy);
+}
+
 bool
 alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using_expr, const char *label,
 			   ChangeSet *cs, char **effect, char **error)
@@ -317,6 +343,7 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 	bool   typed = false;
 	bool   dropped = false;
 	bool   not_null = false;
+	int	   not_null_attnum = 0;
 
 	*effect = NULL;
 	*error = NULL;
@@ -334,7 +361,10 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 		else if (strcmp(what, "dropped") == 0 && d[i].before && d[i].after && strcmp(d[i].after, "true") == 0)
 			dropped = true;
 		else if (strcmp(what, "not null") == 0 && d[i].after && strcmp(d[i].after, "true") == 0)
+		{
 			not_null = true;
+			not_null_attnum = attnum;
+		}
 	}
 	/* a column that was not there: ADD COLUMN (its "dropped" entry is new) */
 	for (int i = 0; i < nd; i++)
@@ -449,8 +479,11 @@ alter_classify(const TableDesc *t, const AlterDiff *d, int nd, const char *using
 			free(cq);
 		}
 		else if (strncmp(x->key, "constraint:", 11) == 0 && x->before == NULL && x->after &&
-				 strncmp(x->after, "n ", 2) == 0 && not_null)
-			; /* PostgreSQL 18 records NOT NULL as a constraint */
+				 strncmp(x->after, "n ", 2) == 0 && not_null && strstr(x->after, " valid=false") == NULL)
+			keep_given_not_null_name(t, x->key + 11, not_null_attnum, cs, label);
+		else if (strncmp(x->key, "constraint:", 11) == 0 && dropped && x->after == NULL && x->before &&
+				 strncmp(x->before, "n ", 2) == 0)
+			; /* PostgreSQL 18: the dropped column's NOT NULL constraint */
 		else if ((strncmp(x->key, "constraint:", 11) == 0 || strncmp(x->key, "index:", 6) == 0) &&
 				 x->before && x->after && typed)
 			; /* re-made by the type change */

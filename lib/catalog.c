@@ -14,6 +14,24 @@ static const VersionedSql attcompression_sql[] = {
 	{0, "''::text"}
 };
 
+/* The named NOT NULL constraints of PostgreSQL 18; none before. */
+static const VersionedSql not_null_sql[] = {
+	{180000,
+	 "SELECT co.conkey[1]::int4, co.conname::text, NOT co.convalidated, co.connoinherit, "
+	 "pg_catalog.obj_description(co.oid, 'pg_constraint') "
+	 "FROM pg_catalog.pg_constraint co WHERE co.conrelid OPERATOR(pg_catalog.=) %oid "
+	 "AND co.contype OPERATOR(pg_catalog.=) 'n' ORDER BY 1"},
+	{0, NULL}};
+
+/*
+ * The constraints built from their definition rather than on an index:
+ * EXCLUDE, and on PostgreSQL 18 the temporal (WITHOUT OVERLAPS) PRIMARY KEY
+ * and UNIQUE, whose GiST index cannot be made UNIQUE by CREATE INDEX.
+ */
+static const VersionedSql direct_constraint_sql[] = {
+	{180000, "co.contype OPERATOR(pg_catalog.=) 'x' OR co.conperiod"},
+	{0, "co.contype OPERATOR(pg_catalog.=) 'x'"}};
+
 static const VersionedSql schema_publications_sql[] = {
 	{150000,
 		"SELECT 'publication ' || pg_catalog.quote_ident(p.pubname) || ' publishes every table of schema ' "
@@ -321,6 +339,45 @@ read_columns(Conn *c, TableDesc *t)
 	return true;
 }
 
+static ColumnDesc *
+column_by_attnum(TableDesc *t, int attnum)
+{
+	for (int i = 0; i < t->ncolumns; i++)
+		if (t->columns[i].attnum == attnum)
+			return &t->columns[i];
+	return NULL;
+}
+
+/* PostgreSQL 18: each column's NOT NULL constraint (name, NOT VALID, NO INHERIT, comment). */
+static bool
+read_not_nulls(Conn *c, TableDesc *t)
+{
+	const char *sql = conn_versioned(c, not_null_sql);
+	PGresult   *res;
+
+	if (sql == NULL)
+		return true;
+	res = conn_queryf(c, sql, t->oid);
+	if (res == NULL)
+	{
+		conn_report(c, "could not read the table's NOT NULL constraints");
+		return false;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		ColumnDesc *col = column_by_attnum(t, res_int4(res, i, 0));
+
+		if (col == NULL)
+			continue;
+		col->notnull_name = res_text(res, i, 1);
+		col->notnull_invalid = res_bool(res, i, 2);
+		col->notnull_noinherit = res_bool(res, i, 3);
+		col->notnull_comment = res_text(res, i, 4);
+	}
+	PQclear(res);
+	return true;
+}
+
 static bool
 read_index_keys(Conn *c, IndexDesc *ix)
 {
@@ -364,32 +421,35 @@ static bool
 read_indexes(Conn *c, TableDesc *t)
 {
 	PGresult   *res;
+	char	   *sql;
 
-	res = conn_queryf(c,
-					  "SELECT i.indexrelid, ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
-					  "pg_catalog.quote_ident(ic.relname), "
-					  "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
-					  "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
-					  "i.indisprimary, i.indisunique, (i.indisvalid AND i.indisready AND i.indislive), "
-					  "i.indisclustered, i.indisreplident, i.indpred IS NOT NULL, i.indexprs IS NOT NULL, "
-					  "COALESCE((SELECT pg_catalog.bool_and(a.attnotnull) FROM pg_catalog.pg_attribute a "
-					  "  WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
-					  "  AND a.attnum OPERATOR(pg_catalog.=) ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])), false), "
-					  "co.contype::text, co.conname::text, "
-					  "CASE WHEN co.contype OPERATOR(pg_catalog.=) 'x' THEN pg_catalog.pg_get_constraintdef(co.oid) END, "
-					  "COALESCE(co.condeferrable, false), COALESCE(co.condeferred, false), ts.spcname::text, "
-					  "pg_catalog.obj_description(i.indexrelid, 'pg_class'), "
-					  "pg_catalog.obj_description(co.oid, 'pg_constraint') "
-					  "FROM pg_catalog.pg_index i "
-					  "JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid "
-					  "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid "
-					  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-					  "LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid OPERATOR(pg_catalog.=) ic.reltablespace "
-					  "LEFT JOIN pg_catalog.pg_constraint co ON co.conindid OPERATOR(pg_catalog.=) i.indexrelid "
-					  "  AND co.conrelid OPERATOR(pg_catalog.=) i.indrelid "
-					  "  AND co.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p','u','x']::\"char\"[]) "
-					  "WHERE i.indrelid OPERATOR(pg_catalog.=) %oid ORDER BY ic.relname",
-					  t->oid);
+	sql = pgr_psprintf("SELECT i.indexrelid, ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
+					   "pg_catalog.quote_ident(ic.relname), "
+					   "pg_catalog.quote_ident(n.nspname) OPERATOR(pg_catalog.||) '.' "
+					   "  OPERATOR(pg_catalog.||) pg_catalog.quote_ident(c.relname), "
+					   "i.indisprimary, i.indisunique, (i.indisvalid AND i.indisready AND i.indislive), "
+					   "i.indisclustered, i.indisreplident, i.indpred IS NOT NULL, i.indexprs IS NOT NULL, "
+					   "COALESCE((SELECT pg_catalog.bool_and(a.attnotnull) FROM pg_catalog.pg_attribute a "
+					   "  WHERE a.attrelid OPERATOR(pg_catalog.=) i.indrelid "
+					   "  AND a.attnum OPERATOR(pg_catalog.=) ANY ((i.indkey::int2[])[0:i.indnkeyatts - 1])), false), "
+					   "co.contype::text, co.conname::text, "
+					   "CASE WHEN %s THEN pg_catalog.pg_get_constraintdef(co.oid) END, "
+					   "COALESCE(co.condeferrable, false), COALESCE(co.condeferred, false), ts.spcname::text, "
+					   "pg_catalog.obj_description(i.indexrelid, 'pg_class'), "
+					   "pg_catalog.obj_description(co.oid, 'pg_constraint') "
+					   "FROM pg_catalog.pg_index i "
+					   "JOIN pg_catalog.pg_class ic ON ic.oid OPERATOR(pg_catalog.=) i.indexrelid "
+					   "JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) i.indrelid "
+					   "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					   "LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid OPERATOR(pg_catalog.=) ic.reltablespace "
+					   "LEFT JOIN pg_catalog.pg_constraint co ON co.conindid OPERATOR(pg_catalog.=) i.indexrelid "
+					   "  AND co.conrelid OPERATOR(pg_catalog.=) i.indrelid "
+					   "  AND co.contype OPERATOR(pg_catalog.=) ANY (ARRAY['p','u','x']::\"char\"[]) "
+					   "WHERE i.indrelid OPERATOR(pg_catalog.=) %%oid ORDER BY ic.relname",
+					   conn_versioned(c, direct_constraint_sql));
+
+	res = conn_queryf(c, sql, t->oid);
+	free(sql);
 	if (res == NULL)
 	{
 		conn_report(c, "could not read the table's indexes");
@@ -499,6 +559,20 @@ read_grants(Conn *c, TableDesc *t)
 	return true;
 }
 
+/* Some key column's NOT NULL is NOT VALID (PostgreSQL 18): it may hold NULLs. */
+static bool
+key_may_hold_null(const TableDesc *t, const IndexDesc *ix)
+{
+	for (int k = 0; k < ix->nkeys; k++)
+	{
+		const ColumnDesc *col = catalog_find_column(t, ix->key_columns[k]);
+
+		if (col && col->notnull_invalid)
+			return true;
+	}
+	return false;
+}
+
 /* The replay key: the primary key, else a plain unique index on NOT NULL columns. */
 static void
 choose_key(TableDesc *t)
@@ -509,8 +583,9 @@ choose_key(TableDesc *t)
 		{
 			IndexDesc  *ix = &t->indexes[i];
 
-			if (!ix->valid || !ix->unique || ix->partial || ix->expressions || !ix->keys_notnull ||
-				!ix->key_ops_known || ix->nkeys == 0)
+			/* a temporal key (condef) is unique by overlap, not equality */
+			if (!ix->valid || !ix->unique || ix->partial || ix->expressions || !ix->keys_notnull || ix->condef ||
+				!ix->key_ops_known || ix->nkeys == 0 || key_may_hold_null(t, ix))
 				continue;
 			if (pass == 0 && !ix->primary)
 				continue;
@@ -524,7 +599,7 @@ catalog_read_table(Conn *c, unsigned int oid, TableDesc *t)
 {
 	memset(t, 0, sizeof(*t));
 	t->key_index = -1;
-	if (!read_relation(c, oid, t) || !read_columns(c, t) || !read_indexes(c, t) ||
+	if (!read_relation(c, oid, t) || !read_columns(c, t) || !read_not_nulls(c, t) || !read_indexes(c, t) ||
 		!read_checks(c, t) || !read_grants(c, t))
 		return false;
 	choose_key(t);
@@ -675,6 +750,8 @@ catalog_free_table(TableDesc *t)
 		free(col->identity_options);
 		free(col->attoptions);
 		free(col->comment);
+		free(col->notnull_name);
+		free(col->notnull_comment);
 	}
 	free(t->columns);
 	for (int i = 0; i < t->nindexes; i++)
@@ -764,6 +841,9 @@ catalog_canonical_text(const TableDesc *t)
 		canon_str(&sb, "idopts", col->identity_options);
 		canon_str(&sb, "attopts", col->attoptions);
 		canon_str(&sb, "comment", col->comment);
+		sb_appendf(&sb, "notnull invalid=%d noinherit=%d\n", col->notnull_invalid, col->notnull_noinherit);
+		canon_str(&sb, "notnull", col->notnull_name);
+		canon_str(&sb, "nncomment", col->notnull_comment);
 	}
 	for (int i = 0; i < t->nindexes; i++)
 	{

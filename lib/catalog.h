@@ -36,6 +36,15 @@ typedef struct ColumnDesc
 	int			stattarget;		/* -1 = default */
 	char	   *attoptions;		/* "n_distinct=100, ..." or NULL */
 	char	   *comment;
+	/*
+	 * PostgreSQL 18 keeps NOT NULL as a named constraint (pg_constraint,
+	 * contype 'n'); before 18 the name is NULL.  attnotnull (notnull above)
+	 * is true for a NOT VALID one too, whose rows may still hold NULLs.
+	 */
+	char *notnull_name;
+	bool  notnull_invalid;	 /* NOT VALID */
+	bool  notnull_noinherit; /* NO INHERIT */
+	char *notnull_comment;
 } ColumnDesc;
 
 typedef struct IndexDesc
@@ -59,7 +68,7 @@ typedef struct IndexDesc
 	bool		key_ops_known;
 	char		contype;		/* 'p', 'u', 'x' or 0 */
 	char	   *conname;
-	char	   *condef;			/* pg_get_constraintdef for 'x' */
+	char		*condef; /* pg_get_constraintdef for 'x' and temporal 'p'/'u' (18): made from it */
 	bool		deferrable;
 	bool		deferred;
 	char	   *tablespace;		/* NULL = the database default */

@@ -20,6 +20,7 @@ changes_free(ChangeSet *cs)
 		free(cs->columns[i].new_type);
 		free(cs->columns[i].using_expr);
 		free(cs->columns[i].given_as);
+		free(cs->columns[i].not_null_name);
 	}
 	free(cs->columns);
 	free(cs->order_by);
@@ -227,7 +228,11 @@ changes_not_null(const ChangeSet *cs, const ColumnDesc *col)
 {
 	const ColumnChange *cc = changes_for(cs, col->name);
 
-	return col->notnull || changes_target_column(cs, col)->notnull || (cc && cc->set_not_null);
+	if (cc && cc->set_not_null)
+		return true;
+	if (col->notnull_invalid)
+		return false;
+	return col->notnull || changes_target_column(cs, col)->notnull;
 }
 
 char *
@@ -253,7 +258,7 @@ changes_new_not_null(const ChangeSet *cs, const TableDesc *t, StrVec *out)
 	{
 		const ColumnDesc *col = catalog_find_column(t, cs->columns[i].column);
 
-		if (cs->columns[i].set_not_null && col && !col->notnull)
+		if (cs->columns[i].set_not_null && col && (!col->notnull || col->notnull_invalid))
 			sv_push(out, col->name);
 	}
 }

@@ -39,6 +39,12 @@ typedef struct ColumnChange
 	char	   *using_expr;		/* over the original row's columns, or NULL: the column cast */
 	bool		retyped;		/* its type or collation changes (views on it are made again) */
 	char	   *given_as;		/* the option that asked for it, for messages ("--set-not-null") */
+	/*
+	 * PostgreSQL 18: the name of the new NOT NULL constraint, as ALTER TABLE
+	 * ... SET NOT NULL on the original table would choose it (preflight
+	 * fills it in; NULL before 18, or when the column has one already).
+	 */
+	char *not_null_name;
 } ColumnChange;
 
 /* The order the rows are stored in. */
@@ -138,7 +144,11 @@ bool		changes_none(const ChangeSet *cs);
 bool		changes_keeps(const ChangeSet *cs, const ColumnDesc *col);
 /* Its type in the rebuilt table (format_type text). */
 const char *changes_target_type(const ChangeSet *cs, const ColumnDesc *col);
-/* It is NOT NULL in the rebuilt table. */
+/*
+ * It is NOT NULL in the rebuilt table from the copy on.  Not a NOT VALID
+ * NOT NULL of PostgreSQL 18, which is added after the copy (its rows may
+ * hold NULLs), unless the change asks for NOT NULL.
+ */
 bool		changes_not_null(const ChangeSet *cs, const ColumnDesc *col);
 /*
  * The expression that computes its value in the rebuilt table from a row of
@@ -149,7 +159,7 @@ bool		changes_not_null(const ChangeSet *cs, const ColumnDesc *col);
  */
 char	   *changes_source_expr(const ChangeSet *cs, const ColumnDesc *col, const char *alias);
 
-/* The columns whose NOT NULL is new (they must hold no NULL now). */
+/* The columns whose NOT NULL is new or becomes valid (they must hold no NULL now). */
 void		changes_new_not_null(const ChangeSet *cs, const TableDesc *t, StrVec *out);
 
 /*

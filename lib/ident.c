@@ -111,6 +111,38 @@ truncate_name(char *s)
 	s[cut] = '\0';
 }
 
+/* The length of s cut to at most max bytes, not inside a UTF-8 character. */
+static size_t
+clip_len(const char *s, size_t len, size_t max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((unsigned char) s[max] & 0xC0) == 0x80)
+		max--;
+	return max;
+}
+
+char *
+ident_object_name(const char *name1, const char *name2, const char *label)
+{
+	size_t len1 = strlen(name1);
+	size_t len2 = strlen(name2);
+	size_t room = PGR_NAMEDATALEN - 1 - 2 - strlen(label); /* two "_" */
+	size_t keep1 = len1;
+	size_t keep2 = len2;
+
+	while (keep1 + keep2 > room)
+	{
+		if (keep1 > keep2)
+			keep1--;
+		else
+			keep2--;
+	}
+	keep1 = clip_len(name1, len1, keep1);
+	keep2 = clip_len(name2, len2, keep2);
+	return pgr_psprintf("%.*s_%.*s_%s", (int) keep1, name1, (int) keep2, name2, label);
+}
+
 static bool
 is_ident_start(unsigned char c)
 {

@@ -48,6 +48,15 @@ bool		ident_parse_qualified(const char *input, char **schema, char **name,
 /* Parses exactly one identifier. */
 bool		ident_parse_one(const char *input, char **name, char **err);
 
+/*
+ * The name the server makes for an object from two names and a label, as
+ * for a NOT NULL constraint "table_column_not_null": name1, name2 and label
+ * joined by "_", the longer of name1 and name2 shortened first (a byte at a
+ * time, never inside a UTF-8 character) until the whole fits in 63 bytes.
+ * Newly allocated.
+ */
+char *ident_object_name(const char *name1, const char *name2, const char *label);
+
 /* s for a POSIX shell: 'text', with ' written as '\''. */
 char	   *ident_shell_quote(const char *s);
 

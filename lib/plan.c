@@ -237,6 +237,37 @@ append_tablespace(StrBuf *sb, const char *tablespace, const char *db_default)
 }
 
 /*
+ * The name of a column's NOT NULL constraint in the rebuilt table
+ * (PostgreSQL 18): the original's, or the one ALTER TABLE would give a new
+ * one; NULL before 18.
+ */
+static const char *
+not_null_name(const PlanInput *in, const ColumnDesc *src)
+{
+	const ColumnChange *cc = changes_for(in->changes, src->name);
+
+	if (src->notnull_name)
+		return src->notnull_name;
+	return cc ? cc->not_null_name : NULL;
+}
+
+/* " NOT NULL", named on PostgreSQL 18 as in the original (with its NO INHERIT). */
+static void
+append_not_null(StrBuf *sb, const PlanInput *in, const ColumnDesc *src)
+{
+	const char *name = not_null_name(in, src);
+
+	if (name)
+	{
+		sb_append(sb, " CONSTRAINT ");
+		ident_append(sb, name);
+	}
+	sb_append(sb, " NOT NULL");
+	if (src->notnull_noinherit)
+		sb_append(sb, " NO INHERIT");
+}
+
+/*
  * A column of the shadow: its name, and its definition as the changes leave
  * it (the target's column: type, collation, default, identity options).
  */
@@ -252,7 +283,8 @@ append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *src)
 	if (col->collation)
 		sb_appendf(sb, " COLLATE %s", col->collation);
 	if (col->generated)
-		sb_appendf(sb, " GENERATED ALWAYS AS (%s) STORED", col->default_expr ? col->default_expr : "NULL");
+		sb_appendf(sb, " GENERATED ALWAYS AS (%s) %s", col->default_expr ? col->default_expr : "NULL",
+				   col->generated == 'v' ? "VIRTUAL" : "STORED");
 	else if (col->identity)
 	{
 		char	   *seq = identity_sequence_name(t, col);
@@ -268,7 +300,7 @@ append_column_def(StrBuf *sb, const PlanInput *in, const ColumnDesc *src)
 	else if (col->default_expr)
 		sb_appendf(sb, " DEFAULT %s", col->default_expr);
 	if (changes_not_null(in->changes, src))
-		sb_append(sb, " NOT NULL");
+		append_not_null(sb, in, src);
 }
 
 static void
@@ -398,6 +430,46 @@ plan_copy(const PlanInput *in, Plan *p)
 	free(src);
 }
 
+/*
+ * PostgreSQL 18: a NOT VALID NOT NULL is added after the copy, as a NOT
+ * VALID CHECK is (the rows may hold NULLs); comments on NOT NULL constraints.
+ */
+static void
+plan_not_null_extras(const PlanInput *in, Plan *p)
+{
+	const TableDesc *t = in->table;
+
+	for (int i = 0; i < t->ncolumns; i++)
+	{
+		const ColumnDesc *col = &t->columns[i];
+		bool			  later;
+		char			 *q;
+
+		if (!col->notnull_name || !changes_keeps(in->changes, col))
+			continue;
+		later = col->notnull_invalid && !changes_not_null(in->changes, col);
+		q = ident_quote(col->notnull_name);
+		if (later)
+		{
+			char *cq = ident_quote(col->name);
+
+			stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
+					  "ALTER TABLE %s ADD CONSTRAINT %s NOT NULL %s%s NOT VALID", p->shadow_q, q, cq,
+					  col->notnull_noinherit ? " NO INHERIT" : "");
+			free(cq);
+		}
+		if (col->notnull_comment)
+		{
+			char *lit = ident_literal(col->notnull_comment);
+
+			stmts_add(&p->constraints, "SHARE UPDATE EXCLUSIVE on the shadow table only",
+					  "COMMENT ON CONSTRAINT %s ON %s IS %s", q, p->shadow_q, lit);
+			free(lit);
+		}
+		free(q);
+	}
+}
+
 static bool
 plan_indexes(const PlanInput *in, Plan *p, char **err)
 {
@@ -412,7 +484,7 @@ plan_indexes(const PlanInput *in, Plan *p, char **err)
 		char	   *ts = ident_literal(ix->tablespace ? ix->tablespace : "");
 		char	   *build = NULL;
 
-		if (ix->contype == 'x')
+		if (ix->condef)
 			build = pgr_psprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, tmp_q, ix->condef);
 		else
 		{
@@ -435,7 +507,7 @@ plan_indexes(const PlanInput *in, Plan *p, char **err)
 				  "SET default_tablespace = %s; %s", ts, build);
 		free(build);
 
-		if (ix->contype == 'p' || ix->contype == 'u')
+		if ((ix->contype == 'p' || ix->contype == 'u') && !ix->condef)
 			stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only",
 					  "ALTER TABLE %s ADD CONSTRAINT %s %s USING INDEX %s%s", p->shadow_q, tmp_q,
 					  ix->contype == 'p' ? "PRIMARY KEY" : "UNIQUE", tmp_q,
@@ -482,6 +554,7 @@ plan_indexes(const PlanInput *in, Plan *p, char **err)
 				  "ALTER TABLE %s ADD CONSTRAINT %s %s", p->shadow_q, q, tt->checks[i].def);
 		free(q);
 	}
+	plan_not_null_extras(in, p);
 	for (int i = 0; i < tt->nchecks; i++)
 	{
 		char	   *q;

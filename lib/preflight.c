@@ -100,11 +100,13 @@ check_server(Run *r)
 {
 	int			v = conn_server_version(r->main);
 
-	if (v < 120000)
+	if (v < 130000)
 	{
-		log_error("the server runs PostgreSQL %d.%d, and pg_rebuild needs PostgreSQL 12 or later",
+		log_error("the server runs PostgreSQL %d.%d, and pg_rebuild needs PostgreSQL 13 or later",
 				  v / 10000, (v / 100) % 100);
-		return refuse(NULL, "Upgrade the server, or rebuild the table with VACUUM FULL in a maintenance window.");
+		return refuse("pg_rebuild is tested on PostgreSQL 13 to 18 only; it reads catalog columns that older "
+					  "servers do not have.",
+					  "Upgrade the server, or rebuild the table with VACUUM FULL in a maintenance window.");
 	}
 	return preflight_check_server(r->main, NULL, true);
 }
@@ -174,8 +176,24 @@ typedef struct TablePeek
 	char	   *owner;
 	bool		owner_is_current;
 	bool		can_act_as_owner;
+	bool		has_maintain;	/* PostgreSQL 17's MAINTAIN privilege on it */
 	char		relkind;
 } TablePeek;
+
+/*
+ * Whether the caller may act as the table's owner: SET ROLE to it needs
+ * membership before PostgreSQL 16, and from 16 on a membership granted WITH
+ * SET (one granted WITH SET FALSE still gives the owner's rights through
+ * INHERIT, but not SET ROLE, which the run uses).
+ */
+static const VersionedSql can_set_owner_sql[] = {
+	{160000, "pg_catalog.pg_has_role(c.relowner, 'SET')"},
+	{0, "pg_catalog.pg_has_role(c.relowner, 'MEMBER')"}};
+
+/* PostgreSQL 17's MAINTAIN privilege, named when it is all the caller has. */
+static const VersionedSql has_maintain_sql[] = {
+	{170000, "pg_catalog.has_table_privilege(c.oid, 'MAINTAIN')"},
+	{0, "false"}};
 
 static void
 peek_free(TablePeek *pk)
@@ -208,9 +226,13 @@ check_ownership(Run *r, const TablePeek *pk)
 		}
 		log_error("must be the owner of table %s to rebuild it (its owner is %s, you are %s)",
 				  pk->qname, pk->owner, me ? me : "?");
+		if (pk->has_maintain)
+			log_detail("You hold the MAINTAIN privilege on it, which allows VACUUM, ANALYZE, CLUSTER, REINDEX "
+					   "and LOCK TABLE, but not renaming or dropping the table, which the swap does.");
 		refuse("pg_rebuild creates a table that replaces this one, and triggers on it: that takes ownership.",
 			   NULL);
-		log_hint("Connect as %s, or as a member of role %s (GRANT %s TO <you>).", oq, oq, oq);
+		log_hint("Connect as %s, or as a member of role %s that may SET ROLE to it (GRANT %s TO <you>; "
+				 "from PostgreSQL 16 not WITH SET FALSE).", oq, oq, oq);
 		free(oq);
 		free(me);
 		return false;
@@ -273,6 +295,21 @@ check_key_and_indexes(const TableDesc *t)
 	{
 		log_error("%s has no replay key: pg_rebuild needs a primary key, or a unique index that is "
 				  "not partial, has no expressions and covers only NOT NULL columns", t->qname);
+		for (int i = 0; i < t->nindexes; i++)
+		{
+			const IndexDesc *ix = &t->indexes[i];
+
+			/* PostgreSQL 18's temporal keys: unique as ranges that do not overlap */
+			if ((ix->contype == 'p' || ix->contype == 'u') && ix->condef)
+			{
+				char	   *cq = ident_quote(ix->conname);
+
+				log_detail("Constraint %s (%s) is a temporal key: WITHOUT OVERLAPS makes rows unique by "
+						   "ranges that do not overlap, not by equal values, so it cannot find a row again.",
+						   cq, ix->condef);
+				free(cq);
+			}
+		}
 		return refuse("Changes made during the rebuild are found again by that key.",
 					  "Add a primary key (ALTER TABLE ... ADD PRIMARY KEY USING INDEX on a unique index "
 					  "built CONCURRENTLY), then run pg_rebuild again.");
@@ -757,11 +794,62 @@ resolve_alter(Run *r)
 	return false;
 }
 
+/* Whether the table's schema has a constraint of a name (PostgreSQL 18: NOT NULL names matter). */
+static const VersionedSql constraint_name_taken_sql[] = {
+	{180000,
+	 "SELECT EXISTS (SELECT FROM pg_catalog.pg_constraint co "
+	 "WHERE co.connamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c "
+	 "  WHERE c.oid OPERATOR(pg_catalog.=) %oid) AND co.conname OPERATOR(pg_catalog.=) %text)"},
+	{0, NULL}};
+
+/*
+ * PostgreSQL 18 keeps NOT NULL as a named constraint.  A new one (from
+ * --set-not-null or --alter) is named as ALTER TABLE ... SET NOT NULL on
+ * the table names it: table_column_not_null, with 1, 2, ... after the label
+ * while a constraint of that name is in the schema.
+ */
+static bool
+name_not_nulls(Run *r)
+{
+	const char *sql = conn_versioned(r->main, constraint_name_taken_sql);
+
+	for (int i = 0; sql && i < r->own_changes->ncolumns; i++)
+	{
+		ColumnChange	 *cc = &r->own_changes->columns[i];
+		const ColumnDesc *col = catalog_find_column(r->t, cc->column);
+
+		if (!cc->set_not_null || col == NULL || col->notnull_name)
+			continue;
+		for (int pass = 0; cc->not_null_name == NULL; pass++)
+		{
+			char	 *label = pass ? pgr_psprintf("not_null%d", pass) : pgr_strdup("not_null");
+			char	 *name = ident_object_name(r->t->name, col->name, label);
+			PGresult *res = conn_queryf(r->main, sql, r->t->oid, name);
+
+			free(label);
+			if (res == NULL)
+			{
+				free(name);
+				conn_report(r->main, "could not choose the name of a NOT NULL constraint");
+				return refuse(NULL, NULL);
+			}
+			if (res_bool(res, 0, 0))
+				free(name);
+			else
+				cc->not_null_name = name;
+			PQclear(res);
+		}
+	}
+	return true;
+}
+
 static bool
 make_plan(Run *r)
 {
 	char	   *err = NULL;
 
+	if (!name_not_nulls(r))
+		return false;
 	set_plan_input(r);
 	r->plan = pgr_calloc(1, sizeof(Plan));
 	if (!plan_build(&r->plan_input, r->plan, &err))
@@ -856,14 +944,24 @@ find_table(Run *r, TablePeek *pk)
 	free(found_schema);
 	if (oid < 0)
 		return false;
-	res = oid == 0 ? NULL :
-		conn_queryf(r->main, "SELECT n.nspname::text, c.relname::text, "
-					"pg_catalog.pg_get_userbyid(c.relowner)::text, "
-					"c.relowner OPERATOR(pg_catalog.=) (SELECT o.oid FROM pg_catalog.pg_roles o "
-					"  WHERE o.rolname OPERATOR(pg_catalog.=) current_user), "
-					"pg_catalog.pg_has_role(c.relowner, 'MEMBER'), c.relkind::text "
-					"FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
-					"WHERE c.oid OPERATOR(pg_catalog.=) %oid", (Oid) oid);
+	if (oid != 0)
+	{
+		char	   *sql = pgr_psprintf("SELECT n.nspname::text, c.relname::text, "
+									   "pg_catalog.pg_get_userbyid(c.relowner)::text, "
+									   "c.relowner OPERATOR(pg_catalog.=) (SELECT o.oid FROM pg_catalog.pg_roles o "
+									   "  WHERE o.rolname OPERATOR(pg_catalog.=) current_user), "
+									   "%s, c.relkind::text, %s "
+									   "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+									   "  ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+									   "WHERE c.oid OPERATOR(pg_catalog.=) %%oid",
+									   conn_versioned(r->main, can_set_owner_sql),
+									   conn_versioned(r->main, has_maintain_sql));
+
+		res = conn_queryf(r->main, sql, (Oid) oid);
+		free(sql);
+	}
+	else
+		res = NULL;
 	if (oid != 0 && res == NULL)
 	{
 		conn_report(r->main, "could not look up the table");
@@ -896,6 +994,7 @@ find_table(Run *r, TablePeek *pk)
 	pk->owner = res_text(res, 0, 2);
 	pk->owner_is_current = res_bool(res, 0, 3);
 	pk->can_act_as_owner = res_bool(res, 0, 4);
+	pk->has_maintain = res_bool(res, 0, 6);
 	PQclear(res);
 	return true;
 }

@@ -10,8 +10,10 @@
 #     and behaviour: the harness (its schema description and helpers on that
 #     version), the core (010-013: rebuild fidelity, --set-not-null, the
 #     ledger under load, lock waits), the refusals (014), the swap's catalog
-#     check (017), faults and restarts (020, 021), privileges (023) and the
-#     fidelity schema (030).  Left out there: 015 (name quoting), 016 (the
+#     check (017), faults and restarts (020, 021), privileges (023), the
+#     fidelity schema (030), and the tests of what versions add (050, the
+#     catalog of 18, skipped before it; 051, role rights of 16 and 17).
+#     Left out there: 015 (name quoting), 016 (the
 #     command line) and 024 (bad input), which test pg_rebuild's own parsing
 #     and messages, the same on every server; and 022 (concurrency, the
 #     longest file), whose locking paths 012 and 013 already run there.
@@ -39,7 +41,8 @@ full_suite_majors="15 18"
 partial_majors="13 14 16 17"
 partial_tests="t/001_harness.pl t/010_rebuild.pl t/011_set_not_null.pl
 	t/012_concurrent.pl t/013_lock_wait.pl t/014_refusals.pl t/017_swap_check.pl
-	t/020_crash.pl t/021_restart.pl t/023_security.pl t/030_fidelity.pl"
+	t/020_crash.pl t/021_restart.pl t/023_security.pl t/030_fidelity.pl
+	t/060_pg18_catalog.pl t/061_role_rights.pl"
 known_file=$srcdir/t/known-failures.txt
 
 die()

@@ -152,6 +152,55 @@ test_classify(void)
 	}
 	changes_free(&cs);
 
+	/* PostgreSQL 18: a dropped NOT NULL column takes its NOT NULL constraint along */
+	changes_init(&cs);
+	{
+		AlterDiff d[] = {{"col:00004:dropped", "false", "true"},
+						 {"col:00004:name", "c", NULL},
+						 {"col:00004:not null", "true", NULL},
+						 {"constraint:t_c_not_null", "n NOT NULL c valid=true", NULL}};
+
+		ok(classify(&t, d, 4, NULL, &cs, &effect, &error), "DROP COLUMN of a NOT NULL column on 18 (%s)",
+		   error ? error : "ok");
+		ok(changes_for(&cs, "c")->drop, "recorded as a drop");
+		free(effect);
+		free(error);
+		error = NULL;
+	}
+	changes_free(&cs);
+
+	/* PostgreSQL 18: the NOT NULL constraint's name, given or chosen by the server for the copy */
+	changes_init(&cs);
+	{
+		AlterDiff d[] = {{"col:00004:not null", "false", "true"},
+						 {"constraint:c_given", NULL, "n NOT NULL c valid=true"}};
+
+		ok(classify(&t, d, 2, NULL, &cs, &effect, &error), "ADD CONSTRAINT c_given NOT NULL c");
+		is_str(changes_for(&cs, "c")->not_null_name, "c_given", "the given name is kept");
+		free(effect);
+	}
+	changes_free(&cs);
+	changes_init(&cs);
+	{
+		AlterDiff d[] = {{"col:00004:not null", "false", "true"},
+						 {"constraint:pgrebuild_new_100_c_not_null1", NULL, "n NOT NULL c valid=true"}};
+
+		ok(classify(&t, d, 2, NULL, &cs, &effect, &error), "SET NOT NULL on 18");
+		ok(changes_for(&cs, "c")->not_null_name == NULL, "the name the server gave the copy is not kept");
+		free(effect);
+	}
+	changes_free(&cs);
+	changes_init(&cs);
+	{
+		AlterDiff d[] = {{"col:00004:not null", "false", "true"},
+						 {"constraint:c_later", NULL, "n NOT NULL c NOT VALID valid=false"}};
+
+		ok(!classify(&t, d, 2, NULL, &cs, &effect, &error), "a NOT VALID NOT NULL is refused");
+		free(error);
+		error = NULL;
+	}
+	changes_free(&cs);
+
 	changes_init(&cs);
 	{
 		AlterDiff d[] = {

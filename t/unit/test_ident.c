@@ -104,6 +104,28 @@ check_shell(void)
 	free(q);
 }
 
+static void
+check_object_name(void)
+{
+	char *n;
+
+	n = ident_object_name("orders", "customer_id", "not_null");
+	is_str(n, "orders_customer_id_not_null", "short names are joined whole");
+	free(n);
+	/* 63 - 2 - 8 = 53 bytes for the names: the longer one gives way first */
+	n = ident_object_name("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+						  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "not_null");
+	is_str(n, "aaaaaaaaaaaaaaaaaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbb_not_null",
+		   "long names are shortened as the server does (PostgreSQL 18 gave this name)");
+	free(n);
+	n = ident_object_name("tt", "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+								"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+						  "not_null");
+	/* 53 - 2 leaves 51 bytes for 2-byte characters: 50 are kept */
+	is_int((long long) strlen(n), 3 + 50 + 9, "a multibyte name is cut between two characters");
+	free(n);
+}
+
 int
 main(void)
 {
@@ -111,5 +133,6 @@ main(void)
 	check_literal();
 	check_parse();
 	check_shell();
+	check_object_name();
 	return done_testing();
 }

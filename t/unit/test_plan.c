@@ -575,6 +575,43 @@ main(void)
 		ok(object_mark(OBJ_VALIDATE, 7) == NULL, "foreign keys to validate carry no mark");
 	}
 
+	/* PostgreSQL 18: named NOT NULL constraints, NOT VALID ones, virtual generated columns */
+	{
+		ChangeSet	c4;
+		PlanInput	in4 = in;
+
+		changes_init(&c4);
+		ok(changes_add_not_null(&c4, "Note \"x\"", &err), "NOT NULL requested on 18");
+		c4.columns[0].not_null_name = s("Orders_Note \"x\"_not_null");
+		in4.changes = &c4;
+		in4.server_version = 180000;
+		t.columns[0].notnull_name = s("Orders_id_not_null");
+		t.columns[2].notnull = true;
+		t.columns[2].notnull_invalid = true;
+		t.columns[2].notnull_noinherit = true;
+		t.columns[2].notnull_name = s("total_nn");
+		t.columns[2].notnull_comment = s("not yet");
+		t.columns[3].generated = 'v';
+		ok(plan_build(&in4, &p, &err), "plan on 18 builds (%s)", err ? err : "ok");
+		create = p.shadow.items[0].sql;
+		ok(strstr(create, "\" bigint CONSTRAINT \"Orders_id_not_null\" NOT NULL,") != NULL,
+		   "a NOT NULL keeps its constraint's name");
+		ok(strstr(create, "text COLLATE \"pg_catalog\".\"C\" CONSTRAINT \"Orders_Note \"\"x\"\"_not_null\" NOT NULL") !=
+			   NULL,
+		   "a new NOT NULL gets the name preflight chose");
+		ok(strstr(create, "\"total\" numeric(12,2) DEFAULT 0,") != NULL, "a NOT VALID NOT NULL is not in CREATE");
+		ok(list_has(&p.constraints, "ADD CONSTRAINT \"total_nn\" NOT NULL \"total\" NO INHERIT NOT VALID"),
+		   "... it is added after the copy, NOT VALID and NO INHERIT");
+		ok(list_has(&p.constraints, "COMMENT ON CONSTRAINT \"total_nn\" ON \"Sales\".\"pgrebuild_new_16390\" IS 'not yet'"),
+		   "... with its comment");
+		ok(strstr(create, "GENERATED ALWAYS AS ((total * (2)::numeric)) VIRTUAL") != NULL,
+		   "a virtual generated column stays virtual");
+		ok(strstr(p.copy_sql, "total2") == NULL, "... and is not copied");
+		plan_free(&p);
+		changes_free(&c4);
+		t.columns[3].generated = 's';
+	}
+
 	t.key_index = -1;
 	ok(!plan_build(&in, &p, &err) && err && strstr(err, "replay key"), "no replay key: refused");
 	free(err);
