@@ -203,7 +203,9 @@ my $moved = moved_rows(1, 900);
 # 2. --set-not-null with two copy workers, under the same load.
 # ------------------------------------------------------------------------
 $oid = $node->safe_psql('postgres', q{SELECT 'accounts'::regclass::oid});
-my %moves2 = (copy => [ 901, 1200 ], replay => [ 1201, 1500 ], swap => [ 1501, 1800 ]);
+# Away from the keys just above the first run's moves: the load's writers pick the first key at or above
+# a random number, so once 1 .. 900 are gone they take the lowest keys left, more the longer it ran.
+my %moves2 = (copy => [ 20001, 20300 ], replay => [ 20301, 20600 ], swap => [ 20601, 20900 ]);
 $run = rebuild_under_load(
 	'set-not-null', \%moves2,
 	[ [ copy => 'COPY_CHUNK' ], [ replay => 'REPLAY_BATCH' ], [ swap => 'BEFORE_SWAP' ] ],
