@@ -172,6 +172,8 @@ report_dry_run(const Run *r)
 		   "snapshot sees: the shadow is then the table at that snapshot, and unique indexes can be built\n\n",
 		   p->reconcile_index);
 	print_list("index", &p->indexes);
+	printf("-- [index] then, in one transaction with the constraints below, the reconcile's index goes\n"
+		   "-- lock: ACCESS EXCLUSIVE on the shadow table only\n%s;\n\n", p->reconcile_drop);
 	print_list("index", &p->constraints);
 	if (r->dplan->prepare.n > 0)
 		printf("-- [index] one transaction, SET LOCAL lock_timeout, retried with backoff:\n\n");

@@ -422,8 +422,8 @@ plan_copy(const PlanInput *in, Plan *p)
 /*
  * The reconcile's index (replay.h): the replay key's own definition without
  * UNIQUE, so that the replay's key match probes it while the shadow may
- * still hold two versions of one key; dropped before the constraints are
- * added.
+ * still hold two versions of one key; dropped in the transaction that adds
+ * the constraints (not one of them: --alter's empty copy runs those).
  */
 static bool
 plan_reconcile(const PlanInput *in, Plan *p, char **err)
@@ -443,7 +443,7 @@ plan_reconcile(const PlanInput *in, Plan *p, char **err)
 	{
 		/* on the main connection, which goes on with other work: the setting is put back */
 		p->reconcile_index = pgr_psprintf("SET default_tablespace = %s; %s; RESET default_tablespace", ts, build);
-		stmts_add(&p->constraints, "ACCESS EXCLUSIVE on the shadow table only", "DROP INDEX %s", qualified);
+		p->reconcile_drop = pgr_psprintf("DROP INDEX %s", qualified);
 	}
 	free(build);
 	free(ts);
@@ -1077,6 +1077,7 @@ plan_free(Plan *p)
 	free(p->copy_select);
 	free(p->copy_order_by);
 	free(p->reconcile_index);
+	free(p->reconcile_drop);
 	stmts_free(&p->indexes);
 	stmts_free(&p->constraints);
 	free(p->replay_delete);

@@ -81,9 +81,9 @@ typedef struct Plan
 	char	   *copy_select;	/* its SELECT ... FROM ONLY t, which preflight has the server check */
 	char	   *copy_order_by;	/* " ORDER BY <list>" (changes_row_order), or NULL */
 	char	   *reconcile_index;	/* the replay key's index without UNIQUE, for the reconcile */
+	char	   *reconcile_drop; /* its DROP, first in the transaction of the constraints */
 	StmtList	indexes;		/* one build each, independent of each other */
-	StmtList	constraints;	/* after the builds: the reconcile's index dropped, constraints on
-								 * the indexes, comments, ... */
+	StmtList	constraints;	/* after the builds: constraints on the indexes, comments, ... */
 	char	   *replay_delete;	/* $1 = highest log id of the batch */
 	char	   *replay_insert;
 	char	   *replay_trim;
