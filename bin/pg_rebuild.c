@@ -81,6 +81,10 @@ print_help(void)
 		   "      --json                 with --status: print JSON\n"
 		   "      --kill-blockers        after --wait-timeout, cancel then terminate the sessions that\n"
 		   "                             hold locks on the table and block the swap (off by default)\n"
+		   "      --allow-old-snapshots  swap even when transactions that began before the rebuilt rows\n"
+		   "                             were written are still open (they would see the table empty\n"
+		   "                             or in part); by default the swap waits for them up to\n"
+		   "                             --wait-timeout, then the run fails and changes nothing\n"
 		   "      --retry-timeout=SECS   keep retrying a lost or refused connection (default %.0f)\n"
 		   "      --catchup-timeout=SECS stop when the replay backlog has not shrunk for this long\n"
 		   "                             (default %.0f)\n"
@@ -174,6 +178,7 @@ rebuild_command(const RebuildOptions *o)
 		.lock_timeout_ms = o->lock_timeout_ms,
 		.retry_timeout_s = o->retry_timeout_s,
 		.kill_blockers = o->kill_blockers,
+		.allow_old_snapshots = o->allow_old_snapshots,
 		.catchup_timeout_s = o->catchup_timeout_s,
 		.max_lock_ms = o->max_lock_ms,
 	};

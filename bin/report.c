@@ -152,21 +152,28 @@ report_dry_run(const Run *r)
 		   "BEGIN;\n%s;\n\n", p->guard_lock);
 	print_list("copy", &p->shadow);
 	if (p->copy_order_by)
-		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
-			   "snapshot: the rows are stored %s%s\n%s%s;\n\n", order,
+		printf("-- [copy] lock: ACCESS SHARE on the table; one statement on one connection, one snapshot for the "
+			   "whole copy: the rows are stored %s%s\n%s%s;\n\n", order,
 			   r->s->jobs > 1 ? " (rows copied by several connections at once would interleave: --jobs applies "
 			   "to the index builds)" : "", p->copy_sql, p->copy_order_by);
 	else if (conn_server_version(r->main) < 140000)
-		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction on one connection, under an exported "
-			   "snapshot (block ranges need PostgreSQL 14)%s%s\n%s;\n\n", order ? ": the rows are stored " : "",
+		printf("-- [copy] lock: ACCESS SHARE on the table; one statement on one connection, one snapshot for the "
+			   "whole copy (block ranges need PostgreSQL 14)%s%s\n%s;\n\n", order ? ": the rows are stored " : "",
 			   order ? order : "", p->copy_sql);
 	else
-		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, all under one "
-			   "exported snapshot (%d connection%s)%s%s\n%s WHERE ctid >= '(<first block>,0)' AND "
+		printf("-- [copy] lock: ACCESS SHARE on the table; one transaction per block range, each under its "
+			   "own snapshot (%d connection%s)%s%s\n%s WHERE ctid >= '(<first block>,0)' AND "
 			   "ctid < '(<next range>,0)';\n\n", r->s->jobs, r->s->jobs > 1 ? "s" : "",
 			   order ? ": the rows are stored " : "", order ? order : "", p->copy_sql);
 	free(order);
+	printf("-- [reconcile] the replay key's index without UNIQUE (the shadow may hold two versions of one key "
+		   "until the log is applied); lock: SHARE on the shadow table only\n%s;\n"
+		   "-- [reconcile] replay batches (below) while they are full, then one batch with every entry its "
+		   "snapshot sees: the shadow is then the table at that snapshot, and unique indexes can be built\n\n",
+		   p->reconcile_index);
 	print_list("index", &p->indexes);
+	printf("-- [index] then, in one transaction with the constraints below, the reconcile's index goes\n"
+		   "-- lock: ACCESS EXCLUSIVE on the shadow table only\n%s;\n\n", p->reconcile_drop);
 	print_list("index", &p->constraints);
 	if (r->dplan->prepare.n > 0)
 		printf("-- [index] one transaction, SET LOCAL lock_timeout, retried with backoff:\n\n");

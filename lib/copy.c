@@ -1,4 +1,4 @@
-/* copy.c: the copy phase, in block ranges under one exported snapshot. */
+/* copy.c: the copy phase, in block ranges, each under its own snapshot. */
 #include "copy.h"
 
 #include <stdlib.h>
@@ -72,37 +72,35 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 		 PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
-	char	   *snapshot;
 	long long	nblocks;
 	long long	chunk;
 	int			nchunks;
 	char	  **tasks;
-	char	   *snap_lit;
 	CopyProgress cp = {0};
 	bool		ok;
 	bool		ranges = plan->copy_order_by == NULL && conn_server_version(coord) >= 140000;
 
 	memset(out, 0, sizeof(*out));
 	*failed = NULL;
-	if (!conn_command(coord, "BEGIN ISOLATION LEVEL REPEATABLE READ"))
-	{
-		*failed = coord;
-		return false;
-	}
-	/* The snapshot is taken by this first statement, before the size is read. */
-	res = conn_queryf(coord, "SELECT pg_catalog.pg_export_snapshot(), "
-					  "(pg_catalog.pg_relation_size(%oid) / current_setting('block_size')::int8)::int8",
-					  t->oid);
+
+	/*
+	 * No snapshot is shared: each chunk is one statement in its own
+	 * transaction, under its own snapshot, so the database's xmin horizon
+	 * moves on from chunk to chunk.  A row version left unchanged since the
+	 * capture trigger was installed stays in its block, so exactly one chunk
+	 * copies it; any other is logged, and the reconcile (replay.h) makes the
+	 * shadow consistent before a unique index is built.  Every block that
+	 * exists now is in a range, and the last range is open-ended.
+	 */
+	res = conn_queryf(coord, "SELECT (pg_catalog.pg_relation_size(%oid) / "
+					  "pg_catalog.current_setting('block_size')::pg_catalog.int8)::pg_catalog.int8", t->oid);
 	if (res == NULL)
 	{
 		*failed = coord;
-		conn_best_effort(coord, "ROLLBACK");
 		return false;
 	}
-	snapshot = res_text(res, 0, 0);
-	nblocks = res_int8(res, 0, 1);
+	nblocks = res_int8(res, 0, 0);
 	PQclear(res);
-	snap_lit = ident_literal(snapshot);
 
 	if (ranges)
 		nchunks = copy_chunking(nblocks, nworkers, &chunk);
@@ -117,8 +115,7 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 		StrBuf		sb;
 
 		sb_init(&sb);
-		sb_appendf(&sb, "BEGIN ISOLATION LEVEL REPEATABLE READ; SET TRANSACTION SNAPSHOT %s; %s",
-				   snap_lit, plan->copy_sql);
+		sb_append(&sb, plan->copy_sql);
 		if (ranges)
 		{
 			sb_appendf(&sb, " WHERE ctid >= '(%lld,0)'::pg_catalog.tid", (long long) i * chunk);
@@ -127,26 +124,18 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 		}
 		if (plan->copy_order_by)
 			sb_append(&sb, plan->copy_order_by);
-		sb_append(&sb, "; COMMIT");
 		tasks[i] = sb_steal(&sb);
 	}
 	cp.blocks_total = nblocks;
 	cp.chunk_blocks = chunk;
 	cp.started = pgr_now();
-	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), snapshot %s",
-				nblocks, nchunks, chunk, nworkers, snapshot);
+	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), each under its own snapshot",
+				nblocks, nchunks, chunk, ranges ? nworkers : 1);
 	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, tick, tick_arg, failed);
 	log_progress_clear();
 	for (int i = 0; i < nchunks; i++)
 		free(tasks[i]);
 	free(tasks);
-	free(snap_lit);
-	free(snapshot);
-	if (!conn_command(coord, ok ? "COMMIT" : "ROLLBACK") && ok)
-	{
-		*failed = coord;
-		ok = false;
-	}
 	out->rows = cp.rows;
 	out->blocks = nblocks;
 	out->chunks = nchunks;

@@ -2,13 +2,15 @@
  * copy.h: the copy phase.  Rows go from the table to the shadow table on the
  * server (INSERT ... SELECT), never through the client.
  *
- * One connection (the coordinator) opens a REPEATABLE READ transaction and
- * exports its snapshot; the workers copy ranges of blocks (ctid ranges,
- * PostgreSQL 14 and later), each range in its own transaction under that same
- * snapshot.  With one shared snapshot every live row is in exactly one range,
- * so no row is copied twice or missed; rows changed after the snapshot were
- * also logged by the capture trigger, which was committed before it.  With
- * --order-by, or before PostgreSQL 14, the copy is one sorted statement.
+ * The workers copy ranges of blocks (ctid ranges, PostgreSQL 14 and later),
+ * each range one statement in its own transaction under its own snapshot:
+ * no snapshot lives for the whole copy, so VACUUM elsewhere in the database
+ * goes on removing dead rows.  A row unchanged since the capture trigger was
+ * installed is copied exactly once; a row changed meanwhile may be copied
+ * twice (two versions of one key) or not at all, and its key is logged: the
+ * reconcile (replay.h) makes the shadow equal to the table at one snapshot
+ * before any unique index is built.  With --order-by, or before PostgreSQL
+ * 14, the copy is one sorted statement (one snapshot for the whole copy).
  */
 #ifndef PGR_COPY_H
 #define PGR_COPY_H
@@ -39,10 +41,10 @@ bool		copy_phase(Run *r) __attribute__((warn_unused_result));
 
 /*
  * Copies the table into the shadow.  workers are open connections (at
- * least one) with the table owner's role; coord is the coordinator that
- * exports the snapshot.  An ordered copy (plan->copy_order_by) is one
- * statement on the first worker: rows inserted by several connections at
- * once would interleave in the heap.  On failure the error is in *failed and
+ * least one) with the table owner's role; coord reads the table's size.
+ * An ordered copy (plan->copy_order_by) is one statement on the first
+ * worker: rows inserted by several connections at once would interleave in
+ * the heap.  On failure the error is in *failed and
  * false is returned; the shadow may hold part of the rows (it is dropped by
  * cleanup).
  */

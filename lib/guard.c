@@ -23,9 +23,8 @@ guard_add_pid(Guard *g, int pid)
 		g->our_pids[g->n_our_pids++] = pid;
 }
 
-/* "{1,2,3}" for an int4[] parameter. */
-static char *
-pid_array(const Guard *g)
+char *
+guard_pid_array(const Guard *g)
 {
 	StrBuf		sb;
 
@@ -84,7 +83,7 @@ guard_tick(Guard *g)
 	if (now - g->last_tick < 0.2)
 		return true;
 	g->last_tick = now;
-	pids = pid_array(g);
+	pids = guard_pid_array(g);
 	/* savepoint: a failing check must not abort the lock-holding transaction */
 	if (!conn_command(g->holder, "SAVEPOINT pgr_guard"))
 	{
@@ -168,7 +167,7 @@ guard_report_long_transactions(Conn *c, const TableDesc *t)
 int
 guard_signal_blockers(Guard *g, Conn *c, bool terminate)
 {
-	char	   *pids = pid_array(g);
+	char	   *pids = guard_pid_array(g);
 	PGresult   *res = conn_queryf(c,
 								  "SELECT DISTINCT ON (l.pid) l.pid, l.mode, "
 								  "left(regexp_replace(coalesce(a.query, ''), '\\s+', ' ', 'g'), 100), "

@@ -69,6 +69,9 @@ bool		guard_acquire(Guard *g, Conn *holder, double wait_timeout_s) __attribute__
  * Returns false when the run must stop (g->stop, logged) or the holder
  * connection was lost (the caller checks conn_lost(g->holder)).
  */
+/* The run's own backend pids as "{1,2,3}", for an int4[] parameter (newly allocated). */
+char	   *guard_pid_array(const Guard *g);
+
 bool		guard_tick(Guard *g);
 
 /*

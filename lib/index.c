@@ -37,9 +37,10 @@ index_phase(Run *r)
 			run_report_failure(r, failed ? failed : r->holder, "could not build an index on the shadow table");
 		return false;
 	}
-	if (!conn_command(r->main, "BEGIN"))
+	if (!conn_command(r->main, "BEGIN") || !conn_command(r->main, p->reconcile_drop))
 	{
 		run_report_failure(r, r->main, "could not add the constraints");
+		conn_best_effort(r->main, "ROLLBACK");
 		return false;
 	}
 	for (int i = 0; i < p->constraints.n; i++)

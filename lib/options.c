@@ -20,6 +20,7 @@ enum
 	OPT_JSON,
 	OPT_RETRY_TIMEOUT,
 	OPT_KILL_BLOCKERS,
+	OPT_ALLOW_OLD_SNAPSHOTS,
 	OPT_CATCHUP_TIMEOUT,
 	OPT_NO_ORDER,
 	OPT_ALTER,
@@ -67,6 +68,7 @@ static const struct option long_options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"retry-timeout", required_argument, NULL, OPT_RETRY_TIMEOUT},
 	{"kill-blockers", no_argument, NULL, OPT_KILL_BLOCKERS},
+	{"allow-old-snapshots", no_argument, NULL, OPT_ALLOW_OLD_SNAPSHOTS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
 	{"echo", no_argument, NULL, 'e'},
@@ -483,6 +485,9 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 		case OPT_KILL_BLOCKERS:
 			o->kill_blockers = true;
 			return true;
+		case OPT_ALLOW_OLD_SNAPSHOTS:
+			o->allow_old_snapshots = true;
+			return true;
 		case OPT_RETRY_TIMEOUT:
 			if (!options_parse_seconds(arg, &o->retry_timeout_s))
 			{
@@ -653,10 +658,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->cleanup || o->status)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method || o->max_lock_given)
+			o->method || o->max_lock_given || o->allow_old_snapshots)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers or --max-lock-time", o->cleanup ? "--cleanup" : "--status");
+								"--no-order, --kill-blockers, --allow-old-snapshots or --max-lock-time",
+								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)

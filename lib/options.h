@@ -48,6 +48,7 @@ typedef struct RebuildOptions
 	bool		json;			/* --json, with --status */
 	double		retry_timeout_s;	/* total time to retry lost connections */
 	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
+	bool		allow_old_snapshots;	/* swap although older snapshots would see the table empty */
 	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		max_lock_given;

@@ -15,7 +15,9 @@ static const PhaseDef phases[PHASE_COUNT] = {
 	{PHASE_PREFLIGHT, "preflight", NULL, NULL, PHASE_PREFLIGHT},
 	{PHASE_INSTALL, "install", "install", install_phase, PHASE_INSTALL},
 	{PHASE_COPY, "copy", "copy", copy_phase, PHASE_COPY},
-	{PHASE_INDEX, "index", "index", index_phase, PHASE_COPY},	/* the shadow is made again */
+	/* the shadow is made again */
+	{PHASE_RECONCILE, "reconcile", "reconcile", reconcile_phase, PHASE_COPY},
+	{PHASE_INDEX, "index", "index", index_phase, PHASE_COPY},
 	{PHASE_REPLAY, "replay", "replay", replay_phase, PHASE_REPLAY},
 	{PHASE_SWAP, "swap", "swap", swap_phase, PHASE_SWAP},
 	{PHASE_FINISH, "finish", "swapped", finish_phase, PHASE_FINISH},
@@ -26,7 +28,7 @@ static const PhaseDef phases[PHASE_COUNT] = {
 };
 
 static const Phase rebuild_phases[] = {
-	PHASE_INSTALL, PHASE_COPY, PHASE_INDEX, PHASE_REPLAY, PHASE_SWAP, PHASE_FINISH
+	PHASE_INSTALL, PHASE_COPY, PHASE_RECONCILE, PHASE_INDEX, PHASE_REPLAY, PHASE_SWAP, PHASE_FINISH
 };
 
 static const Phase in_place_phases[] = {

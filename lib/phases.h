@@ -16,6 +16,7 @@ typedef enum Phase
 	PHASE_PREFLIGHT,
 	PHASE_INSTALL,
 	PHASE_COPY,
+	PHASE_RECONCILE,
 	PHASE_INDEX,
 	PHASE_REPLAY,
 	PHASE_SWAP,
@@ -30,7 +31,7 @@ typedef enum Phase
 /* What a run does after preflight: each mode is its own list of phases. */
 typedef enum RunMode
 {
-	MODE_REBUILD,				/* install, copy, index, replay, swap, finish */
+	MODE_REBUILD,				/* install, copy, reconcile, index, replay, swap, finish */
 	MODE_IN_PLACE				/* CHECK NOT VALID, VALIDATE, SET NOT NULL, finish */
 } RunMode;
 

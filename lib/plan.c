@@ -75,9 +75,30 @@ old_statistics_name(unsigned int stat_oid)
 	return pgr_psprintf("pgrebuild_old_st%u", stat_oid);
 }
 
+/*
+ * The plain (never unique) index on the replay key that the reconcile uses
+ * (replay.h) while the shadow may hold two versions of one key.
+ */
+static char *
+reconcile_index_name(unsigned int index_oid)
+{
+	return pgr_psprintf("pgrebuild_k%u", index_oid);
+}
+
+static char *rewrite_indexdef(const char *def, const char *expect_name, const char *expect_table,
+							  const char *new_name_q, const char *target_q, bool keep_unique);
+
 char *
 plan_rewrite_indexdef(const char *def, const char *expect_name, const char *expect_table,
 					  const char *new_name_q, const char *target_q)
+{
+	return rewrite_indexdef(def, expect_name, expect_table, new_name_q, target_q, true);
+}
+
+/* plan_rewrite_indexdef; without keep_unique, a UNIQUE index is built as a plain one. */
+static char *
+rewrite_indexdef(const char *def, const char *expect_name, const char *expect_table,
+				 const char *new_name_q, const char *target_q, bool keep_unique)
 {
 	static const char *const heads[] = {"CREATE UNIQUE INDEX ", "CREATE INDEX "};
 	const char *p = NULL;
@@ -101,7 +122,7 @@ plan_rewrite_indexdef(const char *def, const char *expect_name, const char *expe
 	if (strncmp(p, expect_table, n) != 0 || strncmp(p + n, " USING ", 7) != 0)
 		return NULL;
 	p += n;
-	return pgr_psprintf("%s%s ON %s%s", head, new_name_q, target_q, p);
+	return pgr_psprintf("%s%s ON %s%s", keep_unique ? head : heads[1], new_name_q, target_q, p);
 }
 
 char *
@@ -468,6 +489,40 @@ plan_not_null_extras(const PlanInput *in, Plan *p)
 		}
 		free(q);
 	}
+}
+
+/*
+ * The reconcile's index (replay.h): the replay key's own definition without
+ * UNIQUE, so that the replay's key match probes it while the shadow may
+ * still hold two versions of one key; dropped in the transaction that adds
+ * the constraints (not one of them: --alter's empty copy runs those).
+ */
+static bool
+plan_reconcile(const PlanInput *in, Plan *p, char **err)
+{
+	const TableDesc *t = in->table;
+	const IndexDesc *key = &t->indexes[t->key_index];
+	char	   *name = reconcile_index_name(key->oid);
+	char	   *name_q = ident_quote(name);
+	char	   *qualified = ident_quote_qualified(t->schema, name);
+	char	   *ts = ident_literal(key->tablespace ? key->tablespace : "");
+	char	   *build = rewrite_indexdef(key->def, key->def_prefix_name, key->def_prefix_table, name_q,
+										 p->shadow_q, false);
+
+	if (build == NULL)
+		*err = pgr_psprintf("the definition of index \"%s\" has an unexpected shape: %s", key->name, key->def);
+	else
+	{
+		/* on the main connection, which goes on with other work: the setting is put back */
+		p->reconcile_index = pgr_psprintf("SET default_tablespace = %s; %s; RESET default_tablespace", ts, build);
+		p->reconcile_drop = pgr_psprintf("DROP INDEX %s", qualified);
+	}
+	free(build);
+	free(ts);
+	free(qualified);
+	free(name_q);
+	free(name);
+	return p->reconcile_index != NULL;
 }
 
 static bool
@@ -1065,7 +1120,7 @@ plan_build(const PlanInput *in, Plan *p, char **err)
 	plan_capture(in, p);
 	plan_shadow(in, p);
 	plan_copy(in, p);
-	if (!plan_indexes(in, p, err))
+	if (!plan_reconcile(in, p, err) || !plan_indexes(in, p, err))
 	{
 		plan_free(p);
 		return false;
@@ -1094,6 +1149,8 @@ plan_free(Plan *p)
 	free(p->copy_sql);
 	free(p->copy_select);
 	free(p->copy_order_by);
+	free(p->reconcile_index);
+	free(p->reconcile_drop);
 	stmts_free(&p->indexes);
 	stmts_free(&p->constraints);
 	free(p->replay_delete);
@@ -1555,6 +1612,7 @@ plan_reserved_names(const PlanInput *in, const Plan *p, const Dependents *d, Str
 		reserve(kinds, schemas, names, "relation", t->schema, plan_temp_index_name(t->indexes[i].oid));
 		reserve(kinds, schemas, names, "relation", t->schema, old_index_name(t->indexes[i].oid));
 	}
+	reserve(kinds, schemas, names, "relation", t->schema, reconcile_index_name(t->indexes[t->key_index].oid));
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		const ColumnDesc *col = &t->columns[i];

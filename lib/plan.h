@@ -10,6 +10,7 @@
  *   log table      <state schema>.log_<oid>
  *   capture func   <state schema>.capture_<oid>()
  *   triggers       pgrebuild_capture, pgrebuild_truncate  (on the table)
+ *   reconcile idx  <schema>.pgrebuild_k<key index oid>    (copy to index phase, on the shadow)
  *   new indexes    <schema>.pgrebuild_i<index oid>        (until the swap)
  *   old indexes    <schema>.pgrebuild_old_i<index oid>    (after the swap)
  *   identity seqs  <schema>.pgrebuild_seq_<oid>_<attnum>, old ones pgrebuild_oldseq_<oid>_<attnum>
@@ -79,6 +80,8 @@ typedef struct Plan
 	char	   *copy_sql;		/* INSERT ... SELECT ... FROM ONLY t (chunk predicate appended) */
 	char	   *copy_select;	/* its SELECT ... FROM ONLY t, which preflight has the server check */
 	char	   *copy_order_by;	/* " ORDER BY <list>" (changes_row_order), or NULL */
+	char	   *reconcile_index;	/* the replay key's index without UNIQUE, for the reconcile */
+	char	   *reconcile_drop; /* its DROP, first in the transaction of the constraints */
 	StmtList	indexes;		/* one build each, independent of each other */
 	StmtList	constraints;	/* after the builds: constraints on the indexes, comments, ... */
 	char	   *replay_delete;	/* $1 = highest log id of the batch */

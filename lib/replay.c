@@ -379,7 +379,7 @@ captured_so_far(Run *r)
  * the run when the backlog has not shrunk for --catchup-timeout.
  */
 static bool
-replay_until_small(Run *r, long long threshold)
+replay_until_small(Run *r, Phase phase, long long threshold)
 {
 	double		start = pgr_now();
 	long long	best_backlog = -1;
@@ -403,7 +403,7 @@ replay_until_small(Run *r, long long threshold)
 			return false;
 		}
 		r->replayed += n;
-		pgr_test_pause("REPLAY_BATCH");
+		pgr_test_pause(phase == PHASE_REPLAY ? "REPLAY_BATCH" : "RECONCILE_BATCH");
 		if (!guard_tick(&r->guard))
 		{
 			if (!r->guard.stop)
@@ -446,35 +446,89 @@ replay_until_small(Run *r, long long threshold)
 		if (now - last_touch >= 1.0)
 		{
 			/* last progress, for --status */
-			if (!run_record_phase(r, PHASE_REPLAY))
+			if (!run_record_phase(r, phase))
 			{
 				run_report_failure(r, r->main, "could not record the progress");
 				return false;
 			}
 			last_touch = now;
 		}
-		log_progress("replay: %s changes applied, backlog about %s, %s changes/s",
+		log_progress("%s: %s changes applied, backlog about %s, %s changes/s", phase_name(phase),
 					 format_count(r->replayed, a, sizeof(a)), format_count(backlog < 0 ? 0 : backlog, b, sizeof(b)),
 					 format_count((long long) ((double) (r->replayed - applied_at_start) / (now - start + 1e-9)),
 								  rate, sizeof(rate)));
 	}
 }
 
+/*
+ * Notes when the shadow became whole: a snapshot whose xmin is this xid or
+ * later sees every row written to the shadow so far.
+ */
+static bool
+reconcile_mark(Run *r)
+{
+	PGresult   *res = conn_query(r->main, "SELECT (pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot()) "
+								 "OPERATOR(pg_catalog.%) 4294967296)::pg_catalog.text, "
+								 "pg_catalog.clock_timestamp()::pg_catalog.text");
+
+	if (res == NULL)
+	{
+		run_report_failure(r, r->main, "could not read the transaction horizon");
+		return false;
+	}
+	snprintf(r->whole_xid, sizeof(r->whole_xid), "%s", PQgetvalue(res, 0, 0));
+	snprintf(r->whole_at, sizeof(r->whole_at), "%s", PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return true;
+}
+
+bool
+reconcile_phase(Run *r)
+{
+	long long	before = r->replayed;
+	long long	n;
+	char		note[96];
+	char		count[32];
+
+	if (!run_enter_phase(r, PHASE_RECONCILE))
+		return false;
+	pgr_test_pause("RECONCILE");
+	/* Plain (not unique): the shadow may hold two versions of one key until the pass below. */
+	if (!conn_command(r->main, r->plan->reconcile_index))
+	{
+		run_report_failure(r, r->main, "could not build the replay key's index on the shadow table");
+		return false;
+	}
+	/* Batches first while there is much, so that the last pass is short ... */
+	if (!replay_until_small(r, PHASE_RECONCILE, REPLAY_BATCH_DEFAULT))
+		return false;
+	/* ... then one pass that applies every entry its snapshot sees. */
+	n = replay_batch_timed(r->main, r->plan, 0, &r->rate);
+	if (n < 0)
+	{
+		run_report_failure(r, r->main, "could not apply the captured changes");
+		return false;
+	}
+	r->replayed += n;
+	if (!reconcile_mark(r))
+		return false;
+	log_progress_clear();
+	snprintf(note, sizeof(note), "%s changes applied; the shadow is the table at one snapshot",
+			 format_count(r->replayed - before, count, sizeof(count)));
+	phase_end(&r->clock, PHASE_RECONCILE, note);
+	return true;
+}
+
 bool
 replay_phase(Run *r)
 {
+	long long	before = r->replayed;
 	char		note[96];
 	char		n[32];
 
-	phase_begin(&r->clock, PHASE_REPLAY);
-	if (!run_ensure_guard(r))
+	if (!run_enter_phase(r, PHASE_REPLAY))
 		return false;
-	if (!run_record_phase(r, PHASE_REPLAY))
-	{
-		run_report_failure(r, r->main, "could not record the phase");
-		return false;
-	}
-	if (!replay_until_small(r, SWAP_BACKLOG_THRESHOLD))
+	if (!replay_until_small(r, PHASE_REPLAY, SWAP_BACKLOG_THRESHOLD))
 		return false;
 	/* Statistics before the swap, so the first queries on the new table plan well. */
 	if (!conn_command(r->main, r->plan->analyze))
@@ -482,10 +536,10 @@ replay_phase(Run *r)
 		run_report_failure(r, r->main, "could not analyze the shadow table");
 		return false;
 	}
-	if (!replay_until_small(r, SWAP_BACKLOG_THRESHOLD))
+	if (!replay_until_small(r, PHASE_REPLAY, SWAP_BACKLOG_THRESHOLD))
 		return false;
 	log_progress_clear();
-	snprintf(note, sizeof(note), "%s changes applied", format_count(r->replayed, n, sizeof(n)));
+	snprintf(note, sizeof(note), "%s changes applied", format_count(r->replayed - before, n, sizeof(n)));
 	phase_end(&r->clock, PHASE_REPLAY, note);
 	return true;
 }

@@ -23,6 +23,18 @@
 typedef struct Run Run;
 
 /*
+ * The reconcile phase, between the copy and the index builds.  The copy's
+ * chunks each had their own snapshot, so the shadow may hold two versions
+ * of one key, or one unique value twice, or miss a row; each such key is
+ * logged.  The replay key's index is built without UNIQUE (the replay's key
+ * match probes it), batches run while they are full, then one batch applies
+ * every entry its snapshot S sees.  After it the shadow holds exactly what
+ * the table holds in S (docs/architecture.md, "The copy"), so the unique
+ * indexes can be built.  The plain index is dropped with the constraints.
+ */
+bool		reconcile_phase(Run *r) __attribute__((warn_unused_result));
+
+/*
  * The replay phase: batches until one is small, ANALYZE of the shadow,
  * batches again (the swap replays the rest under its lock), measuring the
  * apply rate (r->rate).  Stops the run when the backlog has not shrunk for
@@ -31,7 +43,8 @@ typedef struct Run Run;
 bool		replay_phase(Run *r) __attribute__((warn_unused_result));
 
 /*
- * Applies one batch of at most limit entries.  Returns the number of log
+ * Applies one batch of at most limit entries (limit 0: every entry its
+ * snapshot sees).  Returns the number of log
  * entries consumed (0 when none was visible), or -1 on failure (error kept
  * in c; the transaction was rolled back).
  */

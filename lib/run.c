@@ -73,6 +73,20 @@ run_record_phase(Run *r, Phase p)
 	return state_set_phase(r->main, r->tool_schema, r->run_id, phase_def(p)->recorded);
 }
 
+bool
+run_enter_phase(Run *r, Phase p)
+{
+	phase_begin(&r->clock, p);
+	if (!run_ensure_guard(r))
+		return false;
+	if (!run_record_phase(r, p))
+	{
+		run_report_failure(r, r->main, "could not record the phase");
+		return false;
+	}
+	return true;
+}
+
 /* Opens a connection acting as the table's owner. */
 Conn *
 run_open_as_owner(Run *r, const char *label)

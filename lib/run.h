@@ -53,6 +53,8 @@ typedef struct RunSettings
 	int			lock_timeout_ms;	/* one lock attempt */
 	double		retry_timeout_s;	/* total time to retry a lost connection */
 	bool		kill_blockers;	/* after wait_timeout_s, cancel then terminate the swap's blockers */
+	bool		allow_old_snapshots;	/* swap even when transactions hold a snapshot older than the
+										 * shadow's rows (they would see the table empty or in part) */
 	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	/*
@@ -150,6 +152,14 @@ struct Run
 	SwapResult	swap;
 	long long	replayed;
 	ReplayRate	rate;			/* how fast the replay applies entries (for the swap's lock budget) */
+	/*
+	 * When the shadow became the table at one snapshot (the end of the
+	 * reconcile): the first transaction id not yet assigned then, and the
+	 * server's clock.  A snapshot older than that may see the shadow's rows
+	 * in part or not at all (swap.h, old snapshots).  Empty until then.
+	 */
+	char		whole_xid[24];
+	char		whole_at[64];
 	RunResult	result;
 };
 
@@ -178,6 +188,12 @@ bool		run_tick(void *arg);
 
 /* Records in the runs table that the run is in phase p (and that it is alive). */
 bool		run_record_phase(Run *r, Phase p) __attribute__((warn_unused_result));
+
+/*
+ * The start of phase p: its clock, the holder's lock made sure of, the
+ * phase recorded.  False (reported) on failure.
+ */
+bool		run_enter_phase(Run *r, Phase p) __attribute__((warn_unused_result));
 
 /*
  * Runs l in one transaction under --lock-timeout, retried with backoff up

@@ -774,6 +774,148 @@ lock_new_table(Run *r)
 	return true;
 }
 
+/*
+ * The client sessions of this database, but the run's own, whose snapshot
+ * may be older than the moment the shadow became whole (Run.whole_xid,
+ * whole_at): an xmin before that transaction id, in a transaction that
+ * began before it (or whose start another role's session does not show).
+ * Such a session, if it reads the table only after the swap, would see the
+ * new table's rows in part or not at all.  A session holding a lock on the
+ * table is left to the lock wait: the swap cannot commit before it ends.
+ */
+static PGresult *
+old_snapshots(Run *r)
+{
+	char	   *pids = guard_pid_array(&r->guard);
+	PGresult   *res = conn_queryf(
+		r->main,
+		"SELECT a.pid, coalesce(a.application_name, ''), pg_catalog.age(a.backend_xmin)::pg_catalog.int8, "
+		"coalesce(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) a.xact_start)::pg_catalog.int8, -1), "
+		"coalesce(a.state, '?') "
+		"FROM pg_catalog.pg_stat_activity a "
+		"WHERE a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database() "
+		"AND a.backend_type OPERATOR(pg_catalog.=) 'client backend' "
+		"AND a.pid OPERATOR(pg_catalog.<>) ALL (%text::pg_catalog.int4[]) AND a.backend_xmin IS NOT NULL "
+		"AND pg_catalog.age(a.backend_xmin) OPERATOR(pg_catalog.>) pg_catalog.age(%text::pg_catalog.xid) "
+		"AND (a.xact_start IS NULL OR a.xact_start OPERATOR(pg_catalog.<) %text::pg_catalog.timestamptz) "
+		"AND NOT EXISTS (SELECT FROM pg_catalog.pg_locks l WHERE l.pid OPERATOR(pg_catalog.=) a.pid "
+		"AND l.locktype OPERATOR(pg_catalog.=) 'relation' AND l.relation OPERATOR(pg_catalog.=) %oid AND l.granted) "
+		"ORDER BY a.xact_start NULLS FIRST, a.pid",
+		pids, r->whole_xid, r->whole_at, r->t->oid);
+
+	free(pids);
+	return res;
+}
+
+/* One line per session of old_snapshots' result, prefixed by what. */
+static void
+name_old_snapshots(const PGresult *res, void (*say) (const char *,...), const char *what)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		char	   *app = res_text(res, i, 1);
+		char	   *state = res_text(res, i, 4);
+		long long	age = res_int8(res, i, 3);
+		char		started[48];
+
+		if (age >= 0)
+			snprintf(started, sizeof(started), "transaction %lld s old", age);
+		else
+			snprintf(started, sizeof(started), "another role's transaction, age not shown");
+		say("%s: pid %d (application_name \"%s\", %s, %s, xmin %lld transactions old)", what, res_int4(res, i, 0),
+			app, started, state, res_int8(res, i, 2));
+		free(app);
+		free(state);
+	}
+}
+
+/*
+ * Before the swap: waits, up to --wait-timeout, for the transactions whose
+ * snapshot is older than the shadow's rows, naming them, replaying the log
+ * meanwhile; false (the run fails, nothing changed) if some are still
+ * there, unless --allow-old-snapshots accepts them.
+ */
+static bool
+wait_old_snapshots(Run *r)
+{
+	double		start = pgr_now();
+	double		last_report = -1;
+	int			last_n = -1;
+
+	if (r->whole_xid[0] == '\0')
+		return true;			/* no shadow was made in this process */
+	for (;;)
+	{
+		PGresult   *res = old_snapshots(r);
+		int			n;
+		long long	applied;
+
+		if (res == NULL)
+		{
+			run_report_failure(r, r->main, "could not look for transactions older than the rebuilt rows");
+			return false;
+		}
+		n = PQntuples(res);
+		if (n == 0)
+		{
+			PQclear(res);
+			return true;
+		}
+		if (r->s->allow_old_snapshots)
+		{
+			log_warning("%d transaction%s began before the rebuilt rows were written: if %s the table only "
+						"after the swap, %s it empty or in part (--allow-old-snapshots)", n, n == 1 ? "" : "s",
+						n == 1 ? "it reads" : "they read", n == 1 ? "it sees" : "they see");
+			name_old_snapshots(res, log_warning, "old snapshot");
+			PQclear(res);
+			return true;
+		}
+		if (pgr_now() - start >= r->s->wait_timeout_s)
+		{
+			log_error("refusing to swap: %d transaction%s that began before the rebuilt rows were written "
+					  "%s still open after --wait-timeout (%.0f s)", n, n == 1 ? "" : "s", n == 1 ? "is" : "are",
+					  r->s->wait_timeout_s);
+			name_old_snapshots(res, log_detail, "old snapshot");
+			log_detail("A snapshot older than the rebuilt table's rows sees that table empty or in part: "
+					   "had the swap gone on, such a transaction reading the table afterwards would have "
+					   "counted rows missing.");
+			log_hint("Let them finish or end them (pg_terminate_backend), and run again; give more time with "
+					 "--wait-timeout; or accept it with --allow-old-snapshots.");
+			PQclear(res);
+			return false;
+		}
+		if (n != last_n || pgr_now() - last_report >= 5.0)
+		{
+			log_info("swap: waiting for %d transaction%s that began before the rebuilt rows were written "
+					 "(up to --wait-timeout %.0f s):", n, n == 1 ? "" : "s", r->s->wait_timeout_s);
+			name_old_snapshots(res, log_info, "swap: waiting for");
+			last_report = pgr_now();
+			last_n = n;
+		}
+		PQclear(res);
+		/* keep the backlog small while waiting */
+		applied = replay_batch_timed(r->main, r->plan, REPLAY_BATCH_DEFAULT, &r->rate);
+		if (applied < 0)
+		{
+			run_report_failure(r, r->main, "could not apply the captured changes");
+			return false;
+		}
+		r->replayed += applied;
+		if (!guard_tick(&r->guard))
+		{
+			if (!r->guard.stop)
+				run_report_failure(r, r->holder, "lost the lock on the table");
+			return false;
+		}
+		if (pgr_interrupted)
+		{
+			log_error("interrupted while waiting for old transactions before the swap");
+			return false;
+		}
+		pgr_sleep_ms(200);
+	}
+}
+
 bool
 swap_phase(Run *r)
 {
@@ -795,15 +937,9 @@ swap_phase(Run *r)
 	};
 	char		note[192];
 
-	phase_begin(&r->clock, PHASE_SWAP);
-	if (!run_ensure_guard(r))
+	if (!run_enter_phase(r, PHASE_SWAP))
 		return false;
-	if (!run_record_phase(r, PHASE_SWAP))
-	{
-		run_report_failure(r, r->main, "could not record the phase");
-		return false;
-	}
-	if (!lock_new_table(r))
+	if (!lock_new_table(r) || !wait_old_snapshots(r))
 		return false;
 	pgr_test_pause("BEFORE_SWAP");
 	if (!swap_run(r->main, r->t, r->plan, &s, &r->swap))

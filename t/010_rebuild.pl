@@ -118,7 +118,7 @@ like($out, qr/^rebuilding table "public"\."items" in database postgres: /m,
 	'stdout starts with the table and the database');
 my @phases = $out =~ /^phase (\S+) /mg;
 is_deeply(\@phases,
-	[qw(preflight install copy index replay swap finish)],
+	[qw(preflight install copy reconcile index replay swap finish)],
 	'one line per phase, in order');
 like($out, qr/^phase swap .*ACCESS EXCLUSIVE held \d+ ms, 1 attempt,/m,
 	'the swap line says how long ACCESS EXCLUSIVE was held');

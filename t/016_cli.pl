@@ -26,7 +26,7 @@ for my $help ('--help', '-?')
 		qw(-t --table --set-not-null -o --order-by -j --jobs -n --dry-run -T --wait-timeout
 		--lock-timeout --cleanup -e --echo -v --verbose -q --quiet -V --version -? --help
 		-d --dbname -h --host -p --port -U --username -w --no-password -W --password
-		--status --json --kill-blockers --retry-timeout --catchup-timeout --no-order --alter --method))
+		--status --json --kill-blockers --allow-old-snapshots --retry-timeout --catchup-timeout --no-order --alter --method))
 	{
 		like($out, qr/(?:^|[\s,])\Q$opt\E(?:[\s=,]|$)/m, "$help mentions $opt");
 	}
@@ -131,7 +131,7 @@ is($rc, 0, '--dry-run: exit 0');
 is($err, '', '--dry-run: nothing on stderr');
 like($out, qr/^-- pg_rebuild plan for "public"\."items" \(dry run: nothing was changed\)$/m,
 	'--dry-run: says it is a plan');
-for my $phase (qw(preflight install copy index replay swap finish))
+for my $phase (qw(preflight install copy reconcile index replay swap finish))
 {
 	like($out, qr/^-- \[$phase\] /m, "--dry-run: has the $phase phase");
 }

@@ -165,7 +165,7 @@ like($out, qr/^  copy: one ordered statement on one connection .*; --jobs 2 appl
 like($out, qr/^phase copy .* rows, in order, in one statement$/m, '-o with -j 2: one statement');
 is(stored_in_order('o', 'id', 'k, id'), 't', '-o with -j 2: the rows are in order');
 ($rc, $out, $err) = run_rebuild($node, '-t', 'o', '-o', 'k, id', '-j', '2', '--dry-run');
-like($out, qr/^-- \[copy\] lock: ACCESS SHARE on the table; one transaction on one connection, .*--jobs applies to the index builds\)$/m,
+like($out, qr/^-- \[copy\] lock: ACCESS SHARE on the table; one statement on one connection, one snapshot for the whole copy: .*--jobs applies to the index builds\)$/m,
 	'-o with -j 2, --dry-run: the plan says the copy runs on one connection');
 
 # A gist index marked for CLUSTER has no ORDER BY: as they come, and said.

@@ -225,8 +225,10 @@ main(void)
 		   strstr(all.data, "relation Sales.pgrebuild_i16401;relation Sales.pgrebuild_old_i16401;") != NULL &&
 		   strstr(all.data, "relation Sales.pgrebuild_seq_16390_1;") != NULL &&
 		   strstr(all.data, "relation Sales.pgrebuild_oldseq_16390_1;") != NULL &&
-		   strstr(all.data, "relation pgrebuild.log_16390;function pgrebuild.capture_16390;") != NULL,
-		   "reserved names: shadow, old table, their row types, index and sequence names, log, function (%s)",
+		   strstr(all.data, "relation pgrebuild.log_16390;function pgrebuild.capture_16390;") != NULL &&
+		   strstr(all.data, "relation Sales.pgrebuild_k16400;") != NULL,
+		   "reserved names: shadow, old table, their row types, index and sequence names, the reconcile's "
+		   "index, log, function (%s)",
 		   all.data);
 		sv_free(&kinds);
 		sv_free(&schemas);
@@ -255,6 +257,12 @@ main(void)
 	ok(list_has(&p.constraints, "ADD CONSTRAINT \"later\" CHECK ((total < (1000000)::numeric)) NOT VALID"),
 	   "NOT VALID check added after the copy");
 	ok(list_has(&p.constraints, "COMMENT ON INDEX \"Sales\".\"pgrebuild_i16401\" IS 'partial'"), "index comment");
+	ok(strcmp(p.reconcile_index, "SET default_tablespace = ''; CREATE INDEX \"pgrebuild_k16400\" ON "
+			  "\"Sales\".\"pgrebuild_new_16390\" USING btree (id); RESET default_tablespace") == 0,
+	   "reconcile: the replay key's index without UNIQUE (%s)", p.reconcile_index);
+	ok(strcmp(p.reconcile_drop, "DROP INDEX \"Sales\".\"pgrebuild_k16400\"") == 0,
+	   "reconcile: its index is dropped by name (%s)", p.reconcile_drop);
+	ok(!list_has(&p.constraints, "pgrebuild_k16400"), "reconcile: not among the constraints, which --alter tries");
 
 	ok(list_has(&p.install, "SECURITY DEFINER SET search_path = pg_catalog, pg_temp"),
 	   "capture function: SECURITY DEFINER, pinned search_path");
