@@ -13,6 +13,7 @@
 #include "changes.h"
 #include "cleanup.h"
 #include "connect.h"
+#include "event.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"
@@ -62,6 +63,13 @@ print_help(void)
 		   "      --max-lock-time=MS     take the swap's ACCESS EXCLUSIVE only when the changes left to\n"
 		   "                             apply under it fit this time at the measured rate; replay\n"
 		   "                             the rest first (default %d)\n"
+		   "      --max-rate=N           copy and replay at most N rows a second\n"
+		   "      --max-replica-lag=LAG  pause the copy and the replay while a standby (pg_stat_replication)\n"
+		   "                             or an active logical slot is further behind: a duration (30s,\n"
+		   "                             500ms, 2min) or WAL bytes (64MB, 1GB)\n"
+		   "      --log-format=FORMAT    text (the default) or json: every event (phases, progress with an\n"
+		   "                             ETA, lock waits and their blockers, warnings, errors with their\n"
+		   "                             SQLSTATE, the summary) as one JSON object per line on stdout\n"
 		   "  -e, --echo                 print the SQL sent to the server\n"
 		   "  -v, --verbose              say more\n"
 		   "  -q, --quiet                print errors only\n"
@@ -148,6 +156,7 @@ rebuild_command(const RebuildOptions *o)
 		.kill_blockers = o->kill_blockers,
 		.catchup_timeout_s = o->catchup_timeout_s,
 		.max_lock_ms = o->max_lock_ms,
+		.throttle = o->throttle,
 	};
 	Run		   *r;
 	int			code;
@@ -169,6 +178,7 @@ rebuild_command(const RebuildOptions *o)
 		if (code == PGR_EXIT_OK)
 			report_summary(r);
 	}
+	report_end(r);
 	run_free(r);
 	changes_free(&changes);
 	params_free(&params);
@@ -248,6 +258,7 @@ main(int argc, char **argv)
 	}
 	log_set_level(opts.verbosity);
 	log_set_echo(opts.echo);
+	event_set_format(opts.log_json ? EVENT_JSON : EVENT_TEXT);
 	conn_install_signal_handlers();
 	if (opts.status || opts.cleanup)
 		code = runs_command(&opts);

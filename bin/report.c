@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "ident.h"
 #include "inplace.h"
 #include "log.h"
@@ -224,12 +225,44 @@ report_summary(const Run *r)
 	char		t1[32];
 	char		all[32];
 
-	log_info("rebuilt %s: %s rows; heap %s -> %s; total %s -> %s; %s in all; "
-			 "ACCESS EXCLUSIVE held %.0f ms at the swap",
-			 r->t->qname, format_count(res->rows, rows, sizeof(rows)),
-			 format_bytes(res->heap_before, h0, sizeof(h0)), format_bytes(res->heap_after, h1, sizeof(h1)),
-			 format_bytes(res->total_before, t0, sizeof(t0)), format_bytes(res->total_after, t1, sizeof(t1)),
-			 format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms);
+	Event e;
+
+	event_init(&e, "summary", SINK_STDOUT, LOG_NORMAL);
+	event_int(&e, "rows", res->rows);
+	event_int(&e, "changes", res->changes);
+	event_int(&e, "heap_bytes_before", res->heap_before);
+	event_int(&e, "heap_bytes_after", res->heap_after);
+	event_int(&e, "total_bytes_before", res->total_before);
+	event_int(&e, "total_bytes_after", res->total_after);
+	event_num(&e, "duration_s", res->seconds, false);
+	event_num(&e, "lock_held_ms", res->lock_held_ms, false);
+	event_int(&e, "lock_attempts", res->lock_attempts);
+	event_textf(&e, "rebuilt %s: %s rows; heap %s -> %s; total %s -> %s; %s in all; "
+					"ACCESS EXCLUSIVE held %.0f ms at the swap",
+				r->t->qname, format_count(res->rows, rows, sizeof(rows)),
+				format_bytes(res->heap_before, h0, sizeof(h0)), format_bytes(res->heap_after, h1, sizeof(h1)),
+				format_bytes(res->total_before, t0, sizeof(t0)), format_bytes(res->total_after, t1, sizeof(t1)),
+				format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms);
+	event_emit(&e);
+}
+
+void
+report_end(const Run *r)
+{
+	const RunResult *res = &r->result;
+	Event			 e;
+
+	event_init(&e, "run_end", SINK_NONE, LOG_QUIET);
+	event_int(&e, "exit_code", res->exit_code);
+	event_bool(&e, "rebuilt", res->rebuilt);
+	event_bool(&e, "interrupted", res->interrupted);
+	event_num(&e, "duration_s", res->seconds, false);
+	event_int(&e, "rows", res->rows);
+	event_int(&e, "changes", res->changes);
+	event_num(&e, "lock_held_ms", res->lock_held_ms, false);
+	event_int(&e, "lock_attempts", res->lock_attempts);
+	event_int(&e, "reconnections", r->recoveries);
+	event_emit(&e);
 }
 
 static void

@@ -19,12 +19,14 @@
 #include "conn.h"
 #include "plan.h"
 #include "pool.h"
+#include "throttle.h"
 
 typedef struct CopyResult
 {
-	long long	rows;
-	long long	blocks;
-	int			chunks;
+	long long rows;
+	long long blocks;
+	int		  chunks;
+	bool	  throttle_failed; /* stopped by --max-replica-lag's check (logged) */
 } CopyResult;
 
 typedef struct Run Run;
@@ -44,11 +46,12 @@ bool		copy_phase(Run *r) __attribute__((warn_unused_result));
  * statement on the first worker: rows inserted by several connections at
  * once would interleave in the heap.  On failure the error is in *failed and
  * false is returned; the shadow may hold part of the rows (it is dropped by
- * cleanup).
+ * cleanup).  Between chunks it keeps to limits (throttle.h; NULL: none),
+ * reading the replication lag on coord.
  */
-bool		copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-					 PoolTickFn tick, void *tick_arg, CopyResult *out,
-					 Conn **failed) __attribute__((warn_unused_result));
+bool			   copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
+							const ThrottleLimits *limits, PoolTickFn tick, void *tick_arg, CopyResult *out,
+							Conn **failed) __attribute__((warn_unused_result));
 
 /*
  * The ctid ranges for nblocks blocks: returns the number of chunks and sets

@@ -24,7 +24,11 @@ enum
 	OPT_ALTER,
 	OPT_METHOD,
 	OPT_MAX_LOCK_TIME,
-	OPT_COUNT					/* one past the last code: short options are below 256 */
+	/* control of a run (when and how hard): kept together */
+	OPT_LOG_FORMAT,
+	OPT_MAX_RATE,
+	OPT_MAX_REPLICA_LAG,
+	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
@@ -45,6 +49,9 @@ static const struct option long_options[] = {
 	{"kill-blockers", no_argument, NULL, OPT_KILL_BLOCKERS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
+	{"max-replica-lag", required_argument, NULL, OPT_MAX_REPLICA_LAG},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -303,6 +310,33 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 			o->max_lock_ms = (int) n;
 			o->max_lock_given = true;
 			return true;
+		case OPT_LOG_FORMAT:
+			if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --log-format: expected text or json", arg);
+				return false;
+			}
+			o->log_json = strcmp(arg, "json") == 0;
+			return true;
+		case OPT_MAX_RATE:
+			if (!options_parse_int(arg, 1, 1000000000L, &n))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-rate: expected rows a second, a whole number "
+									"from 1 to 1000000000",
+									arg);
+				return false;
+			}
+			o->throttle.max_rate = (double) n;
+			return true;
+		case OPT_MAX_REPLICA_LAG:
+			if (!throttle_parse_lag(arg, &o->throttle.max_lag_s, &o->throttle.max_lag_bytes))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-replica-lag: expected a duration with its unit "
+									"(500ms, 30s, 2min, 1h) or a size with its unit (512kB, 64MB, 1GB)",
+									arg);
+				return false;
+			}
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -386,10 +420,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->cleanup || o->status)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method || o->max_lock_given)
+			o->method || o->max_lock_given || o->throttle.max_rate > 0 || o->throttle.max_lag_s > 0 ||
+			o->throttle.max_lag_bytes > 0)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers or --max-lock-time", o->cleanup ? "--cleanup" : "--status");
+								"--no-order, --kill-blockers, --max-lock-time, --max-rate or --max-replica-lag",
+								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
 		if (o->status && o->dry_run)

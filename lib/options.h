@@ -11,6 +11,7 @@
 #include "ident.h"
 #include "log.h"
 #include "str.h"
+#include "throttle.h"
 
 
 typedef struct RebuildOptions
@@ -26,22 +27,24 @@ typedef struct RebuildOptions
 	bool		no_order;		/* --no-order: rows as they come, even with a CLUSTER index */
 
 	/* how */
-	int			jobs;
-	bool		dry_run;
-	double		wait_timeout_s;
-	int			lock_timeout_ms;
-	bool		cleanup;
-	bool		status;			/* --status: list the runs */
-	bool		json;			/* --json, with --status */
-	double		retry_timeout_s;	/* total time to retry lost connections */
-	bool		kill_blockers;	/* cancel/terminate swap blockers after --wait-timeout */
-	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
-	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
-	bool		max_lock_given;
+	int			   jobs;
+	bool		   dry_run;
+	double		   wait_timeout_s;
+	int			   lock_timeout_ms;
+	bool		   cleanup;
+	bool		   status;			  /* --status: list the runs */
+	bool		   json;			  /* --json, with --status */
+	double		   retry_timeout_s;	  /* total time to retry lost connections */
+	bool		   kill_blockers;	  /* cancel/terminate swap blockers after --wait-timeout */
+	double		   catchup_timeout_s; /* replay that does not converge for this long stops */
+	int			   max_lock_ms;		  /* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	bool		   max_lock_given;
+	ThrottleLimits throttle; /* --max-rate, --max-replica-lag */
 
 	/* output */
-	bool		echo;
-	LogLevel	verbosity;
+	bool		   echo;
+	LogLevel	   verbosity;
+	bool		   log_json; /* --log-format=json: every event a JSON object (event.h) */
 
 	/* connection */
 	char	   *dbname;			/* a name, or a connection string / URI */

@@ -32,6 +32,7 @@
 #include "replay.h"
 #include "state.h"
 #include "swap.h"
+#include "throttle.h"
 
 /* Exit codes (see the man page). */
 #define PGR_EXIT_OK			0	/* rebuilt (or: nothing to do) */
@@ -48,13 +49,14 @@
 /* How a run behaves; shared by the runs of one command. */
 typedef struct RunSettings
 {
-	int			jobs;			/* connections for the copy and the index builds */
-	double		wait_timeout_s; /* total time to keep trying for a lock */
-	int			lock_timeout_ms;	/* one lock attempt */
-	double		retry_timeout_s;	/* total time to retry a lost connection */
-	bool		kill_blockers;	/* after wait_timeout_s, cancel then terminate the swap's blockers */
-	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
-	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	int			   jobs;			  /* connections for the copy and the index builds */
+	double		   wait_timeout_s;	  /* total time to keep trying for a lock */
+	int			   lock_timeout_ms;	  /* one lock attempt */
+	double		   retry_timeout_s;	  /* total time to retry a lost connection */
+	bool		   kill_blockers;	  /* after wait_timeout_s, cancel then terminate the swap's blockers */
+	double		   catchup_timeout_s; /* a replay backlog that does not shrink for this long stops the run */
+	int			   max_lock_ms;		  /* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	ThrottleLimits throttle;		  /* how hard the copy and the replay may go */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
