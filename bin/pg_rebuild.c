@@ -67,6 +67,8 @@ print_help(void)
 		   "      --max-replica-lag=LAG  pause the copy and the replay while a standby (pg_stat_replication)\n"
 		   "                             or an active logical slot is further behind: a duration (30s,\n"
 		   "                             500ms, 2min) or WAL bytes (64MB, 1GB)\n"
+		   "      --swap-window=HH:MM-HH:MM  swap only in this window (server time); replay until it opens,\n"
+		   "                             give up (exit 1, nothing left) if it closes before the swap\n"
 		   "      --log-format=FORMAT    text (the default) or json: every event (phases, progress with an\n"
 		   "                             ETA, lock waits and their blockers, warnings, errors with their\n"
 		   "                             SQLSTATE, the summary) as one JSON object per line on stdout\n"
@@ -138,6 +140,8 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		cs->method = METHOD_REBUILD;
 	else if (o->method && strcmp(o->method, "in-place") == 0)
 		cs->method = METHOD_IN_PLACE;
+	else if (o->swap_window.set)
+		cs->method = METHOD_REBUILD;	/* the window is for a swap: in place has none */
 	else
 		cs->method = METHOD_AUTO;
 }
@@ -157,6 +161,7 @@ rebuild_command(const RebuildOptions *o)
 		.catchup_timeout_s = o->catchup_timeout_s,
 		.max_lock_ms = o->max_lock_ms,
 		.throttle = o->throttle,
+		.swap_window = o->swap_window,
 	};
 	Run		   *r;
 	int			code;

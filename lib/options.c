@@ -28,6 +28,7 @@ enum
 	OPT_LOG_FORMAT,
 	OPT_MAX_RATE,
 	OPT_MAX_REPLICA_LAG,
+	OPT_SWAP_WINDOW,
 	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
@@ -52,6 +53,7 @@ static const struct option long_options[] = {
 	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
 	{"max-replica-lag", required_argument, NULL, OPT_MAX_REPLICA_LAG},
+	{"swap-window", required_argument, NULL, OPT_SWAP_WINDOW},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -337,6 +339,14 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 				return false;
 			}
 			return true;
+		case OPT_SWAP_WINDOW:
+			if (!window_parse(arg, &o->swap_window))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --swap-window: expected HH:MM-HH:MM (server time, "
+									"24-hour clock, start and end different), such as 02:00-04:30", arg);
+				return false;
+			}
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -421,10 +431,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
 			o->method || o->max_lock_given || o->throttle.max_rate > 0 || o->throttle.max_lag_s > 0 ||
-			o->throttle.max_lag_bytes > 0)
+			o->throttle.max_lag_bytes > 0 || o->swap_window.set)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers, --max-lock-time, --max-rate or --max-replica-lag",
+								"--no-order, --kill-blockers, --max-lock-time, --max-rate, --max-replica-lag or "
+								"--swap-window",
 								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
@@ -438,6 +449,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->table_arg == NULL)
 	{
 		*err = pgr_strdup("no table given: use -t TABLE (or --cleanup, --status)");
+		return false;
+	}
+	if (o->method && strcmp(o->method, "in-place") == 0 && o->swap_window.set)
+	{
+		*err = pgr_strdup("--method=in-place has no swap, so --swap-window cannot apply: drop one of them "
+						  "(--swap-window makes --method=auto a rebuild)");
 		return false;
 	}
 	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)

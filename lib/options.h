@@ -12,6 +12,7 @@
 #include "log.h"
 #include "str.h"
 #include "throttle.h"
+#include "window.h"
 
 
 typedef struct RebuildOptions
@@ -40,6 +41,7 @@ typedef struct RebuildOptions
 	int			   max_lock_ms;		  /* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		   max_lock_given;
 	ThrottleLimits throttle; /* --max-rate, --max-replica-lag */
+	SwapWindow	   swap_window;	/* --swap-window */
 
 	/* output */
 	bool		   echo;

@@ -496,6 +496,12 @@ replay_until_small(Run *r, long long threshold)
 }
 
 bool
+replay_keep_up(Run *r)
+{
+	return replay_until_small(r, SWAP_BACKLOG_THRESHOLD);
+}
+
+bool
 replay_phase(Run *r)
 {
 	char		note[96];

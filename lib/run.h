@@ -33,6 +33,7 @@
 #include "state.h"
 #include "swap.h"
 #include "throttle.h"
+#include "window.h"
 
 /* Exit codes (see the man page). */
 #define PGR_EXIT_OK			0	/* rebuilt (or: nothing to do) */
@@ -57,6 +58,7 @@ typedef struct RunSettings
 	double		   catchup_timeout_s; /* a replay backlog that does not shrink for this long stops the run */
 	int			   max_lock_ms;		  /* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	ThrottleLimits throttle;		  /* how hard the copy and the replay may go */
+	SwapWindow	   swap_window;		  /* when the swap may happen (--swap-window) */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */

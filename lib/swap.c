@@ -823,6 +823,7 @@ swap_phase(Run *r)
 		.rate = &r->rate,
 	};
 	char		note[192];
+	double		open_for;
 
 	phase_begin(&r->clock, PHASE_SWAP);
 	if (!run_ensure_guard(r))
@@ -832,11 +833,18 @@ swap_phase(Run *r)
 		run_report_failure(r, r->main, "could not record the phase");
 		return false;
 	}
+	if (!window_wait(r, &open_for))
+		return false;
+	if (open_for < s.wait_timeout_s)
+		s.wait_timeout_s = open_for;	/* the swap happens inside the window or not at all */
 	if (!lock_new_table(r))
 		return false;
 	pgr_test_pause("BEFORE_SWAP");
 	if (!swap_run(r->main, r->t, r->plan, &s, &r->swap))
 	{
+		if (r->swap.timed_out && s.wait_timeout_s < r->s->wait_timeout_s)
+			log_detail("The swap window %s (server time) closed before the swap could take its lock: nothing "
+					   "was swapped.", r->s->swap_window.text);
 		if (conn_lost(r->holder))
 			run_report_failure(r, r->holder, "the swap was interrupted");
 		return false;
