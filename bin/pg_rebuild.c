@@ -13,6 +13,7 @@
 #include "changes.h"
 #include "cleanup.h"
 #include "connect.h"
+#include "control.h"
 #include "event.h"
 #include "log.h"
 #include "options.h"
@@ -32,7 +33,8 @@ print_help(void)
 		   "Usage:\n"
 		   "  pg_rebuild [OPTION]... -t TABLE\n"
 		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n"
-		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n\n"
+		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n"
+		   "  pg_rebuild [OPTION]... {--pause|--resume|--postpone-swap|--release-swap} -t TABLE\n\n"
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed)\n"
 		   "      --set-not-null=COLUMN  rebuilt table has NOT NULL on COLUMN (repeatable)\n"
@@ -69,6 +71,11 @@ print_help(void)
 		   "                             500ms, 2min) or WAL bytes (64MB, 1GB)\n"
 		   "      --swap-window=HH:MM-HH:MM  swap only in this window (server time); replay until it opens,\n"
 		   "                             give up (exit 1, nothing left) if it closes before the swap\n"
+		   "      --pause, --resume      pause the running rebuild of -t TABLE after its current chunk or\n"
+		   "                             batch, or let it go on (written to its record)\n"
+		   "      --postpone-swap, --release-swap\n"
+		   "                             keep the running rebuild of -t TABLE replaying before its swap,\n"
+		   "                             or let it swap\n"
 		   "      --log-format=FORMAT    text (the default) or json: every event (phases, progress with an\n"
 		   "                             ETA, lock waits and their blockers, warnings, errors with their\n"
 		   "                             SQLSTATE, the summary) as one JSON object per line on stdout\n"
@@ -265,7 +272,15 @@ main(int argc, char **argv)
 	log_set_echo(opts.echo);
 	event_set_format(opts.log_json ? EVENT_JSON : EVENT_TEXT);
 	conn_install_signal_handlers();
-	if (opts.status || opts.cleanup)
+	if (opts.control != CONTROL_NONE)
+	{
+		ConnParams	params;
+
+		params_from_options(&params, &opts);
+		code = control_main(&params, opts.table_schema, opts.table_name, opts.control);
+		params_free(&params);
+	}
+	else if (opts.status || opts.cleanup)
 		code = runs_command(&opts);
 	else
 		code = rebuild_command(&opts);

@@ -290,6 +290,8 @@ status_json(const RunInfo *runs, int n)
 		sb_append_json(&sb, r->role);
 		sb_append(&sb, ", \"state_schema\": ");
 		sb_append_json(&sb, r->state_schema);
+		sb_appendf(&sb, ", \"paused\": %s, \"swap_postponed\": %s", r->paused ? "true" : "false",
+				   r->swap_postponed ? "true" : "false");
 		sb_appendf(&sb, ", \"format\": %d, \"alive\": %s, \"pid\": %d, \"client_pid\": ", r->legacy ? 1 : 2,
 				   r->alive ? "true" : "false", r->backend_pid);
 		if (r->client_pid > 0)
@@ -336,7 +338,8 @@ report_status(const RunList *l, bool json)
 						 r->client_host ? r->client_host : "?", r->backend_pid, r->role) :
 			pgr_psprintf("server pid %d, role %s, recorded by an earlier pg_rebuild", r->backend_pid, r->role);
 
-		printf("run %lld  table %s  phase %s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+		printf("run %lld  table %s  phase %s%s%s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+			   r->paused ? " (paused: --resume)" : "", r->swap_postponed ? " (swap postponed: --release-swap)" : "",
 			   r->started, r->updated, r->alive ? "alive" : "DEAD");
 		if (r->alive)
 			printf(" (%s)\n", who);

@@ -45,7 +45,7 @@ typedef struct CopyProgress
 	long long  blocks_total;
 	long long  chunk_blocks;
 	double	   started;
-	Throttle   throttle;
+	Throttle  *throttle;
 	Conn	  *coord; /* reads the replication lag */
 	bool	   stop;  /* the throttle failed (logged): the pool stops at its next tick */
 	PoolTickFn tick;  /* the caller's */
@@ -106,13 +106,13 @@ copy_done(void *arg, int task, long long affected)
 		.backlog = -1,
 	});
 	pgr_test_pause("COPY_CHUNK");
-	if (!cp->stop && !throttle_after(&cp->throttle, cp->coord, affected))
+	if (!cp->stop && !throttle_after(cp->throttle, cp->coord, affected))
 		cp->stop = true;
 }
 
 bool
 copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-		 const ThrottleLimits *limits, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
+		 Throttle *th, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
 	char	   *snapshot;
@@ -150,9 +150,9 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	if (ranges)
 	{
 		nchunks = copy_chunking(nblocks, nworkers, &chunk);
-		if (throttled_chunk(t, limits, chunk) < chunk)
+		if (throttled_chunk(t, th->limits, chunk) < chunk)
 		{
-			chunk = throttled_chunk(t, limits, chunk);
+			chunk = throttled_chunk(t, th->limits, chunk);
 			nchunks = (int) ((nblocks + chunk - 1) / chunk) + (nblocks == 0 ? 1 : 0);
 		}
 	}
@@ -186,7 +186,7 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	cp.coord = coord;
 	cp.tick = tick;
 	cp.tick_arg = tick_arg;
-	throttle_begin(&cp.throttle, limits, PHASE_COPY, "rows");
+	cp.throttle = th;
 	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), snapshot %s",
 				nblocks, nchunks, chunk, nworkers, snapshot);
 	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, copy_tick, &cp, failed);
@@ -264,6 +264,7 @@ bool
 copy_phase(Run *r)
 {
 	Conn	   *failed = NULL;
+	Throttle	th;
 	char		rows[32];
 	char		note[96];
 
@@ -279,7 +280,9 @@ copy_phase(Run *r)
 	if (!run_open_workers(r))
 		return false;
 	pgr_test_pause("COPY_START");
-	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, &r->s->throttle, run_tick, r, &r->copy, &failed))
+	/* the main connection holds the copy's snapshot: the record is read by the holder's statements */
+	throttle_begin(&th, &r->s->throttle, PHASE_COPY, "rows", r->holder, r->tool_schema, r->run_id);
+	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, &th, run_tick, r, &r->copy, &failed))
 	{
 		if (failed || (!r->guard.stop && !r->copy.throttle_failed))
 			run_report_failure(r, failed ? failed : r->holder, "could not copy the rows");

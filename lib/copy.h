@@ -46,11 +46,11 @@ bool		copy_phase(Run *r) __attribute__((warn_unused_result));
  * statement on the first worker: rows inserted by several connections at
  * once would interleave in the heap.  On failure the error is in *failed and
  * false is returned; the shadow may hold part of the rows (it is dropped by
- * cleanup).  Between chunks it keeps to limits (throttle.h; NULL: none),
- * reading the replication lag on coord.
+ * cleanup).  Between chunks it keeps to th (throttle.h, begun by the
+ * caller), reading the replication lag on coord.
  */
 bool			   copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-							const ThrottleLimits *limits, PoolTickFn tick, void *tick_arg, CopyResult *out,
+							Throttle *th, PoolTickFn tick, void *tick_arg, CopyResult *out,
 							Conn **failed) __attribute__((warn_unused_result));
 
 /*

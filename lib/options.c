@@ -29,6 +29,10 @@ enum
 	OPT_MAX_RATE,
 	OPT_MAX_REPLICA_LAG,
 	OPT_SWAP_WINDOW,
+	OPT_PAUSE,
+	OPT_RESUME,
+	OPT_POSTPONE_SWAP,
+	OPT_RELEASE_SWAP,
 	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
@@ -54,6 +58,10 @@ static const struct option long_options[] = {
 	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
 	{"max-replica-lag", required_argument, NULL, OPT_MAX_REPLICA_LAG},
 	{"swap-window", required_argument, NULL, OPT_SWAP_WINDOW},
+	{"pause", no_argument, NULL, OPT_PAUSE},
+	{"resume", no_argument, NULL, OPT_RESUME},
+	{"postpone-swap", no_argument, NULL, OPT_POSTPONE_SWAP},
+	{"release-swap", no_argument, NULL, OPT_RELEASE_SWAP},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -347,6 +355,18 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 				return false;
 			}
 			return true;
+		case OPT_PAUSE:
+		case OPT_RESUME:
+		case OPT_POSTPONE_SWAP:
+		case OPT_RELEASE_SWAP:
+			if (o->control != CONTROL_NONE)
+			{
+				*err = pgr_psprintf("%s and %s cannot be used together: give one per command", control_option(o->control),
+									control_option(CONTROL_PAUSE + (c - OPT_PAUSE)));
+				return false;
+			}
+			o->control = CONTROL_PAUSE + (c - OPT_PAUSE);
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -427,7 +447,13 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		*err = pgr_strdup("--cleanup and --status cannot be used together");
 		return false;
 	}
-	if (o->cleanup || o->status)
+	if (o->control != CONTROL_NONE && (o->cleanup || o->status || o->dry_run || o->table_arg == NULL))
+	{
+		*err = pgr_psprintf("%s steers the run of one table: give it with -t TABLE, without --cleanup, --status "
+							"or --dry-run", control_option(o->control));
+		return false;
+	}
+	if (o->cleanup || o->status || o->control != CONTROL_NONE)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
 			o->method || o->max_lock_given || o->throttle.max_rate > 0 || o->throttle.max_lag_s > 0 ||
@@ -436,7 +462,7 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
 								"--no-order, --kill-blockers, --max-lock-time, --max-rate, --max-replica-lag or "
 								"--swap-window",
-								o->cleanup ? "--cleanup" : "--status");
+								o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 			return false;
 		}
 		if (o->status && o->dry_run)

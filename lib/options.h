@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "connect.h"
+#include "control.h"
 #include "ident.h"
 #include "log.h"
 #include "str.h"
@@ -42,6 +43,7 @@ typedef struct RebuildOptions
 	bool		   max_lock_given;
 	ThrottleLimits throttle; /* --max-rate, --max-replica-lag */
 	SwapWindow	   swap_window;	/* --swap-window */
+	ControlAction  control;		/* --pause, --resume, --postpone-swap, --release-swap */
 
 	/* output */
 	bool		   echo;

@@ -417,7 +417,7 @@ replay_until_small(Run *r, long long threshold)
 
 	if (batch <= threshold)
 		batch = threshold + 1; /* a full batch must still say the backlog is not small */
-	throttle_begin(&th, &r->s->throttle, PHASE_REPLAY, "changes");
+	throttle_begin(&th, &r->s->throttle, PHASE_REPLAY, "changes", r->main, r->tool_schema, r->run_id);
 	for (;;)
 	{
 		long long n = replay_batch_timed(r->main, r->plan, batch, &r->rate);

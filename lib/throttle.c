@@ -7,6 +7,7 @@
 
 #include "cancel.h"
 #include "clock.h"
+#include "control.h"
 #include "event.h"
 #include "log.h"
 #include "progress.h"
@@ -38,9 +39,13 @@ static const char lag_sql[] =
 	") s ORDER BY lag_bytes DESC NULLS LAST, lag_s DESC NULLS LAST";
 
 void
-throttle_begin(Throttle *th, const ThrottleLimits *limits, Phase phase, const char *unit)
+throttle_begin(Throttle *th, const ThrottleLimits *limits, Phase phase, const char *unit, Conn *state_conn,
+			   const char *state_schema, long long run_id)
 {
 	memset(th, 0, sizeof(*th));
+	th->state_conn = state_conn;
+	th->state_schema = state_schema;
+	th->run_id = run_id;
 	th->limits = limits;
 	th->phase = phase;
 	th->unit = unit;
@@ -206,12 +211,75 @@ lag_wait(Throttle *th, Conn *c)
 	return true;
 }
 
+/* A "throttle" event of a pause asked from outside. */
+static void
+pause_event(const Throttle *th, double paused_for)
+{
+	Event e;
+	char  d[32];
+
+	event_init(&e, "throttle", SINK_STDOUT, LOG_NORMAL);
+	event_str(&e, "phase", phase_name(th->phase));
+	event_str(&e, "state", paused_for < 0 ? "paused" : "resumed");
+	event_str(&e, "reason", "pause");
+	if (paused_for >= 0)
+	{
+		event_num(&e, "paused_s", paused_for, false);
+		event_textf(&e, "%s: going on after %s paused (pg_rebuild --resume)", phase_name(th->phase),
+					format_duration(paused_for, d, sizeof(d)));
+	}
+	else
+		event_textf(&e, "%s: paused by pg_rebuild --pause; pg_rebuild --resume lets it go on", phase_name(th->phase));
+	event_emit(&e);
+}
+
+bool
+throttle_wait_paused(Throttle *th)
+{
+	bool   paused;
+	bool   postponed;
+	double since = -1;
+
+	if (th->state_conn == NULL)
+		return true;
+	for (;;)
+	{
+		if (!control_read(th->state_conn, th->state_schema, th->run_id, &paused, &postponed))
+		{
+			conn_report(th->state_conn, "could not read the run's record (--pause)");
+			return false;
+		}
+		if (!paused)
+			break;
+		if (since < 0)
+		{
+			since = pgr_now();
+			pause_event(th, -1);
+		}
+		pgr_sleep_ms(LAG_RECHECK_MS);
+		pgr_test_pause("PAUSED");
+		if (pgr_interrupted)
+		{
+			log_error("interrupted while paused");
+			return false;
+		}
+	}
+	if (since >= 0)
+	{
+		th->paused_s += pgr_now() - since;
+		pause_event(th, pgr_now() - since);
+	}
+	return true;
+}
+
 bool
 throttle_after(Throttle *th, Conn *c, long long n)
 {
 	const ThrottleLimits *lim = th->limits;
 
 	th->units += n;
+	if (!throttle_wait_paused(th))
+		return false;
 	if (lim == NULL)
 		return true;
 	if (lim->max_rate > 0)

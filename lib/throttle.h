@@ -31,13 +31,25 @@ typedef struct Throttle
 	double				  started;
 	long long			  units;	/* done since started */
 	double				  paused_s; /* all the time spent paused for lag */
+	/* where the run's record is, to read --pause (NULL: not read) */
+	Conn				 *state_conn;
+	const char			 *state_schema;
+	long long			  run_id;
 } Throttle;
 
 /* Starts throttling a phase; says the --max-rate limit when there is one. */
-void throttle_begin(Throttle *th, const ThrottleLimits *limits, Phase phase, const char *unit);
+void throttle_begin(Throttle *th, const ThrottleLimits *limits, Phase phase, const char *unit, Conn *state_conn,
+					const char *state_schema, long long run_id);
 
 /*
- * After a chunk or batch of n units: sleeps as long as --max-rate asks,
+ * While the run's record says paused (pg_rebuild --pause), waits, saying so
+ * once and again when it goes on.  False (logged) on failure.
+ */
+bool throttle_wait_paused(Throttle *th) __attribute__((warn_unused_result));
+
+/*
+ * After a chunk or batch of n units: waits while the run is paused
+ * (throttle_wait_paused), sleeps as long as --max-rate asks,
  * then, with --max-replica-lag, checks the lag on c and pauses (saying so
  * and why, and again when it goes on) until it is within the limit.  False
  * (logged) when the lag cannot be read or the run was interrupted while

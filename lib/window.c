@@ -7,6 +7,7 @@
 
 #include "cancel.h"
 #include "clock.h"
+#include "control.h"
 #include "event.h"
 #include "log.h"
 #include "replay.h"
@@ -105,52 +106,74 @@ window_server_time(Run *r)
 	return day_mod(s);
 }
 
+/* The "swap_wait" event: the swap waits for the window, for --release-swap, or for --resume. */
+static void
+wait_event(const char *why, const char *text, double opens_in)
+{
+	Event e;
+
+	event_init(&e, "swap_wait", SINK_STDOUT, LOG_NORMAL);
+	event_str(&e, "reason", why);
+	if (opens_in >= 0)
+		event_num(&e, "opens_in_s", opens_in, false);
+	event_textf(&e, "%s", text);
+	event_emit(&e);
+}
+
 bool
 window_wait(Run *r, double *open_for)
 {
 	const SwapWindow *w = &r->s->swap_window;
-	bool			  said = false;
+	const char		 *said = NULL;
 
 	*open_for = 1e12;
-	if (!w->set)
-		return true;
 	for (;;)
 	{
-		double now = window_server_time(r);
-		char   d[32];
+		double		now = w->set ? window_server_time(r) : 0;
+		bool		paused;
+		bool		postponed;
+		const char *why;
+		char		d[32];
+		char	   *text;
 
-		if (now < 0)
+		if (now < 0 || !control_read(r->main, r->tool_schema, r->run_id, &paused, &postponed))
 		{
-			run_report_failure(r, r->main, "could not read the server's time for --swap-window");
+			run_report_failure(r, r->main, "could not read the server's time or the run's record before the swap");
 			return false;
 		}
-		if (window_inside(w, now))
+		why = w->set && !window_inside(w, now) ? "window" : postponed ? "postponed"
+			: paused												  ? "paused"
+																	  : NULL;
+		if (why == NULL)
 		{
-			*open_for = window_until_close(w, now);
+			if (w->set)
+				*open_for = window_until_close(w, now);
 			if (said)
-				log_info("swap: the swap window %s is open", w->text);
+				log_info("swap: %s", w->set ? "the swap window is open" : "going on");
 			return true;
 		}
-		if (!said)
+		if (said == NULL || strcmp(said, why) != 0)
 		{
-			Event e;
-
-			event_init(&e, "swap_window", SINK_STDOUT, LOG_NORMAL);
-			event_str(&e, "window", w->text);
-			event_num(&e, "opens_in_s", window_until_open(w, now), false);
-			event_textf(&e, "swap: waiting for the swap window %s (server time), which opens in %s; replaying "
-							"meanwhile",
-						w->text, format_duration(window_until_open(w, now), d, sizeof(d)));
-			event_emit(&e);
-			said = true;
+			if (strcmp(why, "window") == 0)
+				text = pgr_psprintf("swap: waiting for the swap window %s (server time), which opens in %s; "
+									"replaying meanwhile",
+									w->text, format_duration(window_until_open(w, now), d, sizeof(d)));
+			else if (strcmp(why, "postponed") == 0)
+				text = pgr_strdup("swap: postponed by pg_rebuild --postpone-swap; replaying until "
+								  "pg_rebuild --release-swap");
+			else
+				text = pgr_strdup("swap: paused by pg_rebuild --pause; pg_rebuild --resume lets it go on");
+			wait_event(why, text, strcmp(why, "window") == 0 ? window_until_open(w, now) : -1);
+			free(text);
+			said = why;
 		}
-		if (!replay_keep_up(r))
+		if (strcmp(why, "paused") != 0 && !replay_keep_up(r))
 			return false;
-		pgr_test_pause("SWAP_WINDOW_WAIT");
+		pgr_test_pause("SWAP_WAIT");
 		pgr_sleep_ms(WINDOW_POLL_MS);
 		if (pgr_interrupted)
 		{
-			log_error("interrupted while waiting for the swap window");
+			log_error("interrupted while waiting to swap");
 			return false;
 		}
 	}

@@ -30,9 +30,11 @@ double			   window_until_close(const SwapWindow *w, double now_s);
 typedef struct Run Run;
 
 /*
- * At the swap: waits, replaying, until the window is open (saying so once,
- * with the backlog in the progress line), and returns how many seconds it
- * stays open in *open_for.  False (logged) on failure or interruption.
+ * At the swap: waits, replaying, until the window is open, the swap is not
+ * postponed and the run not paused (pg_rebuild --postpone-swap, --pause:
+ * the run's record), saying what it waits for; returns how many seconds
+ * the window stays open in *open_for.  False (logged) on failure or
+ * interruption.
  */
 bool			   window_wait(Run *r, double *open_for) __attribute__((warn_unused_result));
 
