@@ -290,8 +290,6 @@ status_json(const RunInfo *runs, int n)
 		sb_append_json(&sb, r->role);
 		sb_append(&sb, ", \"state_schema\": ");
 		sb_append_json(&sb, r->state_schema);
-		sb_appendf(&sb, ", \"paused\": %s, \"swap_postponed\": %s", r->paused ? "true" : "false",
-				   r->swap_postponed ? "true" : "false");
 		sb_appendf(&sb, ", \"format\": %d, \"alive\": %s, \"pid\": %d, \"client_pid\": ", r->legacy ? 1 : 2,
 				   r->alive ? "true" : "false", r->backend_pid);
 		if (r->client_pid > 0)
@@ -300,6 +298,8 @@ status_json(const RunInfo *runs, int n)
 			sb_append(&sb, "null");
 		sb_append(&sb, ", \"client_host\": ");
 		sb_append_json(&sb, r->client_host);
+		sb_appendf(&sb, ", \"paused\": %s, \"swap_postponed\": %s", r->paused ? "true" : "false",
+				   r->swap_postponed ? "true" : "false");
 		sb_append(&sb, ", \"objects\": [");
 		for (size_t k = 0; k < r->objects.n; k++)
 		{
