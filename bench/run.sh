@@ -27,7 +27,9 @@
 #   --contenders L    comma-separated subset/order of: rebuild1, rebuild2,
 #                     repack, vacuumfull, cluster, alter_notnull,
 #                     rebuild_notnull, repack2 (pg_repack --jobs 2; not in the default set),
-#                     inplace_notnull (pg_rebuild --set-not-null --method in-place);
+#                     inplace_notnull (pg_rebuild --set-not-null --method in-place),
+#                     rebuild_throttled (pg_rebuild --max-rate, see --max-rate; not in
+#                     the default set);
 #                     with --schema alter also alter_bigint (DROP VIEW, ALTER TABLE ...
 #                     TYPE bigint, CREATE VIEW, in one transaction) and rebuild_bigint
 #                     (pg_rebuild --alter 'ALTER COLUMN id TYPE bigint' --jobs 2)
@@ -38,6 +40,7 @@
 #                     rebuild_notnull,inplace_notnull
 #   --memory [SIZES]  only measure peak RSS of pg_rebuild (and pg_repack) at
 #                     these table sizes (default 1000000,5000000,20000000)
+#   --max-rate N      rows a second for rebuild_throttled (default 50000)
 #   --keep            keep the work directory (server log, pgbench logs, raw TSV)
 #
 # Environment: PG_CONFIG, PG_REBUILD, PG_REPACK, BENCH_USER, TMPDIR (see
@@ -55,6 +58,7 @@ WARMUP=3
 TAIL=3
 CONTENDERS=rebuild1,rebuild2,repack,vacuumfull,cluster,alter_notnull,rebuild_notnull
 MEMORY=0
+MAX_RATE=50000
 MEMORY_SIZES=1000000,5000000,20000000
 SCHEMA=plain
 CONTENDERS_GIVEN=0
@@ -72,6 +76,7 @@ while [ $# -gt 0 ]; do
 		--load-only) DO_NOLOAD=0 ;;
 		--quick) ROWS=200000; REPEAT=1; BASELINE=4; WARMUP=2; TAIL=2 ;;
 		--baseline) BASELINE=${2:?}; shift ;;
+		--max-rate) MAX_RATE=${2:?}; shift ;;
 		--contenders) CONTENDERS=${2:?}; CONTENDERS_GIVEN=1; shift ;;
 		--contenders=*) CONTENDERS=${1#*=}; CONTENDERS_GIVEN=1 ;;
 		--schema) SCHEMA=${2:?}; shift ;;
@@ -100,6 +105,7 @@ bench_install_traps
 declare -A LABEL=(
 	[rebuild1]="pg_rebuild --jobs 1"
 	[rebuild2]="pg_rebuild --jobs 2"
+	[rebuild_throttled]="pg_rebuild --max-rate"
 	[repack]="pg_repack"
 	[repack2]="pg_repack --jobs 2"
 	[vacuumfull]="VACUUM FULL"
@@ -141,6 +147,7 @@ run_contender()
 	case $c in
 		rebuild1) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 1 ;;
 		rebuild2) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 ;;
+		rebuild_throttled) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 1 --max-rate "$MAX_RATE" ;;
 		rebuild_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --set-not-null n --method rebuild ;;
 		inplace_notnull) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --set-not-null n --method in-place ;;
 		rebuild_bigint) timed "$rssf" "$outf" "$PG_REBUILD" "${conn[@]}" -t bench_t --jobs 2 --alter 'ALTER COLUMN id TYPE bigint' ;;

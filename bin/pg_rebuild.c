@@ -13,6 +13,8 @@
 #include "changes.h"
 #include "cleanup.h"
 #include "connect.h"
+#include "control.h"
+#include "event.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"
@@ -33,7 +35,8 @@ print_help(void)
 		   "  pg_rebuild [OPTION]... -t TABLE\n"
 		   "  pg_rebuild [OPTION]... {-t TABLE... | --schema=SCHEMA... | --all} [--min-bloat=PERCENT]...\n"
 		   "  pg_rebuild [OPTION]... --cleanup [-t TABLE]\n"
-		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n\n"
+		   "  pg_rebuild [OPTION]... --status [--json] [-t TABLE]\n"
+		   "  pg_rebuild [OPTION]... {--pause|--resume|--postpone-swap|--release-swap} -t TABLE\n\n"
 		   "Options:\n"
 		   "  -t, --table=TABLE          table to rebuild (schema-qualified, quoted names allowed);\n"
 		   "                             repeatable: each table its own run, one after the other\n"
@@ -91,6 +94,20 @@ print_help(void)
 		   "      --max-lock-time=MS     take the swap's ACCESS EXCLUSIVE only when the changes left to\n"
 		   "                             apply under it fit this time at the measured rate; replay\n"
 		   "                             the rest first (default %d)\n"
+		   "      --max-rate=N           copy and replay at most N rows a second\n"
+		   "      --max-replica-lag=LAG  pause the copy and the replay while a standby (pg_stat_replication)\n"
+		   "                             or an active logical slot is further behind: a duration (30s,\n"
+		   "                             500ms, 2min) or WAL bytes (64MB, 1GB)\n"
+		   "      --swap-window=HH:MM-HH:MM  swap only in this window (server time); replay until it opens,\n"
+		   "                             give up (exit 1, nothing left) if it closes before the swap\n"
+		   "      --pause, --resume      pause the running rebuild of -t TABLE after its current chunk or\n"
+		   "                             batch, or let it go on (written to its record)\n"
+		   "      --postpone-swap, --release-swap\n"
+		   "                             keep the running rebuild of -t TABLE replaying before its swap,\n"
+		   "                             or let it swap\n"
+		   "      --log-format=FORMAT    text (the default) or json: every event (phases, progress with an\n"
+		   "                             ETA, lock waits and their blockers, warnings, errors with their\n"
+		   "                             SQLSTATE, the summary) as one JSON object per line on stdout\n"
 		   "  -e, --echo                 print the SQL sent to the server\n"
 		   "  -v, --verbose              say more\n"
 		   "  -q, --quiet                print errors only\n"
@@ -162,6 +179,8 @@ changes_from_options(ChangeSet *cs, const RebuildOptions *o)
 		cs->method = METHOD_REBUILD;
 	else if (o->method && strcmp(o->method, "in-place") == 0)
 		cs->method = METHOD_IN_PLACE;
+	else if (o->swap_window.set)
+		cs->method = METHOD_REBUILD;	/* the window is for a swap: in place has none */
 	else
 		cs->method = METHOD_AUTO;
 }
@@ -181,6 +200,8 @@ rebuild_command(const RebuildOptions *o)
 		.allow_old_snapshots = o->allow_old_snapshots,
 		.catchup_timeout_s = o->catchup_timeout_s,
 		.max_lock_ms = o->max_lock_ms,
+		.throttle = o->throttle,
+		.swap_window = o->swap_window,
 	};
 	Run		   *r;
 	int			code;
@@ -209,6 +230,7 @@ rebuild_command(const RebuildOptions *o)
 		if (code == PGR_EXIT_OK)
 			report_summary(r);
 	}
+	report_end(r);
 	run_free(r);
 	changes_free(&changes);
 	params_free(&params);
@@ -288,8 +310,17 @@ main(int argc, char **argv)
 	}
 	log_set_level(opts.verbosity);
 	log_set_echo(opts.echo);
+	event_set_format(opts.log_json ? EVENT_JSON : EVENT_TEXT);
 	conn_install_signal_handlers();
-	if (opts.status || opts.cleanup)
+	if (opts.control != CONTROL_NONE)
+	{
+		ConnParams	params;
+
+		params_from_options(&params, &opts);
+		code = control_main(&params, opts.table_schema, opts.table_name, opts.control);
+		params_free(&params);
+	}
+	else if (opts.status || opts.cleanup)
 		code = runs_command(&opts);
 	else
 		code = rebuild_command(&opts);

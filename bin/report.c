@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event.h"
 #include "ident.h"
 #include "inplace.h"
 #include "log.h"
@@ -231,12 +232,44 @@ report_summary(const Run *r)
 	char		t1[32];
 	char		all[32];
 
-	log_info("rebuilt %s: %s rows; heap %s -> %s; total %s -> %s; %s in all; "
-			 "ACCESS EXCLUSIVE held %.0f ms at the swap",
-			 r->t->qname, format_count(res->rows, rows, sizeof(rows)),
-			 format_bytes(res->heap_before, h0, sizeof(h0)), format_bytes(res->heap_after, h1, sizeof(h1)),
-			 format_bytes(res->total_before, t0, sizeof(t0)), format_bytes(res->total_after, t1, sizeof(t1)),
-			 format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms);
+	Event e;
+
+	event_init(&e, "summary", SINK_STDOUT, LOG_NORMAL);
+	event_int(&e, "rows", res->rows);
+	event_int(&e, "changes", res->changes);
+	event_int(&e, "heap_bytes_before", res->heap_before);
+	event_int(&e, "heap_bytes_after", res->heap_after);
+	event_int(&e, "total_bytes_before", res->total_before);
+	event_int(&e, "total_bytes_after", res->total_after);
+	event_num(&e, "duration_s", res->seconds, false);
+	event_num(&e, "lock_held_ms", res->lock_held_ms, false);
+	event_int(&e, "lock_attempts", res->lock_attempts);
+	event_textf(&e, "rebuilt %s: %s rows; heap %s -> %s; total %s -> %s; %s in all; "
+					"ACCESS EXCLUSIVE held %.0f ms at the swap",
+				r->t->qname, format_count(res->rows, rows, sizeof(rows)),
+				format_bytes(res->heap_before, h0, sizeof(h0)), format_bytes(res->heap_after, h1, sizeof(h1)),
+				format_bytes(res->total_before, t0, sizeof(t0)), format_bytes(res->total_after, t1, sizeof(t1)),
+				format_duration(res->seconds, all, sizeof(all)), res->lock_held_ms);
+	event_emit(&e);
+}
+
+void
+report_end(const Run *r)
+{
+	const RunResult *res = &r->result;
+	Event			 e;
+
+	event_init(&e, "run_end", SINK_NONE, LOG_QUIET);
+	event_int(&e, "exit_code", res->exit_code);
+	event_bool(&e, "rebuilt", res->rebuilt);
+	event_bool(&e, "interrupted", res->interrupted);
+	event_num(&e, "duration_s", res->seconds, false);
+	event_int(&e, "rows", res->rows);
+	event_int(&e, "changes", res->changes);
+	event_num(&e, "lock_held_ms", res->lock_held_ms, false);
+	event_int(&e, "lock_attempts", res->lock_attempts);
+	event_int(&e, "reconnections", r->recoveries);
+	event_emit(&e);
 }
 
 static void
@@ -272,6 +305,8 @@ status_json(const RunInfo *runs, int n)
 			sb_append(&sb, "null");
 		sb_append(&sb, ", \"client_host\": ");
 		sb_append_json(&sb, r->client_host);
+		sb_appendf(&sb, ", \"paused\": %s, \"swap_postponed\": %s", r->paused ? "true" : "false",
+				   r->swap_postponed ? "true" : "false");
 		sb_append(&sb, ", \"objects\": [");
 		for (size_t k = 0; k < r->objects.n; k++)
 		{
@@ -310,7 +345,8 @@ report_status(const RunList *l, bool json)
 						 r->client_host ? r->client_host : "?", r->backend_pid, r->role) :
 			pgr_psprintf("server pid %d, role %s, recorded by an earlier pg_rebuild", r->backend_pid, r->role);
 
-		printf("run %lld  table %s  phase %s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+		printf("run %lld  table %s  phase %s%s%s  started %s  last progress %s  %s", r->run_id, tq, r->phase,
+			   r->paused ? " (paused: --resume)" : "", r->swap_postponed ? " (swap postponed: --release-swap)" : "",
 			   r->started, r->updated, r->alive ? "alive" : "DEAD");
 		if (r->alive)
 			printf(" (%s)\n", who);

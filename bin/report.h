@@ -19,6 +19,11 @@ void		report_intro(const Run *r);
 void		report_dry_run(const Run *r);
 /* Rows, sizes before and after, time, and the lock held at the swap. */
 void		report_summary(const Run *r);
+/*
+ * The "run_end" event, last of a run: its exit code and figures (JSON only:
+ * the text output has said it in its summary or its error).
+ */
+void		report_end(const Run *r);
 /* The recorded runs, as lines or as a JSON array. */
 void		report_status(const RunList *l, bool json);
 

@@ -628,7 +628,7 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 		goto server_error;
 	if (!apply_text(c, copy_q, text))
 	{
-		log_error("the server refused --alter %s: %s", tq, c->message ? c->message : "");
+		log_error_code(c->sqlstate, "the server refused --alter %s: %s", tq, c->message ? c->message : "");
 		if (c->detail)
 			log_detail("%s", c->detail);
 		log_detail("It was tried on an empty copy of %s (same columns, CHECK constraints and indexes, the indexes "
@@ -655,7 +655,7 @@ resolve_text(Conn *c, const TableDesc *t, const char *copy_q, unsigned int oid, 
 
 		if (!apply_text(c, copy_q, piece))
 		{
-			log_error("the subcommand %s of --alter %s fails on its own: %s", pq, tq, c->message ? c->message : "");
+			log_error_code(c->sqlstate, "the subcommand %s of --alter %s fails on its own: %s", pq, tq, c->message ? c->message : "");
 			log_detail("pg_rebuild splits --alter at its top-level commas to tell what each subcommand does; "
 					   "the text as a whole is accepted.");
 			log_detail("Nothing was changed.");
@@ -936,9 +936,9 @@ check_views(Conn *c, const PlanInput *in, const Dependents *deps, const Plan *p)
 						   o->view_options ? ")" : "", def);
 		if (!conn_command(c, sql))
 		{
-			log_error("view %s reads a column whose type changes, and cannot be created again on the new "
-					  "types: %s",
-					  o->qname, c->message ? c->message : "");
+			log_error_code(c->sqlstate, "view %s reads a column whose type changes, and cannot be created again on the new "
+										"types: %s",
+						   o->qname, c->message ? c->message : "");
 			log_detail("The swap drops and creates such views again (CREATE OR REPLACE VIEW cannot change a "
 					   "column's type); this was tried on an empty copy of the table with the changes.");
 			log_detail("Nothing was changed.");
@@ -1028,9 +1028,9 @@ check_foreign_keys(Conn *c, const PlanInput *in, const Plan *p)
 					 nq, rel);
 		else
 		{
-			log_error("foreign key %s of %s references a column whose type changes, and cannot reference the "
-					  "new type: %s",
-					  nq, rel, c->message ? c->message : "");
+			log_error_code(c->sqlstate, "foreign key %s of %s references a column whose type changes, and cannot reference the "
+										"new type: %s",
+						   nq, rel, c->message ? c->message : "");
 			log_detail("This was tried on an empty copy of the table with the changes.");
 			log_detail("Nothing was changed.");
 			log_hint("Change the type of the referencing column first.");
@@ -1065,8 +1065,8 @@ alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Pla
 	free(sql);
 	if (res == NULL)
 	{
-		log_error("the changes of --alter cannot be applied to the rows of %s: %s", t->qname,
-				  c->message ? c->message : "");
+		log_error_code(c->sqlstate, "the changes of --alter cannot be applied to the rows of %s: %s", t->qname,
+					   c->message ? c->message : "");
 		if (c->detail)
 			log_detail("%s", c->detail);
 		log_detail("The copy's statement was planned against an empty copy of the table with the changes: %s",
@@ -1082,8 +1082,8 @@ alter_check_plan(Conn *c, const PlanInput *in, const Dependents *deps, const Pla
 		res = conn_query(c, p->replay_key_check);
 		if (res == NULL)
 		{
-			log_error("the replay key of %s cannot be matched across its type change: %s", t->qname,
-					  c->message ? c->message : "");
+			log_error_code(c->sqlstate, "the replay key of %s cannot be matched across its type change: %s", t->qname,
+						   c->message ? c->message : "");
 			log_detail("Captured changes are logged with the key's old type and matched with its new one.");
 			log_detail("Nothing was changed.");
 			log_hint("A USING expression on a key column may use only the key's columns.");

@@ -383,7 +383,7 @@ conn_execf(Conn *c, const char *spec, ...)
 void
 conn_report(const Conn *c, const char *what)
 {
-	log_error("%s: %s", what, c->message ? c->message : "unknown error");
+	log_error_code(c->sqlstate, "%s: %s", what, c->message ? c->message : "unknown error");
 	if (c->detail)
 		log_detail("%s", c->detail);
 	if (c->hint)

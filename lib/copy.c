@@ -40,36 +40,79 @@ copy_chunking(long long nblocks, int nworkers, long long *chunk_blocks)
 
 typedef struct CopyProgress
 {
-	long long	rows;
-	long long	blocks_done;
-	long long	blocks_total;
-	long long	chunk_blocks;
-	double		started;
+	long long  rows;
+	long long  blocks_done;
+	long long  blocks_total;
+	long long  chunk_blocks;
+	double	   started;
+	Throttle  *throttle;
+	Conn	  *coord; /* reads the replication lag */
+	bool	   stop;  /* the throttle failed (logged): the pool stops at its next tick */
+	PoolTickFn tick;  /* the caller's */
+	void	  *tick_arg;
 } CopyProgress;
+
+/* The caller's tick, and a stop after a failed throttle. */
+static bool
+copy_tick(void *arg)
+{
+	CopyProgress *cp = arg;
+
+	if (cp->stop)
+		return false;
+	return cp->tick == NULL || cp->tick(cp->tick_arg);
+}
+
+/*
+ * With --max-rate, chunks of about half a second's rows, so that the pace
+ * is even (the default chunks may hold a minute's worth).
+ */
+static long long
+throttled_chunk(const TableDesc *t, const ThrottleLimits *limits, long long chunk)
+{
+	double	  per_block;
+	long long want;
+
+	if (limits == NULL || limits->max_rate <= 0 || t->relpages <= 0 || t->reltuples <= 0)
+		return chunk;
+	per_block = t->reltuples / (double) t->relpages;
+	want = (long long) (limits->max_rate / 2.0 / per_block);
+	if (want < 1)
+		want = 1;
+	return want < chunk ? want : chunk;
+}
 
 static void
 copy_done(void *arg, int task, long long affected)
 {
 	CopyProgress *cp = arg;
-	char		r[32];
-	char		rate[32];
-	double		el = pgr_now() - cp->started;
+	double		  el = pgr_now() - cp->started;
+	double		  frac;
 
 	(void) task;
 	cp->rows += affected;
 	cp->blocks_done += cp->chunk_blocks;
 	if (cp->blocks_done > cp->blocks_total)
 		cp->blocks_done = cp->blocks_total;
-	log_progress("copy: %3.0f%%  %s rows  %s rows/s",
-				 cp->blocks_total ? 100.0 * (double) cp->blocks_done / (double) cp->blocks_total : 100.0,
-				 format_count(cp->rows, r, sizeof(r)),
-				 format_count(el > 0 ? (long long) ((double) cp->rows / el) : 0, rate, sizeof(rate)));
+	frac = cp->blocks_total ? (double) cp->blocks_done / (double) cp->blocks_total : 1.0;
+	progress_report(&(ProgressFigures) {
+		.phase = PHASE_COPY,
+		.unit = "rows",
+		.done = cp->rows,
+		.total = -1,
+		.percent = 100.0 * frac,
+		.rate = el > 0 ? (double) cp->rows / el : -1,
+		.eta_s = progress_eta(el, frac),
+		.backlog = -1,
+	});
 	pgr_test_pause("COPY_CHUNK");
+	if (!cp->stop && !throttle_after(cp->throttle, cp->coord, affected))
+		cp->stop = true;
 }
 
 bool
 copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-		 PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
+		 Throttle *th, PoolTickFn tick, void *tick_arg, CopyResult *out, Conn **failed)
 {
 	PGresult   *res;
 	long long	nblocks;
@@ -103,7 +146,14 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	PQclear(res);
 
 	if (ranges)
+	{
 		nchunks = copy_chunking(nblocks, nworkers, &chunk);
+		if (throttled_chunk(t, th->limits, chunk) < chunk)
+		{
+			chunk = throttled_chunk(t, th->limits, chunk);
+			nchunks = (int) ((nblocks + chunk - 1) / chunk) + (nblocks == 0 ? 1 : 0);
+		}
+	}
 	else
 	{
 		nchunks = 1;
@@ -129,14 +179,19 @@ copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Pl
 	cp.blocks_total = nblocks;
 	cp.chunk_blocks = chunk;
 	cp.started = pgr_now();
+	cp.coord = coord;
+	cp.tick = tick;
+	cp.tick_arg = tick_arg;
+	cp.throttle = th;
 	log_verbose("copy: %lld blocks in %d chunk(s) of %lld blocks on %d connection(s), each under its own snapshot",
 				nblocks, nchunks, chunk, ranges ? nworkers : 1);
-	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, tick, tick_arg, failed);
+	ok = conn_pool_run(workers, ranges ? nworkers : 1, tasks, nchunks, copy_done, &cp, copy_tick, &cp, failed);
 	log_progress_clear();
 	for (int i = 0; i < nchunks; i++)
 		free(tasks[i]);
 	free(tasks);
 	out->rows = cp.rows;
+	out->throttle_failed = cp.stop;
 	out->blocks = nblocks;
 	out->chunks = nchunks;
 	return ok;
@@ -198,6 +253,7 @@ bool
 copy_phase(Run *r)
 {
 	Conn	   *failed = NULL;
+	Throttle	th;
 	char		rows[32];
 	char		note[96];
 
@@ -213,9 +269,11 @@ copy_phase(Run *r)
 	if (!run_open_workers(r))
 		return false;
 	pgr_test_pause("COPY_START");
-	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, run_tick, r, &r->copy, &failed))
+	/* the main connection holds the copy's snapshot: the record is read by the holder's statements */
+	throttle_begin(&th, &r->s->throttle, PHASE_COPY, "rows", r->holder, r->tool_schema, r->run_id);
+	if (!copy_run(r->main, r->workers, r->nworkers, r->t, r->plan, &th, run_tick, r, &r->copy, &failed))
 	{
-		if (failed || !r->guard.stop)
+		if (failed || (!r->guard.stop && !r->copy.throttle_failed))
 			run_report_failure(r, failed ? failed : r->holder, "could not copy the rows");
 		return false;
 	}

@@ -21,12 +21,14 @@
 #include "conn.h"
 #include "plan.h"
 #include "pool.h"
+#include "throttle.h"
 
 typedef struct CopyResult
 {
-	long long	rows;
-	long long	blocks;
-	int			chunks;
+	long long rows;
+	long long blocks;
+	int		  chunks;
+	bool	  throttle_failed; /* stopped by --max-replica-lag's check (logged) */
 } CopyResult;
 
 typedef struct Run Run;
@@ -46,11 +48,12 @@ bool		copy_phase(Run *r) __attribute__((warn_unused_result));
  * worker: rows inserted by several connections at once would interleave in
  * the heap.  On failure the error is in *failed and
  * false is returned; the shadow may hold part of the rows (it is dropped by
- * cleanup).
+ * cleanup).  Between chunks it keeps to th (throttle.h, begun by the
+ * caller), reading the replication lag on coord.
  */
-bool		copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
-					 PoolTickFn tick, void *tick_arg, CopyResult *out,
-					 Conn **failed) __attribute__((warn_unused_result));
+bool			   copy_run(Conn *coord, Conn **workers, int nworkers, const TableDesc *t, const Plan *plan,
+							Throttle *th, PoolTickFn tick, void *tick_arg, CopyResult *out,
+							Conn **failed) __attribute__((warn_unused_result));
 
 /*
  * The ctid ranges for nblocks blocks: returns the number of chunks and sets

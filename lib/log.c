@@ -1,18 +1,20 @@
-/* log.c: diagnostics on stderr, normal output on stdout, one progress line. */
+/*
+ * log.c: diagnostics, normal output, --echo and the progress line, each an
+ * event of event.h (which writes it as text or JSON).
+ */
 #include "log.h"
 
 #include <stdarg.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "event.h"
 
 static LogLevel current_level = LOG_NORMAL;
 static bool		echo_sql = false;
-static bool		progress_shown = false;
 static bool		holding = false;
-static StrVec	held;		/* diagnostics held, each a whole line with its prefix */
-static char	   *held_error; /* the first error held, without its prefix */
+static StrVec	held;			/* diagnostics held (log_hold): "type\ntext" each */
+static char	   *held_error;		/* the first error held */
 
 void
 log_set_level(LogLevel level)
@@ -41,25 +43,20 @@ log_get_echo(void)
 void
 log_progress_clear(void)
 {
-	if (progress_shown)
-	{
-		fputs("\r\033[K", stderr);
-		fflush(stderr);
-		progress_shown = false;
-	}
+	event_progress_clear();
 }
 
-/* Keeps one diagnostic line instead of printing it (log_hold). */
+/* One diagnostic of type (its prefix too) kept instead of emitted (log_hold). */
 static void
-hold(const char *prefix, const char *fmt, va_list ap)
+hold(const char *type, const char *fmt, va_list ap)
 {
-	StrBuf sb;
+	StrBuf		sb;
 
 	sb_init(&sb);
 	sb_vappendf(&sb, fmt, ap);
-	if (held_error == NULL && strcmp(prefix, "error") == 0)
+	if (held_error == NULL && strcmp(type, "error") == 0)
 		held_error = pgr_strdup(sb.data);
-	sv_push_owned(&held, pgr_psprintf("pg_rebuild: %s: %s", prefix, sb.data));
+	sv_push_owned(&held, pgr_psprintf("%s\n%s", type, sb.data));
 	sb_free(&sb);
 }
 
@@ -74,110 +71,119 @@ log_hold(void)
 char *
 log_release(bool print)
 {
-	char *first = held_error;
+	char	   *first = held_error;
 
 	if (!holding)
 		return NULL;
 	holding = false;
-	if (print)
+	for (size_t i = 0; print && i < held.n; i++)
 	{
-		log_progress_clear();
-		for (size_t i = 0; i < held.n; i++)
-			fprintf(stderr, "%s\n", held.items[i]);
-		fflush(stderr);
+		char	   *text = strchr(held.items[i], '\n');
+		Event		e;
+
+		*text++ = '\0';
+		event_init(&e, held.items[i], SINK_STDERR, LOG_QUIET);
+		e.prefix = held.items[i];
+		event_textf(&e, "%s", text);
+		event_emit(&e);
 	}
 	sv_free(&held);
 	held_error = NULL;
 	return first;
 }
 
+/* One message event: its type is its level ("error", "info", ...). */
 static void
-emit(FILE *out, const char *prefix, const char *fmt, va_list ap)
+message(const char *type, const char *prefix, EventSink sink, LogLevel min, const char *sqlstate,
+		const char *fmt, va_list ap)
 {
-	if (holding && out == stderr && prefix)
+	Event		e;
+
+	if (holding && sink == SINK_STDERR && prefix)
 	{
-		hold(prefix, fmt, ap);
+		hold(type, fmt, ap);
 		return;
 	}
-	log_progress_clear();
-	if (prefix)
-		fprintf(out, "pg_rebuild: %s: ", prefix);
-	vfprintf(out, fmt, ap);
-	fputc('\n', out);
-	fflush(out);
+	event_init(&e, type, sink, min);
+	e.prefix = prefix;
+	if (sqlstate && *sqlstate)
+		event_str(&e, "sqlstate", sqlstate);
+	event_vtextf(&e, fmt, ap);
+	event_emit(&e);
 }
 
-#define EMIT(out, prefix) \
+#define MESSAGE(type, prefix, sink, min, sqlstate) \
 	do \
 	{ \
 		va_list ap; \
 		va_start(ap, fmt); \
-		emit(out, prefix, fmt, ap); \
+		message(type, prefix, sink, min, sqlstate, fmt, ap); \
 		va_end(ap); \
 	} while (0)
 
 void
 log_error(const char *fmt, ...)
 {
-	EMIT(stderr, "error");
+	MESSAGE("error", "error", SINK_STDERR, LOG_QUIET, NULL);
+}
+
+void
+log_error_code(const char *sqlstate, const char *fmt, ...)
+{
+	MESSAGE("error", "error", SINK_STDERR, LOG_QUIET, sqlstate);
 }
 
 void
 log_detail(const char *fmt, ...)
 {
-	EMIT(stderr, "detail");
+	MESSAGE("detail", "detail", SINK_STDERR, LOG_QUIET, NULL);
 }
 
 void
 log_hint(const char *fmt, ...)
 {
-	EMIT(stderr, "hint");
+	MESSAGE("hint", "hint", SINK_STDERR, LOG_QUIET, NULL);
 }
 
 void
 log_warning(const char *fmt, ...)
 {
-	EMIT(stderr, "warning");
+	MESSAGE("warning", "warning", SINK_STDERR, LOG_QUIET, NULL);
 }
 
 void
 log_info(const char *fmt, ...)
 {
-	if (current_level >= LOG_NORMAL)
-		EMIT(stdout, NULL);
+	MESSAGE("info", NULL, SINK_STDOUT, LOG_NORMAL, NULL);
 }
 
 void
 log_verbose(const char *fmt, ...)
 {
-	if (current_level >= LOG_VERBOSE)
-		EMIT(stdout, NULL);
+	MESSAGE("verbose", NULL, SINK_STDOUT, LOG_VERBOSE, NULL);
 }
 
 void
 log_echo_sql(const char *label, const char *sql)
 {
+	Event e;
+
 	if (!echo_sql)
 		return;
-	log_progress_clear();
+	event_init(&e, "sql", SINK_STDOUT, LOG_QUIET);
 	if (label && *label)
-		fprintf(stdout, "-- [%s]\n%s;\n", label, sql);
+	{
+		event_str(&e, "label", label);
+		event_textf(&e, "-- [%s]\n%s;", label, sql);
+	}
 	else
-		fprintf(stdout, "%s;\n", sql);
-	fflush(stdout);
+		event_textf(&e, "%s;", sql);
+	event_str(&e, "sql", sql);
+	event_emit(&e);
 }
 
 void
 log_progress(const char *fmt, ...)
 {
-	va_list ap;
-
-	if (current_level < LOG_NORMAL || !isatty(fileno(stderr)))
-		return;
-	fputs("\r\033[K", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fflush(stderr);
-	progress_shown = true;
+	MESSAGE("progress", NULL, SINK_PROGRESS, LOG_NORMAL, NULL);
 }

@@ -5,7 +5,8 @@
  * "pg_rebuild: <level>: ", as PostgreSQL's own client programs do.  Normal
  * output (the plan, phase lines, the summary) goes to stdout and is silenced
  * by --quiet.  A live progress line is drawn on stderr only when it is a
- * terminal; any other output first erases it.
+ * terminal; any other output first erases it.  Each of these is an event
+ * (event.h): with --log-format=json each is one JSON object on stdout.
  */
 #ifndef PGR_LOG_H
 #define PGR_LOG_H
@@ -27,6 +28,8 @@ void	 log_set_echo(bool echo);
 bool	 log_get_echo(void);
 
 void	 log_error(const char *fmt, ...) PGR_PRINTF(1, 2);
+/* An error the server reported, with its SQLSTATE (given in the JSON event). */
+void	 log_error_code(const char *sqlstate, const char *fmt, ...) PGR_PRINTF(2, 3);
 void	 log_detail(const char *fmt, ...) PGR_PRINTF(1, 2);
 void	 log_hint(const char *fmt, ...) PGR_PRINTF(1, 2);
 void	 log_warning(const char *fmt, ...) PGR_PRINTF(1, 2);

@@ -37,7 +37,16 @@ enum
 	OPT_DEADLINE,
 	OPT_MAX_DURATION,
 	OPT_MEASURE,
-	OPT_COUNT					/* one past the last code: short options are below 256 */
+	/* control of a run (when and how hard): kept together */
+	OPT_LOG_FORMAT,
+	OPT_MAX_RATE,
+	OPT_MAX_REPLICA_LAG,
+	OPT_SWAP_WINDOW,
+	OPT_PAUSE,
+	OPT_RESUME,
+	OPT_POSTPONE_SWAP,
+	OPT_RELEASE_SWAP,
+	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
@@ -71,6 +80,14 @@ static const struct option long_options[] = {
 	{"allow-old-snapshots", no_argument, NULL, OPT_ALLOW_OLD_SNAPSHOTS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
+	{"max-rate", required_argument, NULL, OPT_MAX_RATE},
+	{"max-replica-lag", required_argument, NULL, OPT_MAX_REPLICA_LAG},
+	{"swap-window", required_argument, NULL, OPT_SWAP_WINDOW},
+	{"pause", no_argument, NULL, OPT_PAUSE},
+	{"resume", no_argument, NULL, OPT_RESUME},
+	{"postpone-swap", no_argument, NULL, OPT_POSTPONE_SWAP},
+	{"release-swap", no_argument, NULL, OPT_RELEASE_SWAP},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -514,6 +531,53 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 			o->max_lock_ms = (int) n;
 			o->max_lock_given = true;
 			return true;
+		case OPT_LOG_FORMAT:
+			if (strcmp(arg, "text") != 0 && strcmp(arg, "json") != 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --log-format: expected text or json", arg);
+				return false;
+			}
+			o->log_json = strcmp(arg, "json") == 0;
+			return true;
+		case OPT_MAX_RATE:
+			if (!options_parse_int(arg, 1, 1000000000L, &n))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-rate: expected rows a second, a whole number "
+									"from 1 to 1000000000",
+									arg);
+				return false;
+			}
+			o->throttle.max_rate = (double) n;
+			return true;
+		case OPT_MAX_REPLICA_LAG:
+			if (!throttle_parse_lag(arg, &o->throttle.max_lag_s, &o->throttle.max_lag_bytes))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --max-replica-lag: expected a duration with its unit "
+									"(500ms, 30s, 2min, 1h) or a size with its unit (512kB, 64MB, 1GB)",
+									arg);
+				return false;
+			}
+			return true;
+		case OPT_SWAP_WINDOW:
+			if (!window_parse(arg, &o->swap_window))
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --swap-window: expected HH:MM-HH:MM (server time, "
+									"24-hour clock, start and end different), such as 02:00-04:30", arg);
+				return false;
+			}
+			return true;
+		case OPT_PAUSE:
+		case OPT_RESUME:
+		case OPT_POSTPONE_SWAP:
+		case OPT_RELEASE_SWAP:
+			if (o->control != CONTROL_NONE)
+			{
+				*err = pgr_psprintf("%s and %s cannot be used together: give one per command", control_option(o->control),
+									control_option(CONTROL_PAUSE + (c - OPT_PAUSE)));
+				return false;
+			}
+			o->control = CONTROL_PAUSE + (c - OPT_PAUSE);
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -655,14 +719,22 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		*err = pgr_strdup("--cleanup and --status cannot be used together");
 		return false;
 	}
-	if (o->cleanup || o->status)
+	if (o->control != CONTROL_NONE && (o->cleanup || o->status || o->dry_run || o->table_arg == NULL))
+	{
+		*err = pgr_psprintf("%s steers the run of one table: give it with -t TABLE, without --cleanup, --status "
+							"or --dry-run", control_option(o->control));
+		return false;
+	}
+	if (o->cleanup || o->status || o->control != CONTROL_NONE)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method || o->max_lock_given || o->allow_old_snapshots)
+			o->method || o->max_lock_given || o->allow_old_snapshots || o->throttle.max_rate > 0 ||
+			o->throttle.max_lag_s > 0 || o->throttle.max_lag_bytes > 0 || o->swap_window.set)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers, --allow-old-snapshots or --max-lock-time",
-								o->cleanup ? "--cleanup" : "--status");
+								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time, --max-rate, "
+								"--max-replica-lag or --swap-window",
+								o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 			return false;
 		}
 		if (o->status && o->dry_run)
@@ -675,6 +747,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->table_arg == NULL && !o->all && o->schemas.n == 0)
 	{
 		*err = pgr_strdup("no table given: use -t TABLE, --schema SCHEMA or --all (or --cleanup, --status)");
+		return false;
+	}
+	if (o->method && strcmp(o->method, "in-place") == 0 && o->swap_window.set)
+	{
+		*err = pgr_strdup("--method=in-place has no swap, so --swap-window cannot apply: drop one of them "
+						  "(--swap-window makes --method=auto a rebuild)");
 		return false;
 	}
 	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)

@@ -8,9 +8,12 @@
 #include <stdbool.h>
 
 #include "connect.h"
+#include "control.h"
 #include "ident.h"
 #include "log.h"
 #include "str.h"
+#include "throttle.h"
+#include "window.h"
 
 
 typedef struct RebuildOptions
@@ -52,10 +55,14 @@ typedef struct RebuildOptions
 	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		max_lock_given;
+	ThrottleLimits throttle;	/* --max-rate, --max-replica-lag */
+	SwapWindow	swap_window;	/* --swap-window */
+	ControlAction control;		/* --pause, --resume, --postpone-swap, --release-swap */
 
 	/* output */
-	bool		echo;
-	LogLevel	verbosity;
+	bool		   echo;
+	LogLevel	   verbosity;
+	bool		   log_json; /* --log-format=json: every event a JSON object (event.h) */
 
 	/* connection */
 	char	   *dbname;			/* a name, or a connection string / URI */

@@ -909,8 +909,8 @@ check_order(Run *r)
 		log_verbose("the server accepts the order of the rows: %s", list);
 	else if (r->changes && r->changes->order == ROW_ORDER_GIVEN)
 	{
-		log_error("--order-by \"%s\" is not an ORDER BY list of %s that the server accepts: %s", list,
-				  r->t->qname, r->main->message ? r->main->message : "unknown error");
+		log_error_code(r->main->sqlstate, "--order-by \"%s\" is not an ORDER BY list of %s that the server accepts: %s", list,
+					   r->t->qname, r->main->message ? r->main->message : "unknown error");
 		if (r->main->detail)
 			log_detail("%s", r->main->detail);
 		log_detail("It must be one ORDER BY list and nothing else; the server parsed it without running anything.");
@@ -920,8 +920,8 @@ check_order(Run *r)
 	}
 	else
 	{
-		log_error("the order of the CLUSTER index of %s (%s) cannot be used by the copy: %s", r->t->qname, list,
-				  r->main->message ? r->main->message : "unknown error");
+		log_error_code(r->main->sqlstate, "the order of the CLUSTER index of %s (%s) cannot be used by the copy: %s", r->t->qname, list,
+					   r->main->message ? r->main->message : "unknown error");
 		refuse(NULL, "Give the order with --order-by, or keep the rows as they come with --no-order.");
 	}
 	free(list);

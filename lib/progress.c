@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "event.h"
 #include "log.h"
 
 void
@@ -18,17 +19,81 @@ phase_clock_init(PhaseClock *pc)
 void
 phase_begin(PhaseClock *pc, Phase p)
 {
+	Event e;
+
 	pc->started[p] = pgr_now();
+	event_init(&e, "phase_start", SINK_NONE, LOG_NORMAL);
+	event_str(&e, "phase", phase_name(p));
+	event_emit(&e);
 }
 
 void
 phase_end(PhaseClock *pc, Phase p, const char *note)
 {
-	char		d[32];
+	char  d[32];
+	Event e;
 
 	pc->seconds[p] += pgr_now() - pc->started[p];
-	log_info("phase %-9s %10s%s%s", phase_name(p), format_duration(pc->seconds[p], d, sizeof(d)),
-			 note && *note ? "  " : "", note ? note : "");
+	event_init(&e, "phase_end", SINK_STDOUT, LOG_NORMAL);
+	event_str(&e, "phase", phase_name(p));
+	event_num(&e, "duration_s", pc->seconds[p], false);
+	event_str(&e, "note", note && *note ? note : NULL);
+	event_textf(&e, "phase %-9s %10s%s%s", phase_name(p), format_duration(pc->seconds[p], d, sizeof(d)),
+				note && *note ? "  " : "", note ? note : "");
+	event_emit(&e);
+}
+
+double
+progress_eta(double elapsed, double fraction_done)
+{
+	if (fraction_done <= 0 || elapsed <= 0)
+		return -1;
+	if (fraction_done >= 1)
+		return 0;
+	return elapsed * (1 - fraction_done) / fraction_done;
+}
+
+void
+progress_report(const ProgressFigures *f)
+{
+	Event  e;
+	StrBuf sb;
+	char   a[32];
+	char   b[32];
+
+	event_init(&e, "progress", SINK_PROGRESS, LOG_NORMAL);
+	event_str(&e, "phase", phase_name(f->phase));
+	event_str(&e, "unit", f->unit);
+	event_int(&e, "done", f->done);
+	if (f->total >= 0)
+		event_int(&e, "total", f->total);
+	else
+		event_str(&e, "total", NULL);
+	event_num(&e, "percent", f->percent, true);
+	event_num(&e, "rate_per_s", f->rate, true);
+	event_num(&e, "eta_s", f->eta_s, true);
+	if (f->backlog >= 0)
+		event_int(&e, "backlog", f->backlog);
+	if (f->step)
+		event_str(&e, "step", f->step);
+
+	sb_init(&sb);
+	sb_appendf(&sb, "%s: ", phase_name(f->phase));
+	if (f->percent >= 0)
+		sb_appendf(&sb, "%3.0f%%  ", f->percent);
+	if (f->step)
+		sb_appendf(&sb, "%s  ", f->step);
+	sb_appendf(&sb, "%s %s", format_count(f->done, a, sizeof(a)), f->unit);
+	if (f->total >= 0)
+		sb_appendf(&sb, " of %s", format_count(f->total, b, sizeof(b)));
+	if (f->backlog >= 0)
+		sb_appendf(&sb, ", backlog about %s", format_count(f->backlog, a, sizeof(a)));
+	if (f->rate >= 0)
+		sb_appendf(&sb, "  %s %s/s", format_count((long long) f->rate, a, sizeof(a)), f->unit);
+	if (f->eta_s >= 0)
+		sb_appendf(&sb, "  ETA %s", format_duration(f->eta_s, b, sizeof(b)));
+	e.text = sb_steal(&sb);
+	event_emit(&e);
 }
 
 const char *

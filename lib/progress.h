@@ -17,10 +17,31 @@ typedef struct PhaseClock
 	double		run_started;
 } PhaseClock;
 
-void		phase_clock_init(PhaseClock *pc);
-void		phase_begin(PhaseClock *pc, Phase p);
+void phase_clock_init(PhaseClock *pc);
+void phase_begin(PhaseClock *pc, Phase p);
 /* Ends the phase and prints "phase NAME  1.23 s  <note>" (unless quiet). */
-void		phase_end(PhaseClock *pc, Phase p, const char *note);
+void phase_end(PhaseClock *pc, Phase p, const char *note);
+
+/*
+ * One progress event of a phase (the live line on a terminal, a "progress"
+ * JSON event).  A figure below 0 is unknown.
+ */
+typedef struct ProgressFigures
+{
+	Phase		phase;
+	const char *unit; /* what done counts: "rows", "changes", "blocks", ... */
+	long long	done;
+	long long	total;
+	double		percent;
+	double		rate;	 /* units per second */
+	double		eta_s;	 /* seconds to the end of the phase */
+	long long	backlog; /* the replay's changes waiting */
+	const char *step;	 /* what the phase does now (an index build's phase); NULL */
+} ProgressFigures;
+
+void		progress_report(const ProgressFigures *f);
+/* Seconds left when fraction_done of the work took elapsed seconds; -1 unknown. */
+double		progress_eta(double elapsed, double fraction_done);
 
 /* "512 B", "8.0 kB", "1.5 MB", "2.25 GB" into buf. */
 const char *format_bytes(long long bytes, char *buf, size_t len);

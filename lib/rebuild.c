@@ -9,6 +9,7 @@
 
 #include "cancel.h"
 #include "clock.h"
+#include "event.h"
 #include "log.h"
 #include "preflight.h"
 #include "state.h"
@@ -16,8 +17,16 @@
 bool
 rebuild_prepare(Run *r)
 {
+	char *given = r->want_schema ? pgr_psprintf("%s.%s", r->want_schema, r->want_name) : pgr_strdup(r->want_name);
+
+	/* as given until preflight has found the table */
+	event_set_table(given);
+	free(given);
 	if (preflight_run(r))
+	{
+		event_set_table(r->t->qname);
 		return true;
+	}
 	if (pgr_interrupted)
 		r->result.interrupted = true;
 	r->result.exit_code = PGR_EXIT_FAILED;

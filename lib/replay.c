@@ -375,27 +375,55 @@ captured_so_far(Run *r)
 }
 
 /*
+ * The replay's progress line.  Its ETA comes from how fast the backlog
+ * shrank since first_backlog was seen (the application keeps adding to
+ * it): unknown while it does not shrink.
+ */
+static void
+report_replay_progress(const Run *r, Phase phase, long long backlog, long long first_backlog, double since_first, double rate)
+{
+	double shrink = since_first > 0 && first_backlog > backlog ? (double) (first_backlog - backlog) / since_first : 0;
+
+	progress_report(&(ProgressFigures) {
+		.phase = phase,
+		.unit = "changes",
+		.done = r->replayed,
+		.total = -1,
+		.percent = -1,
+		.rate = rate,
+		.eta_s = shrink > 0 && backlog >= 0 ? (double) backlog / shrink : -1,
+		.backlog = backlog < 0 ? 0 : backlog,
+	});
+}
+
+/*
  * Replays batches until one consumes fewer than threshold entries.  Stops
  * the run when the backlog has not shrunk for --catchup-timeout.
  */
 static bool
 replay_until_small(Run *r, Phase phase, long long threshold)
 {
-	double		start = pgr_now();
-	long long	best_backlog = -1;
-	double		best_at = start;
-	long long	captured_at_start = captured_so_far(r);
-	long long	applied_at_start = r->replayed;
-	double		last_touch = start;
+	double	  start = pgr_now();
+	long long best_backlog = -1;
+	double	  best_at = start;
+	long long captured_at_start = captured_so_far(r);
+	long long applied_at_start = r->replayed;
+	double	  last_touch = start;
+	long long first_backlog = -1;
+	double	  first_at = start;
+	Throttle  th;
+	/* with --max-rate, batches of about half a second's changes, for an even pace */
+	long long batch = r->s->throttle.max_rate > 0 && r->s->throttle.max_rate / 2 < REPLAY_BATCH_DEFAULT ? (long long) (r->s->throttle.max_rate / 2) + 1 : REPLAY_BATCH_DEFAULT;
 
+	if (batch <= threshold)
+		batch = threshold + 1; /* a full batch must still say the backlog is not small */
+	throttle_begin(&th, &r->s->throttle, phase, "changes", r->main, r->tool_schema, r->run_id);
 	for (;;)
 	{
-		long long	n = replay_batch_timed(r->main, r->plan, REPLAY_BATCH_DEFAULT, &r->rate);
-		long long	backlog;
-		char		a[32];
-		char		b[32];
-		char		rate[32];
-		double		now;
+		long long n = replay_batch_timed(r->main, r->plan, batch, &r->rate);
+		double	  paused_before = th.paused_s;
+		long long backlog;
+		double	  now;
 
 		if (n < 0)
 		{
@@ -403,7 +431,11 @@ replay_until_small(Run *r, Phase phase, long long threshold)
 			return false;
 		}
 		r->replayed += n;
-		pgr_test_pause(phase == PHASE_REPLAY ? "REPLAY_BATCH" : "RECONCILE_BATCH");
+		pgr_test_pause(phase == PHASE_RECONCILE ? "RECONCILE_BATCH" : "REPLAY_BATCH");
+		if (!throttle_after(&th, r->main, n))
+			return false;
+		/* time paused for replication lag does not count against --catchup-timeout */
+		best_at += th.paused_s - paused_before;
 		if (!guard_tick(&r->guard))
 		{
 			if (!r->guard.stop)
@@ -453,10 +485,13 @@ replay_until_small(Run *r, Phase phase, long long threshold)
 			}
 			last_touch = now;
 		}
-		log_progress("%s: %s changes applied, backlog about %s, %s changes/s", phase_name(phase),
-					 format_count(r->replayed, a, sizeof(a)), format_count(backlog < 0 ? 0 : backlog, b, sizeof(b)),
-					 format_count((long long) ((double) (r->replayed - applied_at_start) / (now - start + 1e-9)),
-								  rate, sizeof(rate)));
+		if (first_backlog < 0 && backlog >= 0)
+		{
+			first_backlog = backlog;
+			first_at = now;
+		}
+		report_replay_progress(r, phase, backlog, first_backlog, now - first_at,
+							   (double) (r->replayed - applied_at_start) / (now - start + 1e-9));
 	}
 }
 
@@ -517,6 +552,12 @@ reconcile_phase(Run *r)
 			 format_count(r->replayed - before, count, sizeof(count)));
 	phase_end(&r->clock, PHASE_RECONCILE, note);
 	return true;
+}
+
+bool
+replay_keep_up(Run *r)
+{
+	return replay_until_small(r, PHASE_SWAP, SWAP_BACKLOG_THRESHOLD);
 }
 
 bool

@@ -92,6 +92,11 @@ long long	replay_lock_budget(const ReplayRate *rate, int max_lock_ms);
 
 #define REPLAY_BATCH_DEFAULT 20000
 
+typedef struct Run Run;
+
+/* Replays batches until the backlog is small (as the replay phase ends); false (reported) on failure. */
+bool		replay_keep_up(Run *r) __attribute__((warn_unused_result));
+
 /*
  * When failed's last error is a not-null violation in one of the
  * columns made NOT NULL by the changes (the application wrote a NULL there during the

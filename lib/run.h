@@ -32,6 +32,8 @@
 #include "replay.h"
 #include "state.h"
 #include "swap.h"
+#include "throttle.h"
+#include "window.h"
 
 /* Exit codes (see the man page). */
 #define PGR_EXIT_OK			0	/* rebuilt (or: nothing to do) */
@@ -62,6 +64,8 @@ typedef struct RunSettings
 	 * --max-duration): the run stops instead, the table as it was; 0: none.
 	 */
 	double		swap_deadline;
+	ThrottleLimits throttle;	/* how hard the copy and the replay may go */
+	SwapWindow	swap_window;	/* when the swap may happen (--swap-window) */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */

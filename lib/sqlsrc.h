@@ -13,6 +13,6 @@ extern const char sql_pgrebuild[];
  * The format version that sql_pgrebuild installs (its meta.version).
  * Version 1 was the shared schema "pgrebuild" of earlier releases (state.h).
  */
-#define PGR_SCHEMA_VERSION 2
+#define PGR_SCHEMA_VERSION 3
 
 #endif							/* PGR_SQLSRC_H */

@@ -848,7 +848,12 @@ state_list_runs(Conn *c, const StateSchema *s, unsigned int relid, const char *s
 									"coalesce(" HOLDER_SQL ", r.%s), %s, %s, "
 									"pg_catalog.to_char(r.started, 'YYYY-MM-DD HH24:MI:SS TZ'), "
 									"pg_catalog.to_char(r.updated, 'YYYY-MM-DD HH24:MI:SS TZ'), "
-									HOLDER_SQL " IS NOT NULL "
+									HOLDER_SQL " IS NOT NULL, "
+									/* format 3's flags, read so that a format-2 record has none */
+									"coalesce(pg_catalog.jsonb_extract_path_text(pg_catalog.to_jsonb(r), 'paused')"
+									"::pg_catalog.bool, false), "
+									"coalesce(pg_catalog.jsonb_extract_path_text(pg_catalog.to_jsonb(r), 'swap_postponed')"
+									"::pg_catalog.bool, false) "
 									"FROM %s.runs r WHERE (%%oid OPERATOR(pg_catalog.=) 0 AND %%text::text IS NULL) "
 									"OR r.relid OPERATOR(pg_catalog.=) %%oid "
 									"OR (r.table_name OPERATOR(pg_catalog.=) %%text::text "
@@ -878,6 +883,8 @@ state_list_runs(Conn *c, const StateSchema *s, unsigned int relid, const char *s
 		r->schema_name = res_text(res, i, 2);
 		r->table_name = res_text(res, i, 3);
 		r->phase = res_text(res, i, 4);
+		r->paused = res_bool(res, i, 11);
+		r->swap_postponed = res_bool(res, i, 12);
 		r->backend_pid = res_int4(res, i, 5);
 		r->client_pid = res_int4(res, i, 6);
 		r->client_host = res_text(res, i, 7);

@@ -147,6 +147,8 @@ typedef struct RunInfo
 	char	   *state_schema;	/* where it is recorded */
 	char	   *role;			/* the role it acted as (the state schema's owner) */
 	bool		legacy;			/* recorded in the format-1 schema */
+	bool		paused;			/* pg_rebuild --pause (format 3) */
+	bool		swap_postponed; /* pg_rebuild --postpone-swap (format 3) */
 	StrVec		objects;		/* "kind name" lines */
 } RunInfo;
 

@@ -11,6 +11,7 @@
 #include "dependents.h"
 #include "fingerprint.h"
 #include "ident.h"
+#include "event.h"
 #include "log.h"
 #include "pipeline.h"
 #include "record.h"
@@ -18,6 +19,16 @@
 #include "run.h"
 #include "state.h"
 #include "test_hooks.h"
+
+/* A "lock_wait" event: a lock attempt of phase what timed out. */
+static void
+lock_wait_event(Event *e, const char *what, int attempt, double waited)
+{
+	event_init(e, "lock_wait", SINK_STDOUT, LOG_NORMAL);
+	event_str(e, "phase", what);
+	event_int(e, "attempt", attempt);
+	event_num(e, "waited_s", waited, false);
+}
 
 /* Names the sessions holding locks on the table (after a failed attempt). */
 void
@@ -43,31 +54,50 @@ swap_report_blockers(Conn *c, const TableDesc *t, const char *what, int attempt,
 	if (res == NULL)
 		return;
 	if (PQntuples(res) == 0)
-		log_info("%s: attempt %d could not lock %s within the lock timeout (waited %.1f s so far); "
-				 "the holder is gone already", what, attempt, t->qname, waited);
+	{
+		Event e;
+
+		lock_wait_event(&e, what, attempt, waited);
+		event_textf(&e, "%s: attempt %d could not lock %s within the lock timeout (waited %.1f s so far); "
+						"the holder is gone already",
+					what, attempt, t->qname, waited);
+		event_emit(&e);
+	}
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		char	   *mode = res_text(res, i, 1);
-		char	   *state = res_text(res, i, 3);
-		char	   *query = res_text(res, i, 4);
-		char	   *user = res_text(res, i, 5);
-		char	   *me = res_text(res, i, 7);
+		char  *mode = res_text(res, i, 1);
+		char  *state = res_text(res, i, 3);
+		char  *query = res_text(res, i, 4);
+		char  *user = res_text(res, i, 5);
+		char  *me = res_text(res, i, 7);
+		int	   pid = res_int4(res, i, 0);
+		bool   visible = res_bool(res, i, 6);
+		bool   age_known = visible && !res_isnull(res, i, 2);
+		double age = age_known ? res_float8(res, i, 2) : -1;
+		Event  e;
 
-		if (!res_bool(res, i, 6))
-			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
-					 "a session of role %s: how long its transaction has been open, and its query, are not "
-					 "visible to role %s (members of pg_read_all_stats see them)",
-					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, user, me);
-		else if (res_isnull(res, i, 2))
-			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
-					 "transaction age unknown (role %s), %s: %s",
-					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, user, state,
-					 query && *query ? query : "(no query)");
+		lock_wait_event(&e, what, attempt, waited);
+		event_int(&e, "blocker_pid", pid);
+		event_str(&e, "blocker_mode", mode);
+		event_str(&e, "blocker_role", user);
+		event_num(&e, "blocker_xact_age_s", age, true);
+		event_str(&e, "blocker_state", visible ? state : NULL);
+		event_str(&e, "blocker_query", visible ? query : NULL);
+		if (!visible)
+			event_textf(&e, "%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+							"a session of role %s: how long its transaction has been open, and its query, are not "
+							"visible to role %s (members of pg_read_all_stats see them)",
+						what, attempt, t->qname, waited, pid, mode, user, me);
+		else if (!age_known)
+			event_textf(&e, "%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+							"transaction age unknown (role %s), %s: %s",
+						what, attempt, t->qname, waited, pid, mode, user, state,
+						query && *query ? query : "(no query)");
 		else
-			log_info("%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
-					 "transaction open %.1f s, %s: %s",
-					 what, attempt, t->qname, waited, res_int4(res, i, 0), mode, res_float8(res, i, 2),
-					 state, query && *query ? query : "(no query)");
+			event_textf(&e, "%s: attempt %d waiting for a lock on %s (%.1f s so far): blocked by pid %d holding %s, "
+							"transaction open %.1f s, %s: %s",
+						what, attempt, t->qname, waited, pid, mode, age, state, query && *query ? query : "(no query)");
+		event_emit(&e);
 		free(mode);
 		free(state);
 		free(query);
@@ -568,7 +598,17 @@ replay_before_lock(Conn *work, Conn *c, const TableDesc *t, const Plan *plan, co
 			conn_best_effort(c, "ROLLBACK");
 			return false;
 		}
-		log_progress("swap: catching up, about %lld changes left (the lock may apply %lld)", backlog, budget);
+		progress_report(&(ProgressFigures) {
+			.phase = PHASE_SWAP,
+			.unit = "changes",
+			.done = 0,
+			.total = -1,
+			.percent = -1,
+			.rate = replay_rate_per_s(s->rate),
+			.eta_s = -1,
+			.backlog = backlog,
+			.step = "catching up before the lock",
+		});
 	}
 	if (said)
 		log_progress_clear();
@@ -936,14 +976,22 @@ swap_phase(Run *r)
 		.swap_deadline = r->s->swap_deadline,
 	};
 	char		note[192];
+	double		open_for;
 
 	if (!run_enter_phase(r, PHASE_SWAP))
 		return false;
+	if (!window_wait(r, &open_for))
+		return false;
+	if (open_for < s.wait_timeout_s)
+		s.wait_timeout_s = open_for;	/* the swap happens inside the window or not at all */
 	if (!lock_new_table(r) || !wait_old_snapshots(r))
 		return false;
 	pgr_test_pause("BEFORE_SWAP");
 	if (!swap_run(r->main, r->t, r->plan, &s, &r->swap))
 	{
+		if (r->swap.timed_out && s.wait_timeout_s < r->s->wait_timeout_s)
+			log_detail("The swap window %s (server time) closed before the swap could take its lock: nothing "
+					   "was swapped.", r->s->swap_window.text);
 		if (conn_lost(r->holder))
 			run_report_failure(r, r->holder, "the swap was interrupted");
 		return false;

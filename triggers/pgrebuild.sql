@@ -1,4 +1,4 @@
--- pg_rebuild: the objects it keeps in a role's own state schema (format version 2).
+-- pg_rebuild: the objects it keeps in a role's own state schema (format version 3).
 --
 -- Each role that runs pg_rebuild (a run always acts as the table's owner)
 -- keeps its runs in its own schema, pgrebuild_<role OID>, owned by that role
@@ -45,6 +45,12 @@ CREATE TABLE IF NOT EXISTS @schema@.runs (
     started     timestamptz NOT NULL DEFAULT pg_catalog.now(),
     updated     timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+
+-- Format 3: what is asked of a live run from outside (pg_rebuild --pause,
+-- --resume, --postpone-swap, --release-swap, as the table's owner).  The run
+-- reads them between copy chunks and replay batches, and before its swap.
+ALTER TABLE @schema@.runs ADD COLUMN IF NOT EXISTS paused boolean NOT NULL DEFAULT false;
+ALTER TABLE @schema@.runs ADD COLUMN IF NOT EXISTS swap_postponed boolean NOT NULL DEFAULT false;
 
 -- Every object a run creates, recorded by OID in the same transaction that
 -- creates it, so a killed run leaves nothing unrecorded and --cleanup finds
@@ -103,4 +109,4 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA @schema@ FROM PUBLIC;
 -- it reads only pg_locks and pg_database, which everyone may read.
 
 INSERT INTO @schema@.meta (version)
-SELECT 2 WHERE NOT EXISTS (SELECT 1 FROM @schema@.meta);
+SELECT 3 WHERE NOT EXISTS (SELECT 1 FROM @schema@.meta);

@@ -197,5 +197,41 @@ main(void)
 	EXPECT_USAGE("cannot store the rows in a new order", "-t", "t", "--method", "in-place", "-o", "id");
 	EXPECT_USAGE("--cleanup cannot be combined with --set-not-null, --alter", "--cleanup", "--alter", "DROP COLUMN x");
 
+	/* --max-replica-lag: a duration or a size, each with its unit */
+	{
+		double	  sec;
+		long long bytes;
+
+		ok(throttle_parse_lag("30s", &sec, &bytes) && sec == 30 && bytes == 0, "lag 30s");
+		ok(throttle_parse_lag("500ms", &sec, &bytes) && sec == 0.5, "lag 500ms");
+		ok(throttle_parse_lag("2min", &sec, &bytes) && sec == 120, "lag 2min");
+		ok(throttle_parse_lag("64MB", &sec, &bytes) && bytes == 64LL * 1024 * 1024 && sec == 0, "lag 64MB");
+		ok(throttle_parse_lag("1.5kB", &sec, &bytes) && bytes == 1536, "lag 1.5kB");
+		ok(!throttle_parse_lag("30", &sec, &bytes), "lag without a unit is refused");
+		ok(!throttle_parse_lag("0s", &sec, &bytes), "lag 0 is refused");
+		ok(!throttle_parse_lag("5 parsecs", &sec, &bytes), "lag with an unknown unit is refused");
+	}
+	/* --swap-window: HH:MM-HH:MM, across midnight too */
+	{
+		SwapWindow w;
+
+		ok(window_parse("02:00-04:30", &w) && w.start_s == 7200 && w.end_s == 16200, "window 02:00-04:30");
+		ok(window_inside(&w, 7200) && window_inside(&w, 16199) && !window_inside(&w, 16200) && !window_inside(&w, 7199),
+		   "inside 02:00-04:30: from the start, up to the end");
+		ok(window_until_open(&w, 3600) == 3600 && window_until_close(&w, 9000) == 7200,
+		   "02:00-04:30: opens in an hour at 01:00, closes in two at 02:30");
+		ok(window_parse("23:00-01:00", &w) && window_inside(&w, 23 * 3600 + 1) && window_inside(&w, 1800) &&
+			   !window_inside(&w, 3600) && window_until_close(&w, 23 * 3600) == 7200,
+		   "23:00-01:00 spans midnight");
+		ok(window_until_open(&w, 3600) == 22 * 3600, "23:00-01:00: at 01:00 it opens in 22 hours");
+		ok(!window_parse("10:00-10:00", &w) && !window_parse("24:00-01:00", &w) && !window_parse("1:00-02:00", &w) &&
+			   !window_parse("10:00", &w) && !window_parse("10:00-11:00x", &w),
+		   "bad windows are refused");
+	}
+	EXPECT_USAGE("--max-rate", "-t", "t", "--max-rate", "0");
+	EXPECT_USAGE("given twice", "-t", "t", "--swap-window", "01:00-02:00", "--swap-window", "03:00-04:00");
+	EXPECT_USAGE("cannot be used together", "-t", "t", "--postpone-swap", "--release-swap");
+	EXPECT_USAGE("give it with -t TABLE", "--resume");
+	EXPECT_USAGE("--log-format", "-t", "t", "--log-format", "xml");
 	return done_testing();
 }
