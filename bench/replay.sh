@@ -219,11 +219,13 @@ rate_part()
 		tx=$(perl "$BENCH_STATS" txlog "$t0" "$t1" 5 "$dir"/load.[0-9]*)
 		read -r btps rtps _ <<<"$tx"
 		local ph maxbl lastbl
-		ph=$(perl "$BENCH_STATS" rebuildout "$dir/out" 2>/dev/null || echo "- - - - - - - -")
+		ph=$(perl "$BENCH_STATS" rebuildout "$dir/out" 2>/dev/null || echo "- - - - - - - - -")
 		maxbl=$(sort -k2 -n "$dir/backlog" | tail -1 | cut -d' ' -f2)
 		lastbl=$(tail -1 "$dir/backlog" | cut -d' ' -f2)
 		local applied
-		applied=$(sed -n 's/^phase replay .* \([0-9,]*\) changes applied.*/\1/p' "$dir/out" | tr -d ,)
+		# the changes applied by the reconcile and by the replay
+		applied=$(sed -n 's/^phase \(reconcile\|replay\) .* \([0-9,]*\) changes applied.*/\2/p' "$dir/out" | tr -d , |
+			awk '{ n += $1 } END { if (NR) print n }')
 		local res=caught-up
 		[ "$rc" = 0 ] || res="no (exit $rc)"
 		[ "$rc" = 124 ] && res="no: still replaying after $LIMIT s"
@@ -244,10 +246,10 @@ rate_part()
 		echo "10 random rows updated per transaction + a ledger row; limit $LIMIT s per rebuild)"
 		echo
 		perl -e '
-			my @h = ("target rows/s", "before", "during", "result", "wall", "copy", "index", "replay", "swap", "AE held", "applied", "max backlog", "ledger");
+			my @h = ("target rows/s", "before", "during", "result", "wall", "copy", "reconcile", "index", "replay", "swap", "AE held", "applied", "max backlog", "ledger");
 			my @rows;
 			while (<STDIN>) { chomp; my @f = split /\t/; my @p = split / /, $f[5];
-				push @rows, [$f[0], $f[1], $f[2], $f[3], "$f[4] s", map({ $_ eq "-" ? "-" : "$_ s" } @p[3..6]), ($p[0] eq "-" ? "-" : "$p[0] ms"), $f[6], $f[7], $f[9]]; }
+				push @rows, [$f[0], $f[1], $f[2], $f[3], "$f[4] s", map({ $_ eq "-" ? "-" : "$_ s" } @p[3..7]), ($p[0] eq "-" ? "-" : "$p[0] ms"), $f[6], $f[7], $f[9]]; }
 			my %w; for my $r (\@h, @rows) { for my $i (0..$#$r) { $w{$i} = length $r->[$i] if length $r->[$i] > ($w{$i} // 0) } }
 			my $l = sub { my $r = shift; join("  ", map { $_ == 3 ? sprintf("%-*s", $w{$_}, $r->[$_]) : sprintf("%*s", $w{$_}, $r->[$_]) } 0..$#$r) . "\n" };
 			print $l->(\@h); print join("  ", map { "-" x $w{$_} } 0..$#h), "\n"; print $l->($_) for @rows;' <"$tsv"

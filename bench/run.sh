@@ -232,8 +232,8 @@ run_one()
 	read -r btps rtps tpct worst p99 nlat bworst bp99 nfailed txcomplete <<<"$tx"
 	heap_after=$(qv bench_run "SELECT pg_relation_size('bench_t')")
 	local phs
-	read -r _ p_pre p_inst p_copy p_idx p_rep p_swap p_fin <<<"$ph"
-	printf '%s\n' "$rep	$cond	${LABEL[$c]}	$RUN_RC	$wall	$ae	$ae_src	$aew	$wb	$sint	$rss	$btps	$rtps	$tpct	$worst	$p99	$bworst	$bp99	$ledger_ok	$heap_after	$p_copy	$p_idx	$p_rep	$p_swap	$p_fin	$wbp" >>"$RESULTS"
+	read -r _ p_pre p_inst p_copy p_rec p_idx p_rep p_swap p_fin <<<"$ph"
+	printf '%s\n' "$rep	$cond	${LABEL[$c]}	$RUN_RC	$wall	$ae	$ae_src	$aew	$wb	$sint	$rss	$btps	$rtps	$tpct	$worst	$p99	$bworst	$bp99	$ledger_ok	$heap_after	$p_copy	$p_rec	$p_idx	$p_rep	$p_swap	$p_fin	$wbp" >>"$RESULTS"
 	local msg
 	msg=$(printf '%-3s %-7s %-26s load avg %-5s rc=%s wall %6.2f s  AE %s ms (%s)  sampled AE-wait %s ms, write-blocking %s ms  RSS %s kB' \
 		"$rep" "$cond" "${LABEL[$c]}" "$LOADAVG" "$RUN_RC" "$wall" "$ae" "$ae_src" "$aew" "$wb" "$rss")
@@ -241,7 +241,7 @@ run_one()
 	[ "$cond" = load ] && [ "$txcomplete" != complete ] && msg+="  (pgbench log INCOMPLETE)"
 	[ "$cond" = load ] && [ "$nfailed" != 0 ] && msg+="  ($nfailed failed transactions)"
 	[ "$cond" = noload ] && [ "$ledger_ok" != OK ] && msg+="  ROWS CHANGED: $ledger_ok"
-	case $c in rebuild*) msg+="  [copy $p_copy s, index $p_idx s, replay $p_rep s, swap $p_swap s, finish $p_fin s]" ;; esac
+	case $c in rebuild*) msg+="  [copy $p_copy s, reconcile $p_rec s, index $p_idx s, replay $p_rep s, swap $p_swap s, finish $p_fin s]" ;; esac
 	[ "$wbp" != - ] && msg+="  [worst latency by phase, ms: $wbp]"
 	say "$msg"
 	echo "$msg" >>"$BENCH_WORK/runs.log"
@@ -327,7 +327,7 @@ q postgres -c "CHECKPOINT"
 say "table: heap $(human_bytes "$HEAP0") compact -> $(human_bytes "$HEAP1") bloated; total with indexes $(human_bytes "$TOTAL0") -> $(human_bytes "$TOTAL1")"
 
 RESULTS=$BENCH_WORK/results.tsv
-printf 'rep\tcond\tcontender\texit\twall_s\tae_ms\tae_src\taewait_ms\twb_ms\tsample_ms\trss_kb\tbase_tps\trun_tps\ttput_pct\tworst_ms\tp99_ms\tbase_worst_ms\tbase_p99_ms\tledger\theap_after\tcopy_s\tindex_s\treplay_s\tswap_s\tfinish_s\tworst_by_phase\n' >"$RESULTS"
+printf 'rep\tcond\tcontender\texit\twall_s\tae_ms\tae_src\taewait_ms\twb_ms\tsample_ms\trss_kb\tbase_tps\trun_tps\ttput_pct\tworst_ms\tp99_ms\tbase_worst_ms\tbase_p99_ms\tledger\theap_after\tcopy_s\treconcile_s\tindex_s\treplay_s\tswap_s\tfinish_s\tworst_by_phase\n' >"$RESULTS"
 
 CONDS=()
 [ "$DO_NOLOAD" = 1 ] && CONDS+=(noload)
@@ -368,11 +368,11 @@ perl -e '
 	my $h = <STDIN>; chomp $h; my @c = split /\t/, $h;
 	while (<STDIN>) { chomp; my %r; @r{@c} = split /\t/; next unless $r{contender} =~ /^pg_rebuild/ && $r{exit} == 0;
 		my $k = "$r{cond}\t$r{contender}"; push @k, $k unless $v{$k};
-		push @{$v{$k}{$_}}, $r{$_} for qw(copy_s index_s replay_s swap_s finish_s wall_s); }
+		push @{$v{$k}{$_}}, $r{$_} for qw(copy_s reconcile_s index_s replay_s swap_s finish_s wall_s); }
 	sub med { my @a = sort { $a <=> $b } grep { $_ ne "-" } @_; return "-" unless @a; my $n = @a; $n % 2 ? $a[($n-1)/2] : ($a[$n/2-1] + $a[$n/2]) / 2 }
-	printf "  %-7s %-26s %7s %7s %7s %7s %7s %7s\n", "", "", "copy", "index", "replay", "swap", "finish", "wall";
+	printf "  %-7s %-26s %7s %7s %7s %7s %7s %7s %7s\n", "", "", "copy", "reconcile", "index", "replay", "swap", "finish", "wall";
 	for my $k (@k) { my ($cond, $c) = split /\t/, $k;
-		printf "  %-7s %-26s %7s %7s %7s %7s %7s %7s\n", $cond, $c, map { my $m = med(@{$v{$k}{$_}}); $m eq "-" ? "-" : sprintf("%.2f", $m) } qw(copy_s index_s replay_s swap_s finish_s wall_s); }' <"$RESULTS"
+		printf "  %-7s %-26s %7s %7s %7s %7s %7s %7s %7s\n", $cond, $c, map { my $m = med(@{$v{$k}{$_}}); $m eq "-" ? "-" : sprintf("%.2f", $m) } qw(copy_s reconcile_s index_s replay_s swap_s finish_s wall_s); }' <"$RESULTS"
 echo
 echo "every run (also in the work directory with --keep):"
 sed 's/^/  /' "$BENCH_WORK/runs.log"

@@ -134,8 +134,11 @@ if ($mode eq 'txlog')
 	exit 0;
 }
 
+# pg_rebuild's phases, in their order (lib/phases.c)
+our @PHASES = qw(preflight install copy reconcile index replay swap finish);
+
 # --- pgbench logs split by pg_rebuild's phases ----------------------------------
-# stats.pl txphases T0 "preflight install copy index replay swap finish" FILE...
+# stats.pl txphases T0 "DURATIONS OF @PHASES" FILE...
 # The phases follow each other from T0 with the durations pg_rebuild printed
 # (rounded to 3 digits: the boundaries are good to about 1%).  Prints, per
 # phase, the worst latency of the transactions that overlapped it.
@@ -143,7 +146,7 @@ if ($mode eq 'txphases')
 {
 	my ($t0, $durs, @files) = @ARGV;
 	my @d = split ' ', $durs;
-	my @names = qw(preflight install copy index replay swap finish);
+	my @names = @PHASES;
 	my @b = ($t0);
 	for my $x (@d) { push @b, $b[-1] + ($x eq '-' ? 0 : $x) }
 	my @worst = (0) x @names;
@@ -190,7 +193,7 @@ if ($mode eq 'rebuildout')
 		$ae = $1 if /ACCESS EXCLUSIVE held (\d+) ms/;
 		$ph{$1} = dur($2) if /^phase (\w+)\s+(.+? s|\d+ h \d+ min)(\s\s|$)/;
 	}
-	print join(' ', $ae, map { $ph{$_} // '-' } qw(preflight install copy index replay swap finish)), "\n";
+	print join(' ', $ae, map { $ph{$_} // '-' } @PHASES), "\n";
 	exit 0;
 }
 

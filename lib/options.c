@@ -650,12 +650,12 @@ check_selection(const RebuildOptions *o, char **err)
 {
 	bool several = o->tables.n > 1 || o->schemas.n > 0 || o->all;
 
-	if ((o->cleanup || o->status) && (options_is_selection(o)))
+	if ((o->cleanup || o->status || o->control != CONTROL_NONE) && options_is_selection(o))
 	{
 		*err = pgr_psprintf("%s takes at most one -t TABLE, and none of --schema, --all, --exclude-table, "
 							"--exclude-schema, --stop-on-error, --min-bloat, --min-size, --min-reclaim, --report, --deadline, "
 							"--max-duration, --measure",
-							o->cleanup ? "--cleanup" : "--status");
+							o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 		return false;
 	}
 	if (o->all && (o->tables.n > 0 || o->schemas.n > 0))

@@ -113,8 +113,8 @@ is((grep { $_->{event} =~ /^(?:phase_end|summary|run_end)$/ && $_->{table} ne '"
 
 my @started = map { $_->{phase} } grep { $_->{event} eq 'phase_start' } @ev;
 my @ended = map { $_->{phase} } grep { $_->{event} eq 'phase_end' } @ev;
-is_deeply(\@started, [qw(preflight install copy index replay swap finish)], 'run: each phase starts, in order');
-is_deeply(\@ended, [qw(preflight install copy index replay swap finish)], 'run: each phase ends, in order');
+is_deeply(\@started, [qw(preflight install copy reconcile index replay swap finish)], 'run: each phase starts, in order');
+is_deeply(\@ended, [qw(preflight install copy reconcile index replay swap finish)], 'run: each phase ends, in order');
 my ($copy_end) = grep { $_->{event} eq 'phase_end' && $_->{phase} eq 'copy' } @ev;
 cmp_ok($copy_end->{duration_s}, '>', 0, 'run: the copy took some time');
 

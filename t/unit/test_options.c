@@ -147,6 +147,8 @@ main(void)
 	EXPECT_USAGE("-U/--username is given twice", "-t", "t", "-U", "a", "--username=b");
 	EXPECT_USAGE("--cleanup takes at most one -t TABLE", "--cleanup", "-t", "a", "-t", "b");
 	EXPECT_USAGE("--status takes at most one -t TABLE", "--status", "--all");
+	EXPECT_USAGE("--pause takes at most one -t TABLE", "--pause", "-t", "a", "-t", "b");
+	EXPECT_USAGE("--release-swap takes at most one -t TABLE", "--release-swap", "--schema", "s");
 	ok(parse(ARGC("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
 			 ARGV("-t", "t", "--set-not-null", "a", "--set-not-null", "b", "-v", "-v", "-n", "-n"),
 			 &o, &err) == OPTIONS_OK, "--set-not-null takes many columns; a flag given twice drops nothing");
