@@ -33,6 +33,8 @@ enum
 	OPT_RESUME,
 	OPT_POSTPONE_SWAP,
 	OPT_RELEASE_SWAP,
+	OPT_HOOK,
+	OPT_HOOK_TIMEOUT,
 	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
@@ -62,6 +64,8 @@ static const struct option long_options[] = {
 	{"resume", no_argument, NULL, OPT_RESUME},
 	{"postpone-swap", no_argument, NULL, OPT_POSTPONE_SWAP},
 	{"release-swap", no_argument, NULL, OPT_RELEASE_SWAP},
+	{"hook", required_argument, NULL, OPT_HOOK},
+	{"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -114,6 +118,8 @@ options_init(RebuildOptions *o)
 	memset(o, 0, sizeof(*o));
 	sv_init(&o->set_not_null);
 	sv_init(&o->alter);
+	sv_init(&o->hooks);
+	o->hook_timeout_s = PGR_DEFAULT_HOOK_TIMEOUT_S;
 	o->jobs = 1;
 	o->wait_timeout_s = PGR_DEFAULT_WAIT_TIMEOUT_S;
 	o->lock_timeout_ms = PGR_DEFAULT_LOCK_TIMEOUT_MS;
@@ -156,14 +162,14 @@ takes_value(int c)
 /*
  * An option that takes one value and is given again would make one of its
  * values count and the other vanish: a usage error naming both (only
- * --set-not-null and --alter take many).
+ * --set-not-null, --alter and --hook take many).
  */
 static bool
 check_given_once(ParseState *ps, int c, const char *arg, char **err)
 {
 	char	   *name;
 
-	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || c == OPT_ALTER || !takes_value(c))
+	if (c < 0 || c >= OPT_COUNT || c == OPT_SET_NOT_NULL || c == OPT_ALTER || c == OPT_HOOK || !takes_value(c))
 		return true;
 	if (ps->given[c] == NULL)
 	{
@@ -367,6 +373,23 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 			}
 			o->control = CONTROL_PAUSE + (c - OPT_PAUSE);
 			return true;
+		case OPT_HOOK:
+			if (arg[strspn(arg, " \t\r\n")] == '\0')
+			{
+				*err = pgr_strdup("--hook needs a command, run with /bin/sh -c, e.g. --hook '/usr/local/bin/notify'");
+				return false;
+			}
+			sv_push(&o->hooks, arg);
+			return true;
+		case OPT_HOOK_TIMEOUT:
+			if (!options_parse_seconds(arg, &o->hook_timeout_s) || o->hook_timeout_s <= 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --hook-timeout: expected a number of seconds above 0",
+									arg);
+				return false;
+			}
+			o->hook_timeout_given = true;
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -457,11 +480,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
 			o->method || o->max_lock_given || o->throttle.max_rate > 0 || o->throttle.max_lag_s > 0 ||
-			o->throttle.max_lag_bytes > 0 || o->swap_window.set)
+			o->throttle.max_lag_bytes > 0 || o->swap_window.set || o->hooks.n > 0 || o->hook_timeout_given)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers, --max-lock-time, --max-rate, --max-replica-lag or "
-								"--swap-window",
+								"--no-order, --kill-blockers, --max-lock-time, --max-rate, --max-replica-lag, "
+								"--swap-window, --hook or --hook-timeout",
 								o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 			return false;
 		}
@@ -481,6 +504,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	{
 		*err = pgr_strdup("--method=in-place has no swap, so --swap-window cannot apply: drop one of them "
 						  "(--swap-window makes --method=auto a rebuild)");
+		return false;
+	}
+	if (o->hook_timeout_given && o->hooks.n == 0)
+	{
+		*err = pgr_strdup("--hook-timeout is given without --hook: there is no hook for it to bound; give "
+						  "--hook=COMMAND, or drop --hook-timeout");
 		return false;
 	}
 	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)
@@ -555,6 +584,7 @@ options_free(RebuildOptions *o)
 	free(o->table_name);
 	sv_free(&o->set_not_null);
 	sv_free(&o->alter);
+	sv_free(&o->hooks);
 	free(o->method);
 	free(o->order_by_arg);
 	free(o->dbname);
