@@ -469,7 +469,6 @@ run_with_lock_retries(Run *r, const StmtList *l, const char *what)
 	}
 }
 
-
 bool
 run_hooks(Run *r, HookEvent ev, const char *json, HookResult *refusal, const char **refused_by)
 {

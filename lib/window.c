@@ -164,7 +164,7 @@ hook_wait_event(Run *r, const char *by, const HookResult *res, const char *how)
 		event_str(&e, "exit_code", NULL);
 	event_bool(&e, "timed_out", res->timed_out);
 	event_textf(&e, "swap: postponed by the before-swap hook \"%s\", which %s; replaying, and asking it again "
-				"every %d s %s",
+					"every %d s %s",
 				by, how, WINDOW_POLL_MS / 1000, limit);
 	event_emit(&e);
 	if (res->output && res->output[0])
@@ -202,7 +202,7 @@ window_wait(Run *r, double *open_for)
 	const char		 *said = NULL;
 	char			 *hook_said = NULL; /* the refusal said last */
 	char			 *hook_by = NULL;
-	double			  hook_since = -1;	/* when the hooks began to refuse */
+	double			  hook_since = -1; /* when the hooks began to refuse */
 	int				  asks = 0;
 	bool			  ok = false;
 
