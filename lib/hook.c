@@ -162,6 +162,8 @@ supervise(pid_t pid, int in_fd, int out_fd, const char *json, double timeout_s, 
 	size_t len = 0;
 	int	   status = 0;
 	bool   reaped = false;
+	bool   stop = false;
+	double next_tick = pgr_now() + 0.1;
 
 	if (to_write == 0)
 	{
@@ -188,7 +190,13 @@ supervise(pid_t pid, int in_fd, int out_fd, const char *json, double timeout_s, 
 		}
 		read_output(&out_fd, buf, &len);
 		reaped = waitpid(pid, &status, WNOHANG) == pid;
-		if (!reaped && (pgr_now() >= deadline || (pgr_interrupted && !was_interrupted)))
+		/* the guard goes on watching the table meanwhile (a DDL queued behind the run's lock), as in a sleep */
+		if (!reaped && pgr_now() >= next_tick)
+		{
+			stop = !cancel_call_wait_hook();
+			next_tick = pgr_now() + 0.1;
+		}
+		if (!reaped && (pgr_now() >= deadline || stop || (pgr_interrupted && !was_interrupted)))
 		{
 			res->interrupted = pgr_now() < deadline;
 			res->timed_out = true;
@@ -277,7 +285,8 @@ hook_describe(const HookResult *res, double timeout_s)
 	if (res->start_failed)
 		return pgr_psprintf("could not be started: %s", res->errno_text);
 	if (res->interrupted)
-		return pgr_psprintf("was ended because pg_rebuild was interrupted: its process group was sent SIGTERM%s",
+		return pgr_psprintf("was ended because the run stops (interrupted, or the table's guard gave up): its "
+							"process group was sent SIGTERM%s",
 							res->sigkilled ? ", then SIGKILL" : "");
 	if (res->timed_out && res->sigkilled)
 		return pgr_psprintf("did not finish within --hook-timeout %g s: its process group was sent SIGTERM, "

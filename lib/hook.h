@@ -52,7 +52,7 @@ typedef struct HookResult
 	int	   signal;		 /* the signal that ended it, or 0 */
 	bool   timed_out;	 /* outlived the timeout and was killed */
 	bool   sigkilled;	 /* ... and SIGTERM did not end it: SIGKILL did */
-	bool   interrupted;	 /* ended so because pg_rebuild got SIGINT or SIGTERM, not for its time */
+	bool   interrupted;	 /* ended so because the run stops (SIGINT, SIGTERM, the guard), not for its time */
 	bool   start_failed; /* could not be started (errno_text says why) */
 	char   errno_text[128];
 	double seconds;
@@ -66,8 +66,9 @@ const char *hook_event_name(HookEvent ev);
  * Runs command with json on its standard input and vars added to the
  * environment (replacing variables of the same names), waits for it at
  * most timeout_s, and fills *res (free with hook_result_free).  Returns
- * res->ok.  A signal to pg_rebuild (SIGINT, SIGTERM) met while the hook
- * runs ends it as a timeout does.
+ * res->ok.  The wait hook (cancel.h) is called about every 100 ms
+ * meanwhile, as in a sleep; when it says stop, or a signal to pg_rebuild
+ * (SIGINT, SIGTERM) is met, the hook is ended as a timeout does.
  */
 bool		hook_run(const char *command, const char *json, const HookVar *vars, int nvars, double timeout_s,
 					 HookResult *res);
