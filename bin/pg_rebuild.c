@@ -105,6 +105,11 @@ print_help(void)
 		   "      --postpone-swap, --release-swap\n"
 		   "                             keep the running rebuild of -t TABLE replaying before its swap,\n"
 		   "                             or let it swap\n"
+		   "      --hook=COMMAND         run COMMAND (with /bin/sh -c; repeatable, in the order given) at\n"
+		   "                             before-copy, before-swap, after-swap and failure: the event as\n"
+		   "                             JSON on its stdin, PGR_EVENT, PGR_TABLE, ... in its environment;\n"
+		   "                             a before-swap hook that exits non-zero postpones the swap\n"
+		   "      --hook-timeout=SECS    kill a hook (SIGTERM, then SIGKILL) that runs longer (default %.0f)\n"
 		   "      --log-format=FORMAT    text (the default) or json: every event (phases, progress with an\n"
 		   "                             ETA, lock waits and their blockers, warnings, errors with their\n"
 		   "                             SQLSTATE, the summary) as one JSON object per line on stdout\n"
@@ -135,7 +140,7 @@ print_help(void)
 		   "  pg_rebuild -d shop -t orders --set-not-null customer_id --method in-place\n\n"
 		   "See the pg_rebuild(1) manual page.\n",
 		   PGR_DEFAULT_WAIT_TIMEOUT_S, PGR_DEFAULT_LOCK_TIMEOUT_MS, PGR_DEFAULT_RETRY_TIMEOUT_S,
-		   PGR_DEFAULT_CATCHUP_TIMEOUT_S, PGR_DEFAULT_MAX_LOCK_MS);
+		   PGR_DEFAULT_CATCHUP_TIMEOUT_S, PGR_DEFAULT_MAX_LOCK_MS, PGR_DEFAULT_HOOK_TIMEOUT_S);
 }
 
 static void
@@ -202,6 +207,10 @@ rebuild_command(const RebuildOptions *o)
 		.max_lock_ms = o->max_lock_ms,
 		.throttle = o->throttle,
 		.swap_window = o->swap_window,
+		/* --dry-run changes nothing, and runs no hook */
+		.hooks = {.commands = o->dry_run ? NULL : o->hooks.items,
+				  .n = o->dry_run ? 0 : (int) o->hooks.n,
+				  .timeout_s = o->hook_timeout_s},
 	};
 	Run		   *r;
 	int			code;

@@ -254,10 +254,12 @@ report_summary(const Run *r)
 }
 
 void
-report_end(const Run *r)
+report_end(Run *r)
 {
 	const RunResult *res = &r->result;
 	Event			 e;
+	char			*json;
+	int				 failed = r->failed_phase >= 0 ? r->failed_phase : r->clock.current;
 
 	event_init(&e, "run_end", SINK_NONE, LOG_QUIET);
 	event_int(&e, "exit_code", res->exit_code);
@@ -269,6 +271,12 @@ report_end(const Run *r)
 	event_num(&e, "lock_held_ms", res->lock_held_ms, false);
 	event_int(&e, "lock_attempts", res->lock_attempts);
 	event_int(&e, "reconnections", r->recoveries);
+	event_str(&e, "failed_phase", res->exit_code != PGR_EXIT_OK && failed >= 0 ? phase_name((Phase) failed) : NULL);
+	/* the failure hooks read this very event, and come before it: run_end stays the last event */
+	json = event_render_json(&e);
+	if (res->exit_code != PGR_EXIT_OK)
+		(void) run_hooks(r, HOOK_FAILURE, json, NULL, NULL);
+	free(json);
 	event_emit(&e);
 }
 

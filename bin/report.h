@@ -21,9 +21,10 @@ void		report_dry_run(const Run *r);
 void		report_summary(const Run *r);
 /*
  * The "run_end" event, last of a run: its exit code and figures (JSON only:
- * the text output has said it in its summary or its error).
+ * the text output has said it in its summary or its error).  A run that
+ * failed runs its failure hooks first, with this event on their stdin.
  */
-void		report_end(const Run *r);
+void		report_end(Run *r);
 /* The recorded runs, as lines or as a JSON array. */
 void		report_status(const RunList *l, bool json);
 

@@ -256,8 +256,15 @@ copy_phase(Run *r)
 	Throttle	th;
 	char		rows[32];
 	char		note[96];
+	char	   *json = phase_begin_json(&r->clock, PHASE_COPY);
 
-	phase_begin(&r->clock, PHASE_COPY);
+	/* the before-copy hooks: once a run; one that fails is a warning (the run goes on) */
+	if (!r->copy_hook_done)
+	{
+		r->copy_hook_done = true;
+		(void) run_hooks(r, HOOK_BEFORE_COPY, json, NULL, NULL);
+	}
+	free(json);
 	if (!run_ensure_guard(r))
 		return false;
 	if (!create_shadow(r))

@@ -172,21 +172,11 @@ append_field(StrBuf *sb, const EventField *f)
 	}
 }
 
-static void
-emit_json(const Event *e)
+static char *
+render_json(const Event *e)
 {
 	StrBuf sb;
 
-	if (e->sink == SINK_PROGRESS)
-	{
-		double		now = pgr_now();
-		const char *phase = e->nfields > 0 && e->fields[0].s ? e->fields[0].s : "";
-
-		if (now - last_json_progress < JSON_PROGRESS_INTERVAL_S && strcmp(phase, last_progress_phase) == 0)
-			return;
-		last_json_progress = now;
-		snprintf(last_progress_phase, sizeof(last_progress_phase), "%s", phase);
-	}
 	sb_init(&sb);
 	sb_appendf(&sb, "{\"schema\":%d,\"time\":", PGR_EVENT_SCHEMA);
 	append_time(&sb);
@@ -204,10 +194,36 @@ emit_json(const Event *e)
 		sb_append(&sb, ",\"message\":");
 		sb_append_json(&sb, e->text);
 	}
-	sb_append(&sb, "}\n");
-	fputs(sb.data, stdout);
+	sb_append(&sb, "}");
+	return sb_steal(&sb);
+}
+
+char *
+event_render_json(Event *e)
+{
+	if (e->json == NULL)
+		e->json = render_json(e);
+	return pgr_strdup(e->json);
+}
+
+static void
+emit_json(Event *e)
+{
+	if (e->sink == SINK_PROGRESS)
+	{
+		double		now = pgr_now();
+		const char *phase = e->nfields > 0 && e->fields[0].s ? e->fields[0].s : "";
+
+		if (now - last_json_progress < JSON_PROGRESS_INTERVAL_S && strcmp(phase, last_progress_phase) == 0)
+			return;
+		last_json_progress = now;
+		snprintf(last_progress_phase, sizeof(last_progress_phase), "%s", phase);
+	}
+	if (e->json == NULL)
+		e->json = render_json(e);
+	fputs(e->json, stdout);
+	fputc('\n', stdout);
 	fflush(stdout);
-	sb_free(&sb);
 }
 
 static void
@@ -247,4 +263,6 @@ event_emit(Event *e)
 	}
 	free(e->text);
 	e->text = NULL;
+	free(e->json);
+	e->json = NULL;
 }

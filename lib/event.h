@@ -56,6 +56,7 @@ typedef struct Event
 	LogLevel	min_level; /* shown from this level on (LOG_QUIET: always) */
 	const char *prefix;	   /* text format: "pg_rebuild: <prefix>: " before the text */
 	char	   *text;	   /* owned; "message" in JSON */
+	char	   *json;	   /* owned; the JSON object once rendered (event_render_json) */
 	int			nfields;
 	EventField	fields[EVENT_MAX_FIELDS];
 } Event;
@@ -77,6 +78,13 @@ void		event_int(Event *e, const char *key, long long value);
 /* A number; a negative one is written as null (unknown) when unknown_if_negative. */
 void		event_num(Event *e, const char *key, double value, bool unknown_if_negative);
 void		event_bool(Event *e, const char *key, bool value);
+
+/*
+ * The JSON object of e as event_emit will write it (same time stamp), in
+ * whatever format the process writes: for a hook to read.  Newly
+ * allocated; call before event_emit.
+ */
+char	   *event_render_json(Event *e);
 
 /* Writes e in the current format and releases its text. */
 void		event_emit(Event *e);

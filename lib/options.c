@@ -46,6 +46,8 @@ enum
 	OPT_RESUME,
 	OPT_POSTPONE_SWAP,
 	OPT_RELEASE_SWAP,
+	OPT_HOOK,
+	OPT_HOOK_TIMEOUT,
 	OPT_COUNT /* one past the last code: short options are below 256 */
 };
 
@@ -88,6 +90,8 @@ static const struct option long_options[] = {
 	{"resume", no_argument, NULL, OPT_RESUME},
 	{"postpone-swap", no_argument, NULL, OPT_POSTPONE_SWAP},
 	{"release-swap", no_argument, NULL, OPT_RELEASE_SWAP},
+	{"hook", required_argument, NULL, OPT_HOOK},
+	{"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -233,6 +237,8 @@ options_init(RebuildOptions *o)
 	sv_init(&o->exclude_schemas);
 	sv_init(&o->set_not_null);
 	sv_init(&o->alter);
+	sv_init(&o->hooks);
+	o->hook_timeout_s = PGR_DEFAULT_HOOK_TIMEOUT_S;
 	o->jobs = 1;
 	o->wait_timeout_s = PGR_DEFAULT_WAIT_TIMEOUT_S;
 	o->lock_timeout_ms = PGR_DEFAULT_LOCK_TIMEOUT_MS;
@@ -275,13 +281,13 @@ takes_value(int c)
 /*
  * An option that takes one value and is given again would make one of its
  * values count and the other vanish: a usage error naming both (-t,
- * --schema, the exclusions, --set-not-null and --alter take many).
+ * --schema, the exclusions, --set-not-null, --alter and --hook take many).
  */
 static bool
 repeatable(int c)
 {
 	return c == 't' || c == OPT_SCHEMA || c == OPT_EXCLUDE_TABLE || c == 'N' || c == OPT_SET_NOT_NULL ||
-		c == OPT_ALTER;
+		c == OPT_ALTER || c == OPT_HOOK;
 }
 
 static bool
@@ -578,6 +584,23 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 			}
 			o->control = CONTROL_PAUSE + (c - OPT_PAUSE);
 			return true;
+		case OPT_HOOK:
+			if (arg[strspn(arg, " \t\r\n")] == '\0')
+			{
+				*err = pgr_strdup("--hook needs a command, run with /bin/sh -c, e.g. --hook '/usr/local/bin/notify'");
+				return false;
+			}
+			sv_push(&o->hooks, arg);
+			return true;
+		case OPT_HOOK_TIMEOUT:
+			if (!options_parse_seconds(arg, &o->hook_timeout_s) || o->hook_timeout_s <= 0)
+			{
+				*err = pgr_psprintf("invalid value \"%s\" for --hook-timeout: expected a number of seconds above 0",
+									arg);
+				return false;
+			}
+			o->hook_timeout_given = true;
+			return true;
 		case 'e':
 			o->echo = true;
 			return true;
@@ -729,11 +752,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
 			o->method || o->max_lock_given || o->allow_old_snapshots || o->throttle.max_rate > 0 ||
-			o->throttle.max_lag_s > 0 || o->throttle.max_lag_bytes > 0 || o->swap_window.set)
+			o->throttle.max_lag_s > 0 || o->throttle.max_lag_bytes > 0 || o->swap_window.set || o->hooks.n > 0 ||
+			o->hook_timeout_given)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
 								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time, --max-rate, "
-								"--max-replica-lag or --swap-window",
+								"--max-replica-lag, --swap-window, --hook or --hook-timeout",
 								o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 			return false;
 		}
@@ -753,6 +777,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	{
 		*err = pgr_strdup("--method=in-place has no swap, so --swap-window cannot apply: drop one of them "
 						  "(--swap-window makes --method=auto a rebuild)");
+		return false;
+	}
+	if (o->hook_timeout_given && o->hooks.n == 0)
+	{
+		*err = pgr_strdup("--hook-timeout is given without --hook: there is no hook for it to bound; give "
+						  "--hook=COMMAND, or drop --hook-timeout");
 		return false;
 	}
 	if (o->method && strcmp(o->method, "in-place") == 0 && o->order_by_arg)
@@ -832,6 +862,7 @@ options_free(RebuildOptions *o)
 	free(o->table_name);
 	sv_free(&o->set_not_null);
 	sv_free(&o->alter);
+	sv_free(&o->hooks);
 	free(o->method);
 	free(o->order_by_arg);
 	free(o->dbname);

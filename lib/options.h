@@ -9,6 +9,7 @@
 
 #include "connect.h"
 #include "control.h"
+#include "hook.h"
 #include "ident.h"
 #include "log.h"
 #include "str.h"
@@ -58,6 +59,9 @@ typedef struct RebuildOptions
 	ThrottleLimits throttle;	/* --max-rate, --max-replica-lag */
 	SwapWindow	swap_window;	/* --swap-window */
 	ControlAction control;		/* --pause, --resume, --postpone-swap, --release-swap */
+	StrVec		hooks;			/* --hook commands, in order (repeatable) */
+	double		hook_timeout_s; /* --hook-timeout */
+	bool		hook_timeout_given;
 
 	/* output */
 	bool		   echo;

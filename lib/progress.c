@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "clock.h"
@@ -14,24 +15,42 @@ phase_clock_init(PhaseClock *pc)
 {
 	memset(pc, 0, sizeof(*pc));
 	pc->run_started = pgr_now();
+	pc->current = -1;
+}
+
+char *
+phase_begin_json(PhaseClock *pc, Phase p)
+{
+	Event e;
+	char *json;
+
+	pc->started[p] = pgr_now();
+	pc->current = (int) p;
+	event_init(&e, "phase_start", SINK_NONE, LOG_NORMAL);
+	event_str(&e, "phase", phase_name(p));
+	json = event_render_json(&e);
+	event_emit(&e);
+	return json;
 }
 
 void
 phase_begin(PhaseClock *pc, Phase p)
 {
-	Event e;
-
-	pc->started[p] = pgr_now();
-	event_init(&e, "phase_start", SINK_NONE, LOG_NORMAL);
-	event_str(&e, "phase", phase_name(p));
-	event_emit(&e);
+	free(phase_begin_json(pc, p));
 }
 
 void
 phase_end(PhaseClock *pc, Phase p, const char *note)
 {
+	free(phase_end_json(pc, p, note));
+}
+
+char *
+phase_end_json(PhaseClock *pc, Phase p, const char *note)
+{
 	char  d[32];
 	Event e;
+	char *json;
 
 	pc->seconds[p] += pgr_now() - pc->started[p];
 	event_init(&e, "phase_end", SINK_STDOUT, LOG_NORMAL);
@@ -40,7 +59,9 @@ phase_end(PhaseClock *pc, Phase p, const char *note)
 	event_str(&e, "note", note && *note ? note : NULL);
 	event_textf(&e, "phase %-9s %10s%s%s", phase_name(p), format_duration(pc->seconds[p], d, sizeof(d)),
 				note && *note ? "  " : "", note ? note : "");
+	json = event_render_json(&e);
 	event_emit(&e);
+	return json;
 }
 
 double

@@ -15,12 +15,16 @@ typedef struct PhaseClock
 	double		started[PHASE_COUNT];
 	double		seconds[PHASE_COUNT];
 	double		run_started;
+	int			current;		/* the Phase begun last, -1 before the first */
 } PhaseClock;
 
 void phase_clock_init(PhaseClock *pc);
 void phase_begin(PhaseClock *pc, Phase p);
 /* Ends the phase and prints "phase NAME  1.23 s  <note>" (unless quiet). */
 void phase_end(PhaseClock *pc, Phase p, const char *note);
+/* The same, returning the JSON object of the phase_start or phase_end event (newly allocated), for a hook. */
+char *phase_begin_json(PhaseClock *pc, Phase p);
+char *phase_end_json(PhaseClock *pc, Phase p, const char *note);
 
 /*
  * One progress event of a phase (the live line on a terminal, a "progress"

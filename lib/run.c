@@ -1,6 +1,7 @@
 /* run.c: the run object, its connections and its failure path. */
 #include "run.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,6 +27,7 @@ run_new(const RunSettings *s, ConnParams *params, const char *schema, const char
 	r->want_name = table;
 	r->changes = changes;
 	phase_clock_init(&r->clock);
+	r->failed_phase = -1;
 	return r;
 }
 
@@ -410,6 +412,8 @@ fail(Run *r)
 int
 run_fail(Run *r)
 {
+	if (r->failed_phase < 0)
+		r->failed_phase = r->clock.current; /* before the failure path begins its finish */
 	r->result.exit_code = fail(r);
 	return r->result.exit_code;
 }
@@ -479,3 +483,26 @@ run_with_lock_retries(Run *r, const StmtList *l, const char *what)
 	}
 }
 
+bool
+run_hooks(Run *r, HookEvent ev, const char *json, HookResult *refusal, const char **refused_by)
+{
+	char	run_id[32] = "";
+	char	exit_code[16];
+	int		phase = ev == HOOK_FAILURE && r->failed_phase >= 0 ? r->failed_phase : r->clock.current;
+	HookVar vars[] = {
+		{"PGR_EVENT", hook_event_name(ev)},
+		{"PGR_TABLE", r->t ? r->t->qname : r->want_name},
+		{"PGR_SCHEMA", r->t ? r->t->schema : r->want_schema},
+		{"PGR_TABLE_NAME", r->t ? r->t->name : r->want_name},
+		{"PGR_RUN_ID", run_id},
+		{"PGR_PHASE", phase >= 0 ? phase_name((Phase) phase) : ""},
+		{"PGR_EXIT_CODE", exit_code},
+	};
+
+	if (r->s->hooks.n == 0)
+		return true;
+	if (r->run_id > 0)
+		snprintf(run_id, sizeof(run_id), "%lld", r->run_id);
+	snprintf(exit_code, sizeof(exit_code), "%d", r->result.exit_code);
+	return hooks_fire(&r->s->hooks, ev, json, vars, ev == HOOK_FAILURE ? 7 : 6, refusal, refused_by);
+}

@@ -26,6 +26,7 @@
 #include "dependents.h"
 #include "estimate.h"
 #include "guard.h"
+#include "hook.h"
 #include "phases.h"
 #include "plan.h"
 #include "progress.h"
@@ -66,6 +67,7 @@ typedef struct RunSettings
 	double		swap_deadline;
 	ThrottleLimits throttle;	/* how hard the copy and the replay may go */
 	SwapWindow	swap_window;	/* when the swap may happen (--swap-window) */
+	HookSettings hooks;			/* --hook commands and --hook-timeout */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -150,6 +152,10 @@ struct Run
 	bool		taken_over;
 	char	   *taken_over_by;	/* who held the lock, for messages */
 
+	/* Its hooks. */
+	bool		copy_hook_done;	/* before-copy ran (once a run, even when a reconnection copies again) */
+	int			failed_phase;	/* the Phase the run was in when it failed, -1 */
+
 	/* Figures. */
 	PhaseClock	clock;
 	CopyResult	copy;
@@ -223,6 +229,15 @@ void		run_report_failure(Run *r, Conn *failed, const char *what);
  * --cleanup command (exit 3).  Sets and returns r->result.exit_code.
  */
 int			run_fail(Run *r);
+
+/*
+ * Runs the --hook commands for ev with json (the event's object) on their
+ * standard input and the run in their environment: PGR_EVENT, PGR_TABLE
+ * (quoted, qualified), PGR_SCHEMA, PGR_TABLE_NAME, PGR_RUN_ID, PGR_PHASE,
+ * and PGR_EXIT_CODE at failure.  See hooks_fire for the return and
+ * *refusal.
+ */
+bool		run_hooks(Run *r, HookEvent ev, const char *json, HookResult *refusal, const char **refused_by);
 
 /* Reads the sizes of the rebuilt table into r->result. */
 void		run_read_sizes(Run *r);

@@ -977,6 +977,7 @@ swap_phase(Run *r)
 	};
 	char		note[192];
 	double		open_for;
+	char	   *json;
 
 	if (!run_enter_phase(r, PHASE_SWAP))
 		return false;
@@ -1002,7 +1003,10 @@ swap_phase(Run *r)
 	snprintf(note, sizeof(note), "ACCESS EXCLUSIVE held %.0f ms, %d attempt%s, %lld changes applied under the "
 			 "lock (at most %lld for --max-lock-time %d ms)", r->swap.lock_held_ms, r->swap.attempts,
 			 r->swap.attempts == 1 ? "" : "s", r->swap.final_entries, r->swap.budget_entries, s.max_lock_ms);
-	phase_end(&r->clock, PHASE_SWAP, note);
+	json = phase_end_json(&r->clock, PHASE_SWAP, note);
+	/* a failing after-swap hook is a warning: the table is rebuilt, the finish goes on */
+	(void) run_hooks(r, HOOK_AFTER_SWAP, json, NULL, NULL);
+	free(json);
 	return true;
 }
 

@@ -235,5 +235,22 @@ main(void)
 	EXPECT_USAGE("cannot be used together", "-t", "t", "--postpone-swap", "--release-swap");
 	EXPECT_USAGE("give it with -t TABLE", "--resume");
 	EXPECT_USAGE("--log-format", "-t", "t", "--log-format", "xml");
+	/* --hook: repeatable, kept in order; --hook-timeout bounds them, once */
+	ok(parse(ARGC("-t", "t", "--hook", "first $PGR_EVENT", "--hook=second", "--hook-timeout", "2.5"),
+			 ARGV("-t", "t", "--hook", "first $PGR_EVENT", "--hook=second", "--hook-timeout", "2.5"), &o,
+			 &err) == OPTIONS_OK,
+	   "two --hook and a --hook-timeout parse");
+	ok(o.hooks.n == 2 && strcmp(o.hooks.items[0], "first $PGR_EVENT") == 0 && strcmp(o.hooks.items[1], "second") == 0,
+	   "the hooks are kept as given, in order");
+	ok(o.hook_timeout_s == 2.5, "--hook-timeout takes fractions");
+	options_free(&o);
+	ok(parse(ARGC("-t", "t", "--hook", "x"), ARGV("-t", "t", "--hook", "x"), &o, &err) == OPTIONS_OK &&
+		   o.hook_timeout_s == PGR_DEFAULT_HOOK_TIMEOUT_S,
+	   "--hook-timeout defaults to 30 s");
+	options_free(&o);
+	EXPECT_USAGE("given twice", "-t", "t", "--hook", "x", "--hook-timeout", "1", "--hook-timeout", "2");
+	EXPECT_USAGE("without --hook", "-t", "t", "--hook-timeout", "1");
+	EXPECT_USAGE("--hook needs a command", "-t", "t", "--hook", "");
+	EXPECT_USAGE("cannot be combined", "--cleanup", "--hook", "x");
 	return done_testing();
 }
