@@ -248,8 +248,17 @@ read_relation(Conn *c, unsigned int oid, TableDesc *t)
 static bool
 read_columns(Conn *c, TableDesc *t)
 {
+	static const ResField column_fields[] = {
+		RES_INT4(ColumnDesc, attnum), RES_TEXT(ColumnDesc, name), RES_TEXT(ColumnDesc, type),
+		RES_TEXT(ColumnDesc, collation), RES_BOOL(ColumnDesc, notnull), RES_TEXT(ColumnDesc, default_expr),
+		RES_CHAR(ColumnDesc, identity), RES_CHAR(ColumnDesc, generated), RES_CHAR(ColumnDesc, storage),
+		RES_CHAR(ColumnDesc, type_storage), RES_CHAR(ColumnDesc, compression), RES_INT4(ColumnDesc, stattarget),
+		RES_TEXT(ColumnDesc, attoptions), RES_TEXT(ColumnDesc, comment), RES_TEXT(ColumnDesc, sequence_schema),
+		RES_TEXT(ColumnDesc, sequence_name), RES_TEXT(ColumnDesc, identity_options)
+	};
 	PGresult   *res;
 	StrBuf		sql;
+	void	   *rows;
 
 	sb_init(&sql);
 	sb_appendf(&sql,
@@ -293,49 +302,17 @@ read_columns(Conn *c, TableDesc *t)
 			   conn_versioned(c, attcompression_sql));
 	res = conn_queryf(c, sql.data, t->oid);
 	sb_free(&sql);
-	if (res == NULL)
-	{
-		conn_report(c, "could not read the table's columns");
+	if (!conn_read_rows(c, res, "could not read the table's columns", sizeof(ColumnDesc), column_fields,
+						RES_NFIELDS(column_fields), &rows, &t->ncolumns))
 		return false;
-	}
-	t->ncolumns = PQntuples(res);
-	t->columns = pgr_calloc((size_t) t->ncolumns, sizeof(ColumnDesc));
+	t->columns = rows;
 	for (int i = 0; i < t->ncolumns; i++)
 	{
 		ColumnDesc *col = &t->columns[i];
-		char	   *s;
 
-		col->attnum = res_int4(res, i, 0);
-		col->name = res_text(res, i, 1);
-		col->type = res_text(res, i, 2);
-		col->collation = res_text(res, i, 3);
-		col->notnull = res_bool(res, i, 4);
-		col->default_expr = res_text(res, i, 5);
-		s = res_text(res, i, 6);
-		col->identity = s ? s[0] : 0;
-		free(s);
-		s = res_text(res, i, 7);
-		col->generated = s ? s[0] : 0;
-		free(s);
-		s = res_text(res, i, 8);
-		col->storage = s ? s[0] : 0;
-		free(s);
-		s = res_text(res, i, 9);
-		col->type_storage = s ? s[0] : 0;
-		free(s);
-		s = res_text(res, i, 10);
-		col->compression = s ? s[0] : 0;
-		free(s);
-		col->stattarget = res_int4(res, i, 11);
-		col->attoptions = res_text(res, i, 12);
-		col->comment = res_text(res, i, 13);
-		col->sequence_schema = res_text(res, i, 14);
-		col->sequence_name = res_text(res, i, 15);
 		if (col->sequence_name)
 			col->sequence = ident_quote_qualified(col->sequence_schema, col->sequence_name);
-		col->identity_options = res_text(res, i, 16);
 	}
-	PQclear(res);
 	return true;
 }
 
@@ -420,8 +397,18 @@ read_index_keys(Conn *c, IndexDesc *ix)
 static bool
 read_indexes(Conn *c, TableDesc *t)
 {
+	static const ResField index_fields[] = {
+		RES_OID(IndexDesc, oid), RES_TEXT(IndexDesc, name), RES_TEXT(IndexDesc, def),
+		RES_TEXT(IndexDesc, def_prefix_name), RES_TEXT(IndexDesc, def_prefix_table), RES_BOOL(IndexDesc, primary),
+		RES_BOOL(IndexDesc, unique), RES_BOOL(IndexDesc, valid), RES_BOOL(IndexDesc, clustered),
+		RES_BOOL(IndexDesc, replident), RES_BOOL(IndexDesc, partial), RES_BOOL(IndexDesc, expressions),
+		RES_BOOL(IndexDesc, keys_notnull), RES_CHAR(IndexDesc, contype), RES_TEXT(IndexDesc, conname),
+		RES_TEXT(IndexDesc, condef), RES_BOOL(IndexDesc, deferrable), RES_BOOL(IndexDesc, deferred),
+		RES_TEXT(IndexDesc, tablespace), RES_TEXT(IndexDesc, comment), RES_TEXT(IndexDesc, con_comment)
+	};
 	PGresult   *res;
 	char	   *sql;
+	void	   *rows;
 
 	sql = pgr_psprintf("SELECT i.indexrelid, ic.relname::text, pg_catalog.pg_get_indexdef(i.indexrelid), "
 					   "pg_catalog.quote_ident(ic.relname), "
@@ -450,43 +437,10 @@ read_indexes(Conn *c, TableDesc *t)
 
 	res = conn_queryf(c, sql, t->oid);
 	free(sql);
-	if (res == NULL)
-	{
-		conn_report(c, "could not read the table's indexes");
+	if (!conn_read_rows(c, res, "could not read the table's indexes", sizeof(IndexDesc), index_fields,
+						RES_NFIELDS(index_fields), &rows, &t->nindexes))
 		return false;
-	}
-	t->nindexes = PQntuples(res);
-	t->indexes = pgr_calloc((size_t) t->nindexes, sizeof(IndexDesc));
-	for (int i = 0; i < t->nindexes; i++)
-	{
-		IndexDesc  *ix = &t->indexes[i];
-		char	   *s;
-
-		ix->oid = res_oid(res, i, 0);
-		ix->name = res_text(res, i, 1);
-		ix->def = res_text(res, i, 2);
-		ix->def_prefix_name = res_text(res, i, 3);
-		ix->def_prefix_table = res_text(res, i, 4);
-		ix->primary = res_bool(res, i, 5);
-		ix->unique = res_bool(res, i, 6);
-		ix->valid = res_bool(res, i, 7);
-		ix->clustered = res_bool(res, i, 8);
-		ix->replident = res_bool(res, i, 9);
-		ix->partial = res_bool(res, i, 10);
-		ix->expressions = res_bool(res, i, 11);
-		ix->keys_notnull = res_bool(res, i, 12);
-		s = res_text(res, i, 13);
-		ix->contype = s ? s[0] : 0;
-		free(s);
-		ix->conname = res_text(res, i, 14);
-		ix->condef = res_text(res, i, 15);
-		ix->deferrable = res_bool(res, i, 16);
-		ix->deferred = res_bool(res, i, 17);
-		ix->tablespace = res_text(res, i, 18);
-		ix->comment = res_text(res, i, 19);
-		ix->con_comment = res_text(res, i, 20);
-	}
-	PQclear(res);
+	t->indexes = rows;
 	for (int i = 0; i < t->nindexes; i++)
 		if (!t->indexes[i].expressions && !read_index_keys(c, &t->indexes[i]))
 			return false;
@@ -496,7 +450,12 @@ read_indexes(Conn *c, TableDesc *t)
 static bool
 read_checks(Conn *c, TableDesc *t)
 {
+	static const ResField check_fields[] = {
+		RES_TEXT(CheckDesc, name), RES_TEXT(CheckDesc, def), RES_BOOL(CheckDesc, validated),
+		RES_TEXT(CheckDesc, comment)
+	};
 	PGresult   *res;
+	void	   *rows;
 
 	res = conn_queryf(c,
 					  "SELECT co.conname::text, pg_catalog.pg_get_constraintdef(co.oid), co.convalidated, "
@@ -504,28 +463,22 @@ read_checks(Conn *c, TableDesc *t)
 					  "FROM pg_catalog.pg_constraint co WHERE co.conrelid OPERATOR(pg_catalog.=) %oid "
 					  "AND co.contype OPERATOR(pg_catalog.=) 'c' ORDER BY co.conname",
 					  t->oid);
-	if (res == NULL)
-	{
-		conn_report(c, "could not read the table's CHECK constraints");
+	if (!conn_read_rows(c, res, "could not read the table's CHECK constraints", sizeof(CheckDesc), check_fields,
+						RES_NFIELDS(check_fields), &rows, &t->nchecks))
 		return false;
-	}
-	t->nchecks = PQntuples(res);
-	t->checks = pgr_calloc((size_t) t->nchecks, sizeof(CheckDesc));
-	for (int i = 0; i < t->nchecks; i++)
-	{
-		t->checks[i].name = res_text(res, i, 0);
-		t->checks[i].def = res_text(res, i, 1);
-		t->checks[i].validated = res_bool(res, i, 2);
-		t->checks[i].comment = res_text(res, i, 3);
-	}
-	PQclear(res);
+	t->checks = rows;
 	return true;
 }
 
 static bool
 read_grants(Conn *c, TableDesc *t)
 {
+	static const ResField grant_fields[] = {
+		RES_TEXT(GrantDesc, grantee), RES_TEXT(GrantDesc, privilege), RES_TEXT(GrantDesc, column),
+		RES_BOOL(GrantDesc, grantable)
+	};
 	PGresult   *res;
+	void	   *rows;
 
 	res = conn_queryf(c,
 					  "SELECT CASE WHEN a.grantee OPERATOR(pg_catalog.=) 0 THEN NULL "
@@ -541,21 +494,10 @@ read_grants(Conn *c, TableDesc *t)
 					  "WHERE att.attrelid OPERATOR(pg_catalog.=) %oid AND att.attnum OPERATOR(pg_catalog.>) 0 "
 					  "AND NOT att.attisdropped ORDER BY 3 NULLS FIRST, 1 NULLS FIRST, 2",
 					  t->oid, t->oid);
-	if (res == NULL)
-	{
-		conn_report(c, "could not read the table's privileges");
+	if (!conn_read_rows(c, res, "could not read the table's privileges", sizeof(GrantDesc), grant_fields,
+						RES_NFIELDS(grant_fields), &rows, &t->ngrants))
 		return false;
-	}
-	t->ngrants = PQntuples(res);
-	t->grants = pgr_calloc((size_t) t->ngrants, sizeof(GrantDesc));
-	for (int i = 0; i < t->ngrants; i++)
-	{
-		t->grants[i].grantee = res_text(res, i, 0);
-		t->grants[i].privilege = res_text(res, i, 1);
-		t->grants[i].column = res_text(res, i, 2);
-		t->grants[i].grantable = res_bool(res, i, 3);
-	}
-	PQclear(res);
+	t->grants = rows;
 	return true;
 }
 

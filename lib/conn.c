@@ -470,6 +470,23 @@ res_char(const PGresult *res, int row, int col)
 	return c;
 }
 
+bool
+conn_read_rows(Conn *c, PGresult *res, const char *what, size_t elem, const ResField *fields, int nfields,
+			   void **items, int *n)
+{
+	if (res == NULL)
+	{
+		conn_report(c, what);
+		return false;
+	}
+	*n = PQntuples(res);
+	*items = pgr_calloc((size_t) *n, elem);
+	for (int i = 0; i < *n; i++)
+		res_fill(res, i, (char *) *items + elem * (size_t) i, fields, nfields);
+	PQclear(res);
+	return true;
+}
+
 void
 res_fill(const PGresult *res, int row, void *dst, const ResField *fields, int nfields)
 {

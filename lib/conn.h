@@ -171,4 +171,13 @@ typedef struct ResField
 
 void		res_fill(const PGresult *res, int row, void *dst, const ResField *fields, int nfields);
 
+/*
+ * Every row of res read (res_fill) into a new zeroed array of elements of
+ * elem bytes: *items and *n; res is freed.  When res is NULL (the query
+ * failed) reports the error on c with what (the message's first line) and
+ * returns false.
+ */
+bool		conn_read_rows(Conn *c, PGresult *res, const char *what, size_t elem, const ResField *fields,
+						   int nfields, void **items, int *n);
+
 #endif /* PGR_CONN_H */
