@@ -60,6 +60,9 @@ print_help(void)
 		   "                             were written are still open (they would see the table empty\n"
 		   "                             or in part); by default the swap waits for them up to\n"
 		   "                             --wait-timeout, then the run fails and changes nothing\n"
+		   "      --keep-old             keep the old table after the swap, renamed pgrebuild_old_OID\n"
+		   "                             (the table's OID before the rebuild) in the table's schema and\n"
+		   "                             recorded as the run's: pg_rebuild --cleanup drops it\n"
 		   "      --retry-timeout=SECS   keep retrying a lost or refused connection (default %.0f)\n"
 		   "      --catchup-timeout=SECS stop when the replay backlog has not shrunk for this long\n"
 		   "                             (default %.0f)\n"
@@ -153,6 +156,7 @@ rebuild_command(const RebuildOptions *o)
 		.allow_old_snapshots = o->allow_old_snapshots,
 		.catchup_timeout_s = o->catchup_timeout_s,
 		.max_lock_ms = o->max_lock_ms,
+		.keep_old = o->keep_old,
 	};
 	Run		   *r;
 	int			code;

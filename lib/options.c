@@ -25,6 +25,7 @@ enum
 	OPT_ALTER,
 	OPT_METHOD,
 	OPT_MAX_LOCK_TIME,
+	OPT_KEEP_OLD,
 	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
@@ -47,6 +48,7 @@ static const struct option long_options[] = {
 	{"allow-old-snapshots", no_argument, NULL, OPT_ALLOW_OLD_SNAPSHOTS},
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
+	{"keep-old", no_argument, NULL, OPT_KEEP_OLD},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -282,6 +284,14 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 		case OPT_ALLOW_OLD_SNAPSHOTS:
 			o->allow_old_snapshots = true;
 			return true;
+		case OPT_KEEP_OLD:
+			if (o->keep_old)
+			{
+				*err = pgr_strdup("--keep-old is given twice: give it once");
+				return false;
+			}
+			o->keep_old = true;
+			return true;
 		case OPT_RETRY_TIMEOUT:
 			if (!options_parse_seconds(arg, &o->retry_timeout_s))
 			{
@@ -391,10 +401,10 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->cleanup || o->status)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method || o->max_lock_given || o->allow_old_snapshots)
+			o->method || o->max_lock_given || o->allow_old_snapshots || o->keep_old)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers, --allow-old-snapshots or --max-lock-time",
+								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time or --keep-old",
 								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
@@ -404,6 +414,12 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 			return false;
 		}
 		return true;
+	}
+	if (o->keep_old && o->method && strcmp(o->method, "in-place") == 0)
+	{
+		*err = pgr_strdup("--keep-old cannot be combined with --method=in-place: an in-place run leaves no old "
+						  "table to keep");
+		return false;
 	}
 	if (o->table_arg == NULL)
 	{

@@ -39,6 +39,7 @@ typedef struct RebuildOptions
 	double		catchup_timeout_s;	/* replay that does not converge for this long stops */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		max_lock_given;
+	bool		keep_old;		/* --keep-old: the finish keeps the old table, for --cleanup to drop */
 
 	/* output */
 	bool		echo;

@@ -57,6 +57,7 @@ typedef struct PlanInput
 	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
 	bool		throwaway;		/* an empty copy to try --alter on (alter.h): no autovacuum setting */
+	bool		keep_old;		/* --keep-old: the finish leaves the old table (--cleanup drops it) */
 } PlanInput;
 
 typedef struct Plan

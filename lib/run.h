@@ -57,6 +57,7 @@ typedef struct RunSettings
 										 * shadow's rows (they would see the table empty or in part) */
 	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
+	bool		keep_old;		/* the finish keeps the old table (recorded: --cleanup drops it) */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -127,6 +128,7 @@ struct Run
 	bool		new_locked;
 	long long	run_id;			/* 0 until the run is recorded */
 	bool		swapped;
+	bool		keep_old;		/* the finish keeps the old table (--keep-old, its foreign keys dropped) */
 	/*
 	 * After a lost connection, another session (a --cleanup) held the
 	 * table's lock or had removed the run's record: the run's objects are
