@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "backoff.h"
 #include "cancel.h"
 #include "catalog.h"
@@ -538,6 +539,38 @@ detach_old(Run *r)
 	return true;
 }
 
+/*
+ * --archive-old: the old table's rows into the file, before anything drops
+ * it.  False (logged): the old table is kept, with its rows and its foreign
+ * keys, recorded for --cleanup.
+ */
+static bool
+archive_old(Run *r)
+{
+	char	   *old_q = ident_quote_qualified(r->t->schema, r->plan->old_name);
+	char	   *why = NULL;
+	long long	rows = 0;
+	bool		ok;
+
+	conn_best_effort(r->main, "ROLLBACK");	/* COPY runs outside any transaction left open */
+	ok = archive_table(r->main, r->t->oid, old_q, r->t->qname, r->s->archive_old, &rows, &why);
+	if (ok)
+		log_info("archived the old table's %lld row%s into %s", rows, rows == 1 ? "" : "s", r->s->archive_old);
+	else
+	{
+		log_error("could not archive the old table %s into %s: %s", old_q, r->s->archive_old, why ? why : "");
+		log_detail("The swap committed: %s is rebuilt and in use.  The old table was kept, with its rows, and "
+				   "no archive file was left: nothing that could not be archived was dropped.",
+				   r->t->qname);
+		log_hint("Archive it once the cause is fixed (docs/archive-format.md), then drop it with "
+				 "pg_rebuild --cleanup.");
+		run_print_cleanup_hint(r);
+	}
+	free(why);
+	free(old_q);
+	return ok;
+}
+
 bool
 finish_phase(Run *r)
 {
@@ -547,7 +580,20 @@ finish_phase(Run *r)
 	phase_begin(&r->clock, PHASE_FINISH);
 	pgr_test_pause("FINISH");
 	sv_init(&removed);
-	r->keep_old = r->s->keep_old && r->mode == MODE_REBUILD && r->run_id != 0 && detach_old(r);
+	if (r->s->archive_old && r->mode == MODE_REBUILD && r->run_id != 0 && !r->archive_failed && !archive_old(r))
+		r->archive_failed = true;
+	if (r->archive_failed)
+		r->keep_old = true;		/* never drop what could not be archived */
+	else
+		r->keep_old = r->s->keep_old && r->mode == MODE_REBUILD && r->run_id != 0 && detach_old(r);
+	if (r->s->archive_old && !r->keep_old && r->mode == MODE_REBUILD && r->run_id != 0)
+	{
+		int			unused;
+
+		/* archived: empty it now, as the swap does without --archive-old, in case the drop must wait */
+		if (!detach_old_once(r->main, r->t->oid, r->s->lock_timeout_ms, true, &unused))
+			conn_best_effort(r->main, "ROLLBACK");
+	}
 	/* no record: an in-place run that had nothing to do */
 	ok = r->run_id == 0 || cleanup_run_objects(r->main, &r->state, r->run_id, r->t->oid, r->s->lock_timeout_ms,
 											   r->s->wait_timeout_s, false, r->keep_old, &removed);

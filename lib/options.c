@@ -26,6 +26,7 @@ enum
 	OPT_METHOD,
 	OPT_MAX_LOCK_TIME,
 	OPT_KEEP_OLD,
+	OPT_ARCHIVE_OLD,
 	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
@@ -49,6 +50,7 @@ static const struct option long_options[] = {
 	{"catchup-timeout", required_argument, NULL, OPT_CATCHUP_TIMEOUT},
 	{"max-lock-time", required_argument, NULL, OPT_MAX_LOCK_TIME},
 	{"keep-old", no_argument, NULL, OPT_KEEP_OLD},
+	{"archive-old", required_argument, NULL, OPT_ARCHIVE_OLD},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -292,6 +294,21 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 			}
 			o->keep_old = true;
 			return true;
+		case OPT_ARCHIVE_OLD:
+			if (o->archive_old)
+			{
+				*err = pgr_psprintf("--archive-old is given twice (\"%s\", then \"%s\"): it takes one file; give it "
+									"once",
+									o->archive_old, arg);
+				return false;
+			}
+			if (*arg == '\0')
+			{
+				*err = pgr_strdup("--archive-old needs a file name");
+				return false;
+			}
+			o->archive_old = pgr_strdup(arg);
+			return true;
 		case OPT_RETRY_TIMEOUT:
 			if (!options_parse_seconds(arg, &o->retry_timeout_s))
 			{
@@ -401,10 +418,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 	if (o->cleanup || o->status)
 	{
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
-			o->method || o->max_lock_given || o->allow_old_snapshots || o->keep_old)
+			o->method || o->max_lock_given || o->allow_old_snapshots || o->keep_old ||
+			o->archive_old)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
-								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time or --keep-old",
+								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time, --keep-old or --archive-old",
 								o->cleanup ? "--cleanup" : "--status");
 			return false;
 		}
@@ -415,10 +433,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		}
 		return true;
 	}
-	if (o->keep_old && o->method && strcmp(o->method, "in-place") == 0)
+	if ((o->keep_old || o->archive_old) && o->method && strcmp(o->method, "in-place") == 0)
 	{
-		*err = pgr_strdup("--keep-old cannot be combined with --method=in-place: an in-place run leaves no old "
-						  "table to keep");
+		*err = pgr_psprintf("%s cannot be combined with --method=in-place: an in-place run leaves no old "
+							"table to %s",
+							o->keep_old ? "--keep-old" : "--archive-old", o->keep_old ? "keep" : "archive");
 		return false;
 	}
 	if (o->table_arg == NULL)
@@ -494,6 +513,7 @@ void
 options_free(RebuildOptions *o)
 {
 	free(o->table_arg);
+	free(o->archive_old);
 	free(o->table_schema);
 	free(o->table_name);
 	sv_free(&o->set_not_null);

@@ -40,6 +40,7 @@ typedef struct RebuildOptions
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		max_lock_given;
 	bool		keep_old;		/* --keep-old: the finish keeps the old table, for --cleanup to drop */
+	char	   *archive_old;	/* --archive-old=FILE: the old table's rows into this gzip file first */
 
 	/* output */
 	bool		echo;

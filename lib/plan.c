@@ -996,7 +996,7 @@ plan_finish(const PlanInput *in, Plan *p)
 {
 	add_finish(&p->finish, OBJ_FUNCTION, in->tool_schema, p->func_name, NULL, NULL);
 	add_finish(&p->finish, OBJ_LOG, in->tool_schema, p->log_name, NULL, NULL);
-	if (!in->keep_old)
+	if (!in->keep_old_table)
 		add_finish(&p->finish, OBJ_OLD, in->table->schema, p->old_name, NULL, NULL);
 }
 

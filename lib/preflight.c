@@ -778,7 +778,8 @@ set_plan_input(Run *r)
 		.lock_key = state_lock_key(r->t->oid),
 		.lock_timeout_ms = r->s->lock_timeout_ms,
 		.server_version = conn_server_version(r->main),
-		.keep_old = r->s->keep_old,
+		.keep_old = r->s->keep_old || r->s->archive_old != NULL,
+		.keep_old_table = r->s->keep_old,
 	};
 }
 

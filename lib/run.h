@@ -58,6 +58,7 @@ typedef struct RunSettings
 	double		catchup_timeout_s;	/* a replay backlog that does not shrink for this long stops the run */
 	int			max_lock_ms;	/* the longest ACCESS EXCLUSIVE the swap may expect to hold */
 	bool		keep_old;		/* the finish keeps the old table (recorded: --cleanup drops it) */
+	const char *archive_old;	/* the finish archives the old table's rows into this file first */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -129,6 +130,7 @@ struct Run
 	long long	run_id;			/* 0 until the run is recorded */
 	bool		swapped;
 	bool		keep_old;		/* the finish keeps the old table (--keep-old, its foreign keys dropped) */
+	bool		archive_failed; /* --archive-old failed: the old table was kept (exit 3) */
 	/*
 	 * After a lost connection, another session (a --cleanup) held the
 	 * table's lock or had removed the run's record: the run's objects are

@@ -2,6 +2,10 @@
 # run's recorded name, with the rows it had; its foreign keys are dropped so
 # it holds the application back in nothing; it is recorded as the run's, and
 # pg_rebuild --cleanup drops it.  The dry-run plan leaves its drop out.
+# --archive-old writes the old table's rows into a gzip file that gzip -t
+# accepts and the documented recipe loads back with identical rows; a
+# corrupted archive is refused; an unwritable path is refused before
+# anything is created; an archive failing midway keeps the old table.
 use strict;
 use warnings;
 
@@ -103,6 +107,95 @@ ok(!relation_exists($node, "public.$kept"), '--cleanup: the first kept table is 
 ok(!relation_exists($node, "public.pgrebuild_old_$oid2"), '--cleanup: the second kept table is dropped');
 nothing_left($node, '--cleanup: nothing left');
 is(table_md5($node, 'child'), $md5_2, '--cleanup: the table is untouched');
+
+# ------------------------------------------------------------------------
+# --archive-old: a gzip file with a header naming the table and its
+# columns, whose rows load back (documented recipe) into an empty copy.
+# ------------------------------------------------------------------------
+my $dir = PostgreSQL::Test::Utils::tempdir();
+chmod 0777, $dir;
+my $file = "$dir/child.gz";
+$md5 = table_md5($node, 'child');
+$oid = table_oid($node, 'child');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', "--archive-old=$file");
+is($rc, 0, '--archive-old: exit 0') or diag($err);
+my $nrows = $node->safe_psql('postgres', 'SELECT count(*) FROM child');
+like($out, qr/^archived the old table's $nrows rows into \Q$file\E$/m, '--archive-old: says how many rows went where');
+ok(!relation_exists($node, "public.pgrebuild_old_$oid"), '--archive-old: the old table is dropped once archived');
+nothing_left($node, '--archive-old: nothing left');
+ok(!-e "$file.partial", '--archive-old: no partial file left');
+is(system('gzip', '-t', $file), 0, '--archive-old: gzip -t accepts the file');
+my $text = `gzip -dc '$file'`;
+my @lines = split /\n/, $text;
+is($lines[0], '-- pg_rebuild archive, format 1', 'archive: the first line names the format');
+is($lines[1], '-- table: "public"."child"', 'archive: the header names the table');
+like($text, qr/^-- copy format: text\n-- column: "id" integer\n-- column: "pid" integer\n-- column: "v" text\n-- column: "b" bytea\n/m,
+	'archive: the header names the columns and their types');
+like($text, qr/^COPY "public"\."child" \("id", "pid", "v", "b"\) FROM STDIN;$/m, 'archive: the COPY line');
+is($lines[-1], "-- rows: $nrows", 'archive: the trailer counts the rows');
+is($lines[-2], '\\.', 'archive: the data ends with \\.');
+
+# Load it back into an empty copy: the recipe of docs/archive-format.md.
+$node->safe_psql('postgres', 'CREATE TABLE restored (LIKE child)');
+my $connstr = $node->connstr('postgres');
+my $load = "gzip -t '$file' && gzip -dc '$file' | sed '0,/^COPY /s/^COPY [^(]*(/COPY public.restored (/' | "
+  . "psql -X -q -1 -v ON_ERROR_STOP=1 '$connstr'";
+is(system('sh', '-c', $load), 0, 'archive: the recipe loads it');
+is(table_md5($node, 'restored', 'id'), $md5, 'archive: the loaded rows are identical (NULLs, tabs, newlines, backslashes, bytea, unicode)');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM restored WHERE v IS NULL AND pid IS NULL AND b IS NULL'),
+	'1', 'archive: NULLs came back as NULLs');
+
+# A corrupted archive is detected before anything is loaded.
+$node->safe_psql('postgres', 'TRUNCATE restored');
+{
+	open my $fh, '+<:raw', $file or die "open $file: $!";
+	my $size = -s $file;
+	seek $fh, int($size / 2), 0;
+	read $fh, my $byte, 1;
+	seek $fh, int($size / 2), 0;
+	print $fh chr(ord($byte) ^ 0xff);
+	close $fh;
+}
+isnt(system('sh', '-c', "$load 2>/dev/null"), 0, 'corrupted archive: the recipe fails (gzip -t, CRC-32)');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM restored'), '0', 'corrupted archive: nothing was loaded');
+
+# An archive path that cannot be written is refused before anything is created.
+$oid = table_oid($node, 'child');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', "--archive-old=$dir/no/such/dir/x.gz");
+is($rc, 1, 'unwritable archive path: exit 1');
+like($err, qr/^pg_rebuild: error: cannot write the archive of the old table to \Q$dir\E\/no\/such\/dir\/x\.gz: directory "[^"]+" does not exist$/m,
+	'unwritable archive path: says why');
+like($err, qr/^pg_rebuild: detail: Nothing was changed/m, 'unwritable archive path: says nothing was changed');
+is(table_oid($node, 'child'), $oid, 'unwritable archive path: the table was not rebuilt');
+nothing_left($node, 'unwritable archive path: nothing created');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', "--archive-old=$file");
+is($rc, 1, 'existing archive file: exit 1');
+like($err, qr/exists already/, 'existing archive file: refused, never overwritten');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', '--archive-old=a.gz', '--archive-old=b.gz');
+is($rc, 2, '--archive-old twice: exit 2');
+
+# An archive failing midway keeps the old table: the partial file is
+# removed while the run writes it, so that its rename fails.
+my $file2 = "$dir/child2.gz";
+$md5 = table_md5($node, 'child');
+$oid = table_oid($node, 'child');
+my ($wenv, $wfiles) = wait_env($node, 'ARCHIVE');
+my $h = start_rebuild($node, { env => $wenv }, '-t', 'child', "--archive-old=$file2");
+ok(wait_for_output($h, qr/^pg_rebuild: test: pausing at ARCHIVE$/m), 'midway: the run is writing the archive');
+ok(unlink("$file2.partial"), 'midway: the partial file is removed under it');
+release_wait($wfiles->{ARCHIVE});
+($rc, $out, $err) = finish_rebuild($h);
+is($rc, 3, 'midway: exit 3');
+like($err, qr/^pg_rebuild: error: could not archive the old table "public"\."pgrebuild_old_$oid" into \Q$file2\E: could not rename/m,
+	'midway: the error says the archive failed and why');
+like($err, qr/The old table was kept, with its rows, and no archive file was left: nothing that could not be archived was dropped\./,
+	'midway: says the old table was kept');
+ok(!-e $file2, 'midway: no archive file');
+is(table_md5($node, "public.pgrebuild_old_$oid", 'id'), $md5, 'midway: the old table is kept with its rows');
+($rc, $out, $err) = run_rebuild($node, '--cleanup');
+is($rc, 0, 'midway: --cleanup exit 0') or diag($err);
+ok(!relation_exists($node, "public.pgrebuild_old_$oid"), 'midway: --cleanup drops the kept table');
+nothing_left($node, 'midway: nothing left after --cleanup');
 
 # ------------------------------------------------------------------------
 # Without --keep-old nothing is kept.
