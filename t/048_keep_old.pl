@@ -41,6 +41,10 @@ like($out, qr/DROP TABLE IF EXISTS "public"\."\Q$kept\E" RESTRICT/, 'dry run wit
 ($rc, $out, $err) = run_rebuild($node, '-t', 'child', '--dry-run', '--keep-old');
 is($rc, 0, 'dry run with --keep-old: exit 0');
 unlike($out, qr/DROP TABLE IF EXISTS "public"\."\Q$kept\E"/, 'dry run with --keep-old: the plan keeps the old table');
+like($out, qr/^-- \[finish\] --keep-old: the old table "public"\."\Q$kept\E" stays/m,
+	'dry run with --keep-old: the plan says the old table stays');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', '--dry-run', '--archive-old=/nonexistent-dir/x.gz');
+is($rc, 1, 'dry run with an unwritable --archive-old: refused as a run would be');
 
 # ------------------------------------------------------------------------
 # Usage errors.
@@ -117,6 +121,10 @@ chmod 0777, $dir;
 my $file = "$dir/child.gz";
 $md5 = table_md5($node, 'child');
 $oid = table_oid($node, 'child');
+($rc, $out, $err) = run_rebuild($node, '-t', 'child', '--dry-run', "--archive-old=$file");
+is($rc, 0, '--archive-old --dry-run: exit 0');
+like($out, qr/^COPY "public"\."pgrebuild_old_$oid" TO STDOUT;$/m, '--archive-old --dry-run: the plan shows the archive');
+ok(!-e $file && !-e "$file.partial", '--archive-old --dry-run: no file written');
 ($rc, $out, $err) = run_rebuild($node, '-t', 'child', "--archive-old=$file");
 is($rc, 0, '--archive-old: exit 0') or diag($err);
 my $nrows = $node->safe_psql('postgres', 'SELECT count(*) FROM child');
