@@ -502,10 +502,11 @@ out:
  * foreign keys would (deleting a row of a referenced table that an old row
  * still points to would fail): drop them, retrying lock timeouts until
  * --wait-timeout.  False (logged as a warning): they stay, and the old table
- * is dropped as without --keep-old.
+ * is dropped as without --keep-old, emptied first if may_empty (else it
+ * stays, with its rows and its foreign keys: an archive failed).
  */
 static bool
-detach_old(Run *r)
+detach_old(Run *r, bool may_empty)
 {
 	Backoff		b;
 	double		deadline = pgr_now() + r->s->wait_timeout_s;
@@ -518,10 +519,16 @@ detach_old(Run *r)
 			break;
 		if (!conn_ok(r->main) || !conn_failed_with(r->main, "55P03") || pgr_now() >= deadline || pgr_interrupted)
 		{
-			bool		emptied;
+			bool		emptied = false;
 
 			conn_report(r->main, "could not drop the foreign keys of the old table, to keep it");
 			conn_best_effort(r->main, "ROLLBACK");
+			if (!may_empty)
+			{
+				log_detail("The old table keeps its rows and its foreign keys until pg_rebuild --cleanup drops "
+						   "it: meanwhile, deleting a row that one of its rows references fails.");
+				return false;
+			}
 			emptied = conn_ok(r->main) && detach_old_once(r->main, r->t->oid, r->s->lock_timeout_ms, true, &dropped);
 			if (!emptied)
 				conn_best_effort(r->main, "ROLLBACK");
@@ -583,9 +590,12 @@ finish_phase(Run *r)
 	if (r->s->archive_old && r->mode == MODE_REBUILD && r->run_id != 0 && !r->archive_failed && !archive_old(r))
 		r->archive_failed = true;
 	if (r->archive_failed)
+	{
 		r->keep_old = true;		/* never drop what could not be archived */
+		(void) detach_old(r, false);
+	}
 	else
-		r->keep_old = r->s->keep_old && r->mode == MODE_REBUILD && r->run_id != 0 && detach_old(r);
+		r->keep_old = r->s->keep_old && r->mode == MODE_REBUILD && r->run_id != 0 && detach_old(r, true);
 	if (r->s->archive_old && !r->keep_old && r->mode == MODE_REBUILD && r->run_id != 0)
 	{
 		int			unused;

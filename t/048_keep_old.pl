@@ -200,6 +200,8 @@ like($err, qr/The old table was kept, with its rows, and no archive file was lef
 	'midway: says the old table was kept');
 ok(!-e $file2, 'midway: no archive file');
 is(table_md5($node, "public.pgrebuild_old_$oid", 'id'), $md5, 'midway: the old table is kept with its rows');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_constraint WHERE conrelid = $oid AND contype = 'f'"),
+	'0', 'midway: the kept table has no foreign key left');
 ($rc, $out, $err) = run_rebuild($node, '--cleanup');
 is($rc, 0, 'midway: --cleanup exit 0') or diag($err);
 ok(!relation_exists($node, "public.pgrebuild_old_$oid"), 'midway: --cleanup drops the kept table');
