@@ -15,6 +15,7 @@
 #include "connect.h"
 #include "control.h"
 #include "event.h"
+#include "gzfile.h"
 #include "log.h"
 #include "options.h"
 #include "rebuild.h"
@@ -88,6 +89,12 @@ print_help(void)
 		   "                             were written are still open (they would see the table empty\n"
 		   "                             or in part); by default the swap waits for them up to\n"
 		   "                             --wait-timeout, then the run fails and changes nothing\n"
+		   "      --keep-old             keep the old table after the swap, renamed pgrebuild_old_OID\n"
+		   "                             (the table's OID before the rebuild) in the table's schema and\n"
+		   "                             recorded as the run's: pg_rebuild --cleanup drops it\n"
+		   "      --archive-old=FILE     before the old table is dropped (or kept), write its rows into\n"
+		   "                             FILE, gzip-compressed (docs/archive-format.md); a failed\n"
+		   "                             archive keeps the old table (exit 3)\n"
 		   "      --retry-timeout=SECS   keep retrying a lost or refused connection (default %.0f)\n"
 		   "      --catchup-timeout=SECS stop when the replay backlog has not shrunk for this long\n"
 		   "                             (default %.0f)\n"
@@ -211,10 +218,22 @@ rebuild_command(const RebuildOptions *o)
 		.hooks = {.commands = o->dry_run ? NULL : o->hooks.items,
 				  .n = o->dry_run ? 0 : (int) o->hooks.n,
 				  .timeout_s = o->hook_timeout_s},
+		.keep_old = o->keep_old,
+		.archive_old = o->archive_old,
 	};
 	Run		   *r;
 	int			code;
+	char	   *why = NULL;
 
+	/* before anything is created: an archive that cannot be written would keep the old table */
+	if (o->archive_old && !gzfile_can_create(o->archive_old, &why))
+	{
+		log_error("cannot write the archive of the old table to %s: %s", o->archive_old, why);
+		log_detail("Nothing was changed: the table was not touched.");
+		log_hint("Give --archive-old a file that does not exist yet, in a directory pg_rebuild may write to.");
+		free(why);
+		return PGR_EXIT_FAILED;
+	}
 	params_from_options(&params, o);
 	changes_from_options(&changes, o);
 	if (options_is_selection(o))

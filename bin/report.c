@@ -203,6 +203,14 @@ report_dry_run(const Run *r)
 	print_list("swap", &p->grants);
 	printf("-- [swap] record the swap (one round trip); check: same privileges as before; nothing depends on "
 		   "the old table but its own parts\nCOMMIT;\n\n");
+	if (r->s->archive_old)
+		printf("-- [finish] ACCESS SHARE on the old table: its rows into %s (gzip, docs/archive-format.md); "
+			   "if that fails, the old table is kept and nothing below drops it\nCOPY %s TO STDOUT;\n\n",
+			   r->s->archive_old, p->old_q);
+	if (r->s->keep_old)
+		printf("-- [finish] --keep-old: the old table %s stays, its foreign keys dropped; pg_rebuild --cleanup "
+			   "drops it\n\n",
+			   p->old_q);
 	printf("-- [finish] each statement in its own transaction, under lock_timeout, retried with backoff\n\n");
 	print_list("finish", &p->finish);
 	print_list("finish", &r->dplan->validate);

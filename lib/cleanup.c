@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "backoff.h"
 #include "cancel.h"
 #include "catalog.h"
@@ -333,13 +334,14 @@ report_not_removed(Conn *c, const RunObject *o, bool last_try)
 
 bool
 cleanup_run_objects(Conn *c, const StateSchema *s, long long run_id, unsigned int relid, int lock_timeout_ms,
-					double wait_timeout_s, bool last_try, StrVec *removed)
+					double wait_timeout_s, bool last_try, bool keep_old, StrVec *removed)
 {
 	RunObject  *objs;
 	int			n;
 	double		deadline = pgr_now() + wait_timeout_s;
 	bool		all = true;
 	bool		trigger_stuck = false;
+	bool		kept = false;
 
 	conn_best_effort(c, "ROLLBACK");	/* leave any failed transaction */
 	if (!state_read_objects(c, s, run_id, &objs, &n))
@@ -361,6 +363,11 @@ cleanup_run_objects(Conn *c, const StateSchema *s, long long run_id, unsigned in
 			log_warning("left alone: run %lld records an object of an unknown kind \"%s\" (%s.%s)", run_id,
 						o->recorded_kind, o->schema, o->name);
 			all = false;
+			continue;
+		}
+		if (keep_old && o->kind == OBJ_OLD && o->oid != 0)
+		{
+			kept = true;		/* stays recorded: --cleanup drops it */
 			continue;
 		}
 		if (trigger_stuck && (o->kind == OBJ_FUNCTION || o->kind == OBJ_LOG))
@@ -389,7 +396,7 @@ cleanup_run_objects(Conn *c, const StateSchema *s, long long run_id, unsigned in
 		}
 	}
 	state_free_objects(objs, n);
-	if (all)
+	if (all && !kept)
 	{
 		StrVec		problems;
 
@@ -413,6 +420,164 @@ cleanup_run_objects(Conn *c, const StateSchema *s, long long run_id, unsigned in
  * The finish of a run whose swap committed
  * ------------------------------------------------------------------------ */
 
+/*
+ * One try at dropping the foreign keys of the old table (relid: it is the
+ * table's OID before the swap), in one transaction under lock_timeout.
+ * The old table is proven by OID and name before anything is dropped.
+ */
+static bool
+detach_old_once(Conn *c, unsigned int relid, int lock_timeout_ms, bool truncate, int *dropped)
+{
+	PGresult   *res;
+	char	   *want = object_name(OBJ_OLD, relid);
+	char	   *old_q = NULL;
+	bool		ok = false;
+
+	*dropped = 0;
+	if (!conn_commandv(c, "BEGIN; SET LOCAL lock_timeout = '%dms'", lock_timeout_ms))
+		goto out;
+	res = conn_queryf(c,
+					  "SELECT n.nspname::pg_catalog.text, c.relname::pg_catalog.text FROM pg_catalog.pg_class c "
+					  "JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace "
+					  "WHERE c.oid OPERATOR(pg_catalog.=) %oid",
+					  relid);
+	if (res == NULL)
+		goto out;
+	if (PQntuples(res) == 1)
+	{
+		char	   *schema = res_text(res, 0, 0);
+		char	   *name = res_text(res, 0, 1);
+
+		if (schema && name && strcmp(name, want) == 0)
+			old_q = ident_quote_qualified(schema, name);
+		free(schema);
+		free(name);
+	}
+	PQclear(res);
+	if (old_q == NULL)
+	{
+		ok = conn_command(c, "ROLLBACK");	/* no old table of this run: nothing to detach */
+		goto out;
+	}
+	if (truncate)
+	{
+		/* locks the old table only, unlike dropping its foreign keys */
+		ok = conn_commandv(c, "TRUNCATE %s", old_q) && conn_command(c, "COMMIT");
+		goto out;
+	}
+	res = conn_queryf(c,
+					  "SELECT conname::pg_catalog.text FROM pg_catalog.pg_constraint "
+					  "WHERE conrelid OPERATOR(pg_catalog.=) %oid AND contype OPERATOR(pg_catalog.=) 'f' "
+					  "ORDER BY conname",
+					  relid);
+	if (res == NULL)
+		goto out;
+	ok = true;
+	for (int i = 0; ok && i < PQntuples(res); i++)
+	{
+		char	   *con = res_text(res, i, 0);
+		char	   *con_q;
+
+		if (con == NULL)
+			continue;
+		con_q = ident_quote(con);
+		ok = conn_commandv(c, "ALTER TABLE %s DROP CONSTRAINT %s", old_q, con_q);
+		free(con);
+		free(con_q);
+		if (ok)
+			(*dropped)++;
+	}
+	PQclear(res);
+	ok = ok && conn_command(c, "COMMIT");
+out:
+	if (!ok)
+		*dropped = 0;
+	free(want);
+	free(old_q);
+	return ok;
+}
+
+/*
+ * --keep-old: a kept old table must not hold the application back, and its
+ * foreign keys would (deleting a row of a referenced table that an old row
+ * still points to would fail): drop them, retrying lock timeouts until
+ * --wait-timeout.  False (logged as a warning): they stay, and the old table
+ * is dropped as without --keep-old, emptied first if may_empty (else it
+ * stays, with its rows and its foreign keys: an archive failed).
+ */
+static bool
+detach_old(Run *r, bool may_empty)
+{
+	Backoff		b;
+	double		deadline = pgr_now() + r->s->wait_timeout_s;
+	int			dropped = 0;
+
+	backoff_init(&b, 50, 2000, (uint64_t) r->run_id * 7927u + (uint64_t) pgr_now());
+	for (;;)
+	{
+		if (detach_old_once(r->main, r->t->oid, r->s->lock_timeout_ms, false, &dropped))
+			break;
+		if (!conn_ok(r->main) || !conn_failed_with(r->main, "55P03") || pgr_now() >= deadline || pgr_interrupted)
+		{
+			bool		emptied = false;
+
+			conn_report(r->main, "could not drop the foreign keys of the old table, to keep it");
+			conn_best_effort(r->main, "ROLLBACK");
+			if (!may_empty)
+			{
+				log_detail("The old table keeps its rows and its foreign keys until pg_rebuild --cleanup drops "
+						   "it: meanwhile, deleting a row that one of its rows references fails.");
+				return false;
+			}
+			emptied = conn_ok(r->main) && detach_old_once(r->main, r->t->oid, r->s->lock_timeout_ms, true, &dropped);
+			if (!emptied)
+				conn_best_effort(r->main, "ROLLBACK");
+			log_detail("A kept old table with its foreign keys would make deleting rows they reference fail.  "
+					   "The rebuilt table is in use; the old table %s, and is dropped as without --keep-old.",
+					   emptied ? "was emptied" : "could not be emptied either");
+			return false;
+		}
+		conn_best_effort(r->main, "ROLLBACK");
+		pgr_sleep_ms(backoff_clamp(backoff_next(&b), (deadline - pgr_now()) * 1000));
+	}
+	if (dropped > 0)
+		log_verbose("dropped the %d foreign key%s of the old table: it is kept, and references nothing", dropped,
+					dropped == 1 ? "" : "s");
+	return true;
+}
+
+/*
+ * --archive-old: the old table's rows into the file, before anything drops
+ * it.  False (logged): the old table is kept, with its rows and its foreign
+ * keys, recorded for --cleanup.
+ */
+static bool
+archive_old(Run *r)
+{
+	char	   *old_q = ident_quote_qualified(r->t->schema, r->plan->old_name);
+	char	   *why = NULL;
+	long long	rows = 0;
+	bool		ok;
+
+	conn_best_effort(r->main, "ROLLBACK");	/* COPY runs outside any transaction left open */
+	ok = archive_table(r->main, r->t->oid, old_q, r->t->qname, r->s->archive_old, &rows, &why);
+	if (ok)
+		log_info("archived the old table's %lld row%s into %s", rows, rows == 1 ? "" : "s", r->s->archive_old);
+	else
+	{
+		log_error("could not archive the old table %s into %s: %s", old_q, r->s->archive_old, why ? why : "");
+		log_detail("The swap committed: %s is rebuilt and in use.  The old table was kept, with its rows, and "
+				   "no archive file was left: nothing that could not be archived was dropped.",
+				   r->t->qname);
+		log_hint("Archive it once the cause is fixed (docs/archive-format.md), then drop it with "
+				 "pg_rebuild --cleanup.");
+		run_print_cleanup_hint(r);
+	}
+	free(why);
+	free(old_q);
+	return ok;
+}
+
 bool
 finish_phase(Run *r)
 {
@@ -422,9 +587,26 @@ finish_phase(Run *r)
 	phase_begin(&r->clock, PHASE_FINISH);
 	pgr_test_pause("FINISH");
 	sv_init(&removed);
+	if (r->s->archive_old && r->mode == MODE_REBUILD && r->run_id != 0 && !r->archive_failed && !archive_old(r))
+		r->archive_failed = true;
+	if (r->archive_failed)
+	{
+		r->keep_old = true;		/* never drop what could not be archived */
+		(void) detach_old(r, false);
+	}
+	else
+		r->keep_old = r->s->keep_old && r->mode == MODE_REBUILD && r->run_id != 0 && detach_old(r, true);
+	if (r->s->archive_old && !r->keep_old && r->mode == MODE_REBUILD && r->run_id != 0)
+	{
+		int			unused;
+
+		/* archived: empty it now, as the swap does without --archive-old, in case the drop must wait */
+		if (!detach_old_once(r->main, r->t->oid, r->s->lock_timeout_ms, true, &unused))
+			conn_best_effort(r->main, "ROLLBACK");
+	}
 	/* no record: an in-place run that had nothing to do */
 	ok = r->run_id == 0 || cleanup_run_objects(r->main, &r->state, r->run_id, r->t->oid, r->s->lock_timeout_ms,
-											   r->s->wait_timeout_s, false, &removed);
+											   r->s->wait_timeout_s, false, r->keep_old, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);
@@ -437,6 +619,14 @@ finish_phase(Run *r)
 void
 finish_done(Run *r, const char *note)
 {
+	if (r->keep_old && r->plan)
+	{
+		char	   *kq = ident_quote_qualified(r->t->schema, r->plan->old_name);
+
+		log_info("kept the old table as %s (its rows as they were at the swap); \"pg_rebuild --cleanup\" "
+				 "drops it", kq);
+		free(kq);
+	}
 	r->run_id = 0;
 	run_read_sizes(r);
 	phase_end(&r->clock, PHASE_FINISH, note);
@@ -510,7 +700,7 @@ cleanup_one(Visit *v, const StateSchema *s, RunInfo *run)
 		log_info("  its swap had committed: %s is the rebuilt table; finishing its work", tq);
 	sv_init(&removed);
 	ok = cleanup_run_objects(v->c, s, run->run_id, run->relid, req->lock_timeout_ms, req->wait_timeout_s,
-							 true, &removed);
+							 true, false, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_info("  %s", removed.items[i]);
 	sv_free(&removed);

@@ -39,9 +39,14 @@
  * cannot be dropped is disabled instead if it can be (the message says
  * whether it still logs), and its function and log table stay with it: a
  * trigger never writes into a table that is gone.
+ *
+ * keep_old (--keep-old): the old table is left as it is, and with it the
+ * run's record, so that --cleanup drops it later; true then means that
+ * everything else is gone.
  */
 bool		cleanup_run_objects(Conn *c, const StateSchema *s, long long run_id, unsigned int relid,
-								int lock_timeout_ms, double wait_timeout_s, bool last_try, StrVec *removed)
+								int lock_timeout_ms, double wait_timeout_s, bool last_try, bool keep_old,
+								StrVec *removed)
 			__attribute__((warn_unused_result));
 
 /*

@@ -160,6 +160,10 @@ inplace_choose(Run *r)
 		r->method_note = pgr_strdup(cols.n ? "in place (asked with --method=in-place)" : "in place (asked with --method=in-place): every column given is NOT NULL already, "
 																						 "nothing to do");
 	}
+	else if (only && cols.n > 0 && (r->s->keep_old || r->s->archive_old))
+		r->method_note = pgr_psprintf("rebuild (--method=auto: %s asks for the old table, which only a "
+									  "rebuild leaves)",
+									  r->s->keep_old ? "--keep-old" : "--archive-old");
 	else if (only && cols.n > 0)
 	{
 		little_to_reclaim(r, &little, &why);

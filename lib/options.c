@@ -48,7 +48,9 @@ enum
 	OPT_RELEASE_SWAP,
 	OPT_HOOK,
 	OPT_HOOK_TIMEOUT,
-	OPT_COUNT /* one past the last code: short options are below 256 */
+	OPT_KEEP_OLD,
+	OPT_ARCHIVE_OLD,
+	OPT_COUNT					/* one past the last code: short options are below 256 */
 };
 
 static const struct option long_options[] = {
@@ -92,6 +94,8 @@ static const struct option long_options[] = {
 	{"release-swap", no_argument, NULL, OPT_RELEASE_SWAP},
 	{"hook", required_argument, NULL, OPT_HOOK},
 	{"hook-timeout", required_argument, NULL, OPT_HOOK_TIMEOUT},
+	{"keep-old", no_argument, NULL, OPT_KEEP_OLD},
+	{"archive-old", required_argument, NULL, OPT_ARCHIVE_OLD},
 	{"echo", no_argument, NULL, 'e'},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -511,6 +515,29 @@ apply_option(RebuildOptions *o, int c, const char *arg, ParseState *ps, char **e
 		case OPT_ALLOW_OLD_SNAPSHOTS:
 			o->allow_old_snapshots = true;
 			return true;
+		case OPT_KEEP_OLD:
+			if (o->keep_old)
+			{
+				*err = pgr_strdup("--keep-old is given twice: give it once");
+				return false;
+			}
+			o->keep_old = true;
+			return true;
+		case OPT_ARCHIVE_OLD:
+			if (o->archive_old)
+			{
+				*err = pgr_psprintf("--archive-old is given twice (\"%s\", then \"%s\"): it takes one file; give it "
+									"once",
+									o->archive_old, arg);
+				return false;
+			}
+			if (*arg == '\0')
+			{
+				*err = pgr_strdup("--archive-old needs a file name");
+				return false;
+			}
+			o->archive_old = pgr_strdup(arg);
+			return true;
 		case OPT_RETRY_TIMEOUT:
 			if (!options_parse_seconds(arg, &o->retry_timeout_s))
 			{
@@ -692,6 +719,12 @@ check_selection(const RebuildOptions *o, char **err)
 		*err = pgr_strdup("--exclude-table and --exclude-schema narrow --all or --schema: give one of them");
 		return false;
 	}
+	if (several && o->archive_old)
+	{
+		*err = pgr_strdup("--archive-old names one file, for one table: give it with exactly one -t TABLE, not "
+						  "with several tables, --schema or --all");
+		return false;
+	}
 	if (several && (o->set_not_null.n > 0 || o->alter.n > 0 || o->method || o->order_by_arg || o->no_order))
 	{
 		*err = pgr_strdup("--set-not-null, --alter, --method, --order-by and --no-order change one table's "
@@ -753,11 +786,11 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 		if (o->set_not_null.n > 0 || o->order_by_arg || o->no_order || o->kill_blockers || o->alter.n > 0 ||
 			o->method || o->max_lock_given || o->allow_old_snapshots || o->throttle.max_rate > 0 ||
 			o->throttle.max_lag_s > 0 || o->throttle.max_lag_bytes > 0 || o->swap_window.set || o->hooks.n > 0 ||
-			o->hook_timeout_given)
+			o->hook_timeout_given || o->keep_old || o->archive_old)
 		{
 			*err = pgr_psprintf("%s cannot be combined with --set-not-null, --alter, --method, --order-by, "
 								"--no-order, --kill-blockers, --allow-old-snapshots, --max-lock-time, --max-rate, "
-								"--max-replica-lag, --swap-window, --hook or --hook-timeout",
+								"--max-replica-lag, --swap-window, --hook, --hook-timeout, --keep-old or --archive-old",
 								o->cleanup ? "--cleanup" : o->status ? "--status" : control_option(o->control));
 			return false;
 		}
@@ -767,6 +800,13 @@ validate(RebuildOptions *o, const ParseState *ps, char **err)
 			return false;
 		}
 		return true;
+	}
+	if ((o->keep_old || o->archive_old) && o->method && strcmp(o->method, "in-place") == 0)
+	{
+		*err = pgr_psprintf("%s cannot be combined with --method=in-place: an in-place run leaves no old "
+							"table to %s",
+							o->keep_old ? "--keep-old" : "--archive-old", o->keep_old ? "keep" : "archive");
+		return false;
 	}
 	if (o->table_arg == NULL && !o->all && o->schemas.n == 0)
 	{
@@ -858,6 +898,7 @@ options_free(RebuildOptions *o)
 	sv_free(&o->exclude_schemas);
 	free(o->report_file);
 	free(o->table_arg);
+	free(o->archive_old);
 	free(o->table_schema);
 	free(o->table_name);
 	sv_free(&o->set_not_null);

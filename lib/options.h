@@ -62,6 +62,8 @@ typedef struct RebuildOptions
 	StrVec		hooks;			/* --hook commands, in order (repeatable) */
 	double		hook_timeout_s; /* --hook-timeout */
 	bool		hook_timeout_given;
+	bool		keep_old;		/* --keep-old: the finish keeps the old table, for --cleanup to drop */
+	char	   *archive_old;	/* --archive-old=FILE: the old table's rows into this gzip file first */
 
 	/* output */
 	bool		   echo;

@@ -1069,7 +1069,8 @@ plan_finish(const PlanInput *in, Plan *p)
 {
 	add_finish(&p->finish, OBJ_FUNCTION, in->tool_schema, p->func_name, NULL, NULL);
 	add_finish(&p->finish, OBJ_LOG, in->tool_schema, p->log_name, NULL, NULL);
-	add_finish(&p->finish, OBJ_OLD, in->table->schema, p->old_name, NULL, NULL);
+	if (!in->keep_old_table)
+		add_finish(&p->finish, OBJ_OLD, in->table->schema, p->old_name, NULL, NULL);
 }
 
 bool
@@ -1577,9 +1578,12 @@ plan_dependents(const PlanInput *in, const Plan *p, const Dependents *d, DepPlan
 	if (in->table->rls_forced)
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the new table (held)",
 				  "ALTER TABLE %s FORCE ROW LEVEL SECURITY", in->table->qname);
-	if (truncate_old)
+	if (truncate_old && !in->keep_old)
 	{
-		/* the old table's foreign keys stay live until it is dropped: empty it */
+		/*
+		 * The old table's foreign keys stay live until it is dropped: empty
+		 * it.  With --keep-old the finish drops them instead (cleanup.c).
+		 */
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the old table (held)",
 				  "ALTER TABLE %s DISABLE TRIGGER USER", p->old_q);
 		stmts_add(&out->after_renames, "ACCESS EXCLUSIVE on the old table (held)", "TRUNCATE %s", p->old_q);

@@ -57,6 +57,9 @@ typedef struct PlanInput
 	int			lock_timeout_ms;	/* one lock attempt */
 	int			server_version;
 	bool		throwaway;		/* an empty copy to try --alter on (alter.h): no autovacuum setting */
+	bool		keep_old;		/* --keep-old or --archive-old: the swap leaves the old table's rows (the
+								 * finish archives them, drops its foreign keys) */
+	bool		keep_old_table; /* --keep-old: the finish does not drop the old table */
 } PlanInput;
 
 typedef struct Plan

@@ -514,30 +514,55 @@ check_state(Run *r)
 	return true;
 }
 
+/*
+ * Whether the run recorded of an earlier table of this name (another OID)
+ * left nothing but that table, kept by --keep-old (or not dropped yet): it
+ * touches nothing a run on the table now creates, so it does not stand in
+ * the way.  --cleanup drops it.
+ */
+static bool
+only_old_table_left(const RunInfo *run, unsigned int relid)
+{
+	if (run->alive || run->relid == relid || run->objects.n == 0)
+		return false;
+	for (size_t k = 0; k < run->objects.n; k++)
+		if (strncmp(run->objects.items[k], "old ", 4) != 0)
+			return false;
+	return true;
+}
+
 /* Refuses when runs of this table are recorded in s (read after s was checked). */
 static bool
 no_runs_recorded_in(Run *r, const StateSchema *s)
 {
 	RunInfo    *runs;
 	int			n;
+	int			kept = 0;
 
 	if (!state_list_runs(r->main, s, r->t->oid, r->t->schema, r->t->name, &runs, &n))
 	{
 		conn_report(r->main, "could not read the pg_rebuild runs");
 		return false;
 	}
-	if (n > 0)
+	for (int i = 0; i < n; i++)
+		if (only_old_table_left(&runs[i], r->t->oid))
+		{
+			log_verbose("run %lld left the old table of %s, %s: it stays until pg_rebuild --cleanup", runs[i].run_id,
+						r->t->qname, runs[i].objects.items[0]);
+			kept++;
+		}
+	if (n > kept)
 	{
 		log_error("a previous pg_rebuild run on %s did not finish and left objects behind", r->t->qname);
 		for (int i = 0; i < n; i++)
-			for (size_t k = 0; k < runs[i].objects.n; k++)
+			for (size_t k = 0; k < runs[i].objects.n && !only_old_table_left(&runs[i], r->t->oid); k++)
 				log_detail("run %lld (phase %s, started %s): %s", runs[i].run_id, runs[i].phase,
 						   runs[i].started, runs[i].objects.items[k]);
 		log_detail("Nothing was changed.");
 		run_print_cleanup_hint(r);
 	}
 	state_free_runs(runs, n);
-	return n == 0;
+	return n == kept;
 }
 
 /*
@@ -773,6 +798,8 @@ set_plan_input(Run *r)
 		.lock_key = state_lock_key(r->t->oid),
 		.lock_timeout_ms = r->s->lock_timeout_ms,
 		.server_version = conn_server_version(r->main),
+		.keep_old = r->s->keep_old || r->s->archive_old != NULL,
+		.keep_old_table = r->s->keep_old,
 	};
 }
 

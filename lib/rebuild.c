@@ -237,7 +237,7 @@ rebuild_table(Run *r)
 		i = list_index(list, n, p);
 	}
 	if (i == n)
-		r->result.exit_code = PGR_EXIT_OK;
+		r->result.exit_code = r->archive_failed ? PGR_EXIT_LEFTOVERS : PGR_EXIT_OK;
 	else
 		(void) run_fail(r);		/* after the swap: tries once more, then says what is left */
 	conn_set_wait_hook(NULL, NULL);

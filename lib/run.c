@@ -380,7 +380,7 @@ fail(Run *r)
 	 */
 	clean = cleanup_run_objects(r->main, &r->state, r->run_id, r->t->oid, r->s->lock_timeout_ms,
 							  r->s->wait_timeout_s < 3 ? 3 : r->s->wait_timeout_s > 15 ? 15 : r->s->wait_timeout_s,
-							  true, &removed);
+							  true, r->swapped && r->keep_old, &removed);
 	for (size_t i = 0; i < removed.n; i++)
 		log_verbose("%s", removed.items[i]);
 	sv_free(&removed);

@@ -68,6 +68,8 @@ typedef struct RunSettings
 	ThrottleLimits throttle;	/* how hard the copy and the replay may go */
 	SwapWindow	swap_window;	/* when the swap may happen (--swap-window) */
 	HookSettings hooks;			/* --hook commands and --hook-timeout */
+	bool		keep_old;		/* the finish keeps the old table (recorded: --cleanup drops it) */
+	const char *archive_old;	/* the finish archives the old table's rows into this file first */
 } RunSettings;
 
 /* What a run did, for the summary and the caller. */
@@ -144,6 +146,8 @@ struct Run
 	bool		new_locked;
 	long long	run_id;			/* 0 until the run is recorded */
 	bool		swapped;
+	bool		keep_old;		/* the finish keeps the old table (--keep-old, its foreign keys dropped) */
+	bool		archive_failed; /* --archive-old failed: the old table was kept (exit 3) */
 	/*
 	 * After a lost connection, another session (a --cleanup) held the
 	 * table's lock or had removed the run's record: the run's objects are

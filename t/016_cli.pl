@@ -26,7 +26,7 @@ for my $help ('--help', '-?')
 		qw(-t --table --set-not-null -o --order-by -j --jobs -n --dry-run -T --wait-timeout
 		--lock-timeout --cleanup -e --echo -v --verbose -q --quiet -V --version -? --help
 		-d --dbname -h --host -p --port -U --username -w --no-password -W --password
-		--status --json --kill-blockers --allow-old-snapshots --retry-timeout --catchup-timeout --no-order --alter --method))
+		--status --json --kill-blockers --allow-old-snapshots --retry-timeout --catchup-timeout --no-order --alter --method --keep-old --archive-old))
 	{
 		like($out, qr/(?:^|[\s,])\Q$opt\E(?:[\s=,]|$)/m, "$help mentions $opt");
 	}
