@@ -176,14 +176,13 @@ for my $point (qw(REPLAY_BATCH SWAP_PREREAD BEFORE_SWAP_COMMIT FINISH))
 }
 # As in the finding: second runs started one after another while a first run goes through the replay, the
 # swap and the finish: each says another run is active, until the first has ended.
-my $first = start_rebuild($node, '-t', 'public.busy');
-# The race starts once the first run holds the table's advisory lock: before that, a second run may
-# legitimately be the one that gets there first.
-ok( $node->poll_query_until(
-		'postgres',
-		"SELECT count(*) > 0 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1"
-		  . " AND objid = " . table_oid($node, 'public.busy')),
-	'the first run holds the table\'s advisory lock');
+# The race starts once the first run is past its install, so that it holds the table's advisory lock:
+# before that, a second run may legitimately be the one that gets there first.
+($env, $files) = wait_env($node, 'AFTER_INSTALL');
+my $first = start_rebuild($node, { env => $env }, '-t', 'public.busy');
+ok(wait_for_output($first, qr/^pg_rebuild: test: pausing at AFTER_INSTALL$/m),
+	'the first run is past its install (it holds the table)');
+release_wait($files->{AFTER_INSTALL});
 my (%said, @other);
 while (1)
 {
