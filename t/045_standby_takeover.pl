@@ -20,10 +20,8 @@ my ($rc, $out, $err);
 # ------------------------------------------------------------------------
 ($rc) = run_rebuild($node, '-q', '-t', 'target');
 is($rc, 0, 'a first rebuild creates the state schema');
-$node->backup('b1');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($node, 'b1', has_streaming => 1);
-$standby->start;
+# (new_standby: pg_basebackup of the client programs refuses a newer server)
+my $standby = new_standby($node, 'standby');
 
 my ($env, $files) = wait_env($node, 'REPLAY_BATCH');
 my $h = start_rebuild($node, { env => $env }, '-t', 'target');
